@@ -1,0 +1,62 @@
+"""Small helpers shared by the provider normalizers (pure, no I/O)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, tzinfo
+from typing import Any
+
+from hub import timeparse
+from hub.errors import NormalizationError
+from hub.observations import Location
+
+
+def parse_json(provider: str, body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise NormalizationError(provider, f"body is not valid JSON ({exc})") from None
+
+
+def mapping(provider: str, value: object, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise NormalizationError(provider, f"{what} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def required(provider: str, obj: Mapping[str, Any], key: str, what: str) -> Any:
+    value = obj.get(key)
+    if value is None or value == "":
+        raise NormalizationError(provider, f"{what} has no {key!r}")
+    return value
+
+
+def time(provider: str, value: object, tz: tzinfo, what: str) -> datetime:
+    try:
+        parsed = timeparse.parse_optional(value, tz)
+    except ValueError as exc:
+        raise NormalizationError(provider, f"{what}: {exc}") from None
+    if parsed is None:
+        raise NormalizationError(provider, f"{what} is missing")
+    return parsed
+
+
+def optional_time(provider: str, value: object, tz: tzinfo, what: str) -> datetime | None:
+    try:
+        return timeparse.parse_optional(value, tz)
+    except ValueError as exc:
+        raise NormalizationError(provider, f"{what}: {exc}") from None
+
+
+def location(value: object) -> Location | None:
+    """A ``{"lat": .., "lng": ..}`` object (numbers or numeric strings) or ``None``."""
+    if not isinstance(value, Mapping):
+        return None
+    try:
+        lat, lng = float(value["lat"]), float(value["lng"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        return None
+    return Location(lat, lng)
