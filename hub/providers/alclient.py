@@ -1,18 +1,65 @@
-"""Placeholder: the alclient normalizer is being written."""
+"""AL Services logistics "Client API" v2.0 (high-value cargo, India): order tracking, polled.
+
+The document names the tracking operation ("real-time tracking information and status
+history", by ``order_id``) but shows no response, so this module accepts exactly the shape
+it implies and rejects anything else with a reason::
+
+    {"data": {                       # the wrapper is optional: the bare object is accepted too
+        "order_id" | "order_no": int,          # optional when the caller passes ref
+        "customer_order_no": str,              # optional: the merchant's own reference
+        "status": int,                         # a code from the document's status table
+        "status_text": str,                    # optional
+        "updated_at": str,                     # optional: when the current status was set
+        "status_history": [                    # optional, oldest first or not
+            {"status": int, "status_text": str?, "created_at" | "timestamp": str,
+             "location": {"lat": .., "lng": ..}?}
+        ],
+        "current_location": {"lat": .., "lng": ..}   # optional
+    }}
+
+Times are ISO 8601 with an offset, or naive ``YYYY-MM-DD HH:MM:SS`` (which take an offset
+found elsewhere in the payload, else the configured zone). Errors come as
+``{"message": ..., "errors"?: {...}}`` without data (401 ``Unauthenticated.``, 400/422
+validation, 500).
+
+The codes are this API's own: ``4`` is In Transit here but Delivered in HLD
+(:mod:`hub.providers.hld`).
+"""
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from collections.abc import Mapping
+from datetime import datetime, tzinfo
 from typing import Any
 
-from hub.errors import NormalizationError
-from hub.observations import Observation
-from hub.providers._common import parse_json
-from hub.statuses import StatusTable
+from hub import timeparse
+from hub.errors import NormalizationError, ProviderError
+from hub.observations import EventType, Location, Observation, ProviderStatus
+from hub.providers._common import location, mapping, optional_time, parse_json, time
+from hub.statuses import Status, StatusTable
 
 NAME = "alclient"
 KINDS = ("tracking",)
-STATUSES = StatusTable(NAME, {})
+
+STATUSES = StatusTable(
+    NAME,
+    {
+        "1": ("Created", Status.PENDING),
+        "2": ("Assigned", Status.COURIER_ASSIGNED),
+        # "Pickup Pending": assigned and awaiting pickup; nothing says the courier is there yet.
+        "3": ("Pickup Pending", Status.COURIER_ASSIGNED),
+        "4": ("In Transit", Status.IN_TRANSIT),
+        "5": ("Out for Delivery", Status.OUT_FOR_DELIVERY),
+        "6": ("Delivered", Status.DELIVERED),
+        "7": ("Cancelled", Status.CANCELLED),
+        "8": ("Returned", Status.RETURNED),
+        "9": ("Delivered (Final)", Status.DELIVERED),
+        "10": ("Cancelled and Returned", Status.RETURNED),
+        "11": ("Attempted and Returned", Status.RETURNED),
+    },
+)
+
+_EXPECTED = "expected {'data': {'status': int, 'status_history': [...]}} or the same object unwrapped"
 
 
 def parse_body(body: bytes) -> Any:
@@ -20,4 +67,118 @@ def parse_body(body: bytes) -> Any:
 
 
 def normalize(payload: Any, *, kind: str, tz: tzinfo, ref: str | None = None) -> list[Observation]:
-    raise NormalizationError(NAME, "not implemented yet")
+    if kind != "tracking":
+        raise NormalizationError(NAME, f"unknown payload kind {kind!r}; expected one of {KINDS}")
+    order = _order(payload)
+    history = _history(order)
+    tz = timeparse.offset_in(order.get("updated_at"), *(_entry_time(e) for e in history)) or tz
+    base: dict[str, Any] = {
+        "provider": NAME,
+        "provider_ref": _provider_ref(order, ref),
+        "merchant_ref": _optional_str(order, "customer_order_no"),
+    }
+    observations = [_history_entry(entry, index, tz, base) for index, entry in enumerate(history)]
+    updated_at = optional_time(NAME, order.get("updated_at"), tz, "updated_at")
+    code = _code(order.get("status"), "status")
+    if not any(o.provider_status and o.provider_status.code == code for o in observations):
+        at = updated_at or _latest(observations)
+        observations.append(_status(code, order.get("status_text"), at, None, base))
+    where = location(order.get("current_location"))
+    if where:
+        at = updated_at or _latest(observations)
+        current = STATUSES.map(code)
+        observations.append(
+            Observation(type=EventType.LOCATION_UPDATED, time=at, status=current, location=where, **base)
+        )
+    return observations
+
+
+def _order(payload: Any) -> Mapping[str, Any]:
+    body = mapping(NAME, payload, "Client API tracking response")
+    if "data" in body:
+        return mapping(NAME, body["data"], "tracking response 'data'")
+    if "status" in body:
+        return body
+    if "message" in body:
+        raise ProviderError(NAME, _error_code(body), _error_message(body))
+    raise NormalizationError(NAME, f"not a tracking response: {_EXPECTED}; got keys {sorted(body)}")
+
+
+def _error_code(body: Mapping[str, Any]) -> str:
+    if str(body.get("message")).strip().rstrip(".").lower() == "unauthenticated":
+        return "UNAUTHENTICATED"
+    return "VALIDATION_FAILED" if body.get("errors") else "ERROR"
+
+
+def _error_message(body: Mapping[str, Any]) -> str:
+    errors = body.get("errors")
+    details = []
+    if isinstance(errors, Mapping):
+        for field, problems in errors.items():
+            listed = problems if isinstance(problems, list) else [problems]
+            details += [f"{field}: {problem}" for problem in listed]
+    return "; ".join([str(body.get("message")), *details])
+
+
+def _history(order: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    history = order.get("status_history", [])
+    if not isinstance(history, list):
+        raise NormalizationError(NAME, f"status_history must be a list, got {type(history).__name__}")
+    return [mapping(NAME, entry, f"status_history[{index}]") for index, entry in enumerate(history)]
+
+
+def _history_entry(entry: Mapping[str, Any], index: int, tz: tzinfo, base: dict[str, Any]) -> Observation:
+    what = f"status_history[{index}]"
+    code = _code(entry.get("status"), f"{what}.status")
+    stamp = _entry_time(entry)
+    if stamp is None:
+        raise NormalizationError(NAME, f"{what} has neither 'created_at' nor 'timestamp'")
+    at = time(NAME, stamp, tz, f"{what} time")
+    return _status(code, entry.get("status_text"), at, location(entry.get("location")), base)
+
+
+def _entry_time(entry: Mapping[str, Any]) -> object:
+    return entry.get("created_at") or entry.get("timestamp")
+
+
+def _status(
+    code: int, text: object, at: datetime, where: Location | None, base: dict[str, Any]
+) -> Observation:
+    """A status change; when the API sends no text, the document's name for the code fills in."""
+    return Observation(
+        type=EventType.STATUS_CHANGED,
+        time=at,
+        status=STATUSES.map(code),
+        provider_status=ProviderStatus(code, str(text) if text else STATUSES.text(code)),
+        location=where,
+        **base,
+    )
+
+
+def _code(value: object, what: str) -> int:
+    """Codes are integers from the document's table; a string or float means another shape."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise NormalizationError(NAME, f"{what} must be an integer status code, got {value!r}; {_EXPECTED}")
+    return value
+
+
+def _provider_ref(order: Mapping[str, Any], ref: str | None) -> str:
+    order_id = order.get("order_id", order.get("order_no"))
+    if order_id is None:
+        if not ref:
+            raise NormalizationError(NAME, "response has no order_id/order_no and no ref was given")
+        return ref
+    if isinstance(order_id, bool) or not isinstance(order_id, int):
+        raise NormalizationError(NAME, f"order_id must be an integer, got {order_id!r}")
+    return str(order_id)
+
+
+def _optional_str(order: Mapping[str, Any], key: str) -> str | None:
+    value = order.get(key)
+    return str(value) if value not in (None, "") else None
+
+
+def _latest(observations: list[Observation]) -> datetime:
+    if not observations:
+        raise NormalizationError(NAME, "the current status has no time: no updated_at and no status_history")
+    return max(o.time for o in observations)

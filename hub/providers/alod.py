@@ -1,23 +1,210 @@
-"""Placeholder: the alod normalizer is being written."""
+"""ALOD (merchant bookings, Saudi Arabia / Gulf): ``getTrackingDetails``, polled.
+
+ALOD answers every call, errors included, with base64-encoded JSON inside an HTTP 200,
+``status`` saying ``"success"`` or ``"error"``. The tracking response does not repeat the
+booking id, so the caller passes it as ``ref``.
+
+Its ``booking_status_details`` (newest first) has one of two shapes, chosen by
+``booking_type``: ALOD's own (``status`` text + ``created``) or the carrier's for UPS
+(``status.type``/``code``/``description`` + ``date``/``time``). Other carriers (dhl,
+shipa ...) are read when their entries have one of those shapes.
+"""
 
 from __future__ import annotations
 
-from datetime import tzinfo
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from datetime import datetime, tzinfo
 from typing import Any
 
-from hub.errors import NormalizationError
-from hub.observations import Observation
-from hub.providers._common import parse_json
-from hub.statuses import StatusTable
+from hub.errors import NormalizationError, ProviderError
+from hub.observations import EventType, Observation, ProviderStatus
+from hub.providers._common import mapping, required, time
+from hub.statuses import TERMINAL, Status, StatusTable
 
 NAME = "alod"
 KINDS = ("tracking",)
-STATUSES = StatusTable(NAME, {})
+
+# Keys are lower-cased, single-spaced status words. ALOD's own texts are the tracking trace;
+# the bare words are ``booking_status`` values (placed, timeout, delivered, cancelled).
+# UPS rows are keyed ``ups:<activity type>`` (UPS Tracking API status types).
+STATUSES = StatusTable(
+    NAME,
+    {
+        "shipment submitted": ("Shipment Submitted", Status.PENDING),
+        "sent to carrier": ("Sent to Carrier", Status.COURIER_ASSIGNED),
+        "arrived to collect the shipment": ("Arrived to Collect the Shipment", Status.AT_PICKUP),
+        "reached receiver": ("Reached Receiver", Status.AT_DROPOFF),
+        "delivered": ("Delivered", Status.DELIVERED),
+        "placed": ("placed", Status.PENDING),
+        "timeout": ("timeout: no driver accepted in time", Status.EXPIRED),
+        "cancelled": ("cancelled", Status.CANCELLED),
+        "ups:M": ("Manifest: label created, package not yet with UPS", Status.PENDING),
+        "ups:MV": ("Manifest voided: shipment cancelled", Status.CANCELLED),
+        "ups:P": ("Pickup", Status.PICKED_UP),
+        "ups:I": ("In transit", Status.IN_TRANSIT),
+        "ups:W": ("Warehousing", Status.IN_TRANSIT),
+        "ups:DO": ("Delivered to origin facility", Status.IN_TRANSIT),
+        "ups:DD": ("Delivered to destination facility", Status.IN_TRANSIT),
+        "ups:O": ("Out for delivery", Status.OUT_FOR_DELIVERY),
+        "ups:D": ("Delivered", Status.DELIVERED),
+        "ups:X": ("Exception", Status.EXCEPTION),
+        "ups:RS": ("Returned to shipper", Status.RETURNED),
+    },
+)
+
+_ALOD, _UPS = "alod", "ups"
 
 
 def parse_body(body: bytes) -> Any:
-    return parse_json(NAME, body)
+    """Base64, then UTF-8, then JSON.
+
+    A body starting with ``{`` is read as plain JSON: ``{`` is not a base64 character, so
+    this cannot misread a base64 body, and it keeps a proxy's or a future plain reply readable.
+    """
+    text = body.strip()
+    if not text.startswith(b"{"):
+        text = _unbase64(text)
+    try:
+        return json.loads(text.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise NormalizationError(NAME, f"decoded body is not UTF-8 ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise NormalizationError(NAME, f"decoded body is not JSON ({exc})") from None
+
+
+def _unbase64(text: bytes) -> bytes:
+    compact = b"".join(text.split())
+    try:
+        return base64.b64decode(compact + b"=" * (-len(compact) % 4), validate=True)
+    except binascii.Error as exc:
+        raise NormalizationError(
+            NAME, f"body is not valid base64 ({exc}); ALOD base64-encodes its JSON"
+        ) from None
 
 
 def normalize(payload: Any, *, kind: str, tz: tzinfo, ref: str | None = None) -> list[Observation]:
-    raise NormalizationError(NAME, "not implemented yet")
+    if kind != "tracking":
+        raise NormalizationError(NAME, f"unknown payload kind {kind!r}; expected one of {KINDS}")
+    body = _successful(payload)
+    if not ref:
+        raise NormalizationError(NAME, "ref (the booking_id asked about) is required: the response omits it")
+    booking_type = str(body.get("booking_type") or "").lower()
+    details = body.get("booking_status_details")
+    if not isinstance(details, list):
+        raise NormalizationError(NAME, f"booking_status_details must be a list, got {type(details).__name__}")
+    extra = {"booking_type": booking_type} if booking_type else {}
+    base: dict[str, Any] = {"provider": NAME, "provider_ref": ref, "extra": extra}
+    # Newest first on the wire: reversed, then a stable sort keeps equal times in trace order.
+    trace = [_entry(entry, index, booking_type, tz) for index, entry in enumerate(details)][::-1]
+    trace.sort(key=lambda step: step[2])
+    observations = [_status(provider_status, key, at, base) for provider_status, key, at in trace]
+    closing = _booking_status(body, booking_type, observations, base)
+    return observations + closing
+
+
+def _successful(payload: Any) -> Mapping[str, Any]:
+    body = mapping(NAME, payload, "ALOD response")
+    status = body.get("status")
+    if status == "error":
+        code, message = _error(body)
+        raise ProviderError(NAME, code, message)
+    if status != "success":
+        raise NormalizationError(NAME, f"response 'status' must be 'success' or 'error', got {status!r}")
+    return body
+
+
+def _error(body: Mapping[str, Any]) -> tuple[str, str]:
+    """ALOD errors name no code: the first offending ``param`` is the code, else ``error``.
+
+    The list comes as ``errors: [{param, msg, value}]`` or, from some calls, as ``message``.
+    """
+    listed = body.get("errors") if isinstance(body.get("errors"), list) else body.get("message")
+    if isinstance(listed, list):
+        items = [item for item in listed if isinstance(item, Mapping)]
+        message = "; ".join(_error_line(item) for item in items)
+        params = [str(item["param"]) for item in items if item.get("param")]
+        return (params[0] if params else "error"), message
+    return "error", str(body.get("message") or "")
+
+
+def _error_line(item: Mapping[str, Any]) -> str:
+    return f"{item['param']}: {item.get('msg')}" if item.get("param") else str(item.get("msg"))
+
+
+def _entry(entry: object, index: int, booking_type: str, tz: tzinfo) -> tuple[ProviderStatus, str, datetime]:
+    what = f"booking_status_details[{index}]"
+    item = mapping(NAME, entry, what)
+    shape = booking_type if booking_type in (_ALOD, _UPS) else _shape_of(item, what)
+    if shape == _UPS:
+        return _ups_entry(item, what, tz)
+    return _alod_entry(item, what, tz)
+
+
+def _shape_of(item: Mapping[str, Any], what: str) -> str:
+    if isinstance(item.get("status"), Mapping) and "date" in item:
+        return _UPS
+    if isinstance(item.get("status"), str) and "created" in item:
+        return _ALOD
+    raise NormalizationError(
+        NAME, f"{what} has neither ALOD's shape (status text + created) nor UPS's (status object + date/time)"
+    )
+
+
+def _alod_entry(item: Mapping[str, Any], what: str, tz: tzinfo) -> tuple[ProviderStatus, str, datetime]:
+    text = required(NAME, item, "status", what)
+    if not isinstance(text, str):
+        raise NormalizationError(NAME, f"{what}.status must be ALOD's status text, got {text!r}")
+    return ProviderStatus(text, text), _key(text), time(NAME, item.get("created"), tz, f"{what}.created")
+
+
+def _ups_entry(item: Mapping[str, Any], what: str, tz: tzinfo) -> tuple[ProviderStatus, str, datetime]:
+    """UPS activity: code ``type/code`` (``MV/VP``), text its description; mapped by type.
+
+    UPS gives local ``date`` ``20220419`` and ``time`` ``155720`` with no offset: the
+    configured zone applies (nothing else in the response carries one).
+    """
+    status = mapping(NAME, item.get("status"), f"{what}.status")
+    activity = str(required(NAME, status, "type", f"{what}.status"))
+    code = f"{activity}/{status['code']}" if status.get("code") else activity
+    key = f"ups:{activity}"
+    description = str(status["description"]) if status.get("description") else STATUSES.text(key)
+    day, clock = required(NAME, item, "date", what), required(NAME, item, "time", what)
+    at = time(NAME, f"{day} {str(clock).zfill(6)}", tz, f"{what} date {day!r} + time {clock!r}")
+    return ProviderStatus(code, description), key, at
+
+
+def _key(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def _status(provider_status: ProviderStatus, key: str, at: datetime, base: dict[str, Any]) -> Observation:
+    return Observation(
+        type=EventType.STATUS_CHANGED,
+        time=at,
+        status=STATUSES.map(key),
+        provider_status=provider_status,
+        **base,
+    )
+
+
+def _booking_status(
+    body: Mapping[str, Any], booking_type: str, trace: list[Observation], base: dict[str, Any]
+) -> list[Observation]:
+    """ALOD's own final word (``timeout``, ``cancelled`` ...) when its trace does not show it.
+
+    ``booking_status`` has no time, so it takes the trace's latest. Only terminal words
+    count (an earlier word would look like a step back), and only for ALOD's own bookings:
+    for UPS the carrier's trace rules (the document's UPS example says ``delivered`` beside
+    a cancelled trace).
+    """
+    word = body.get("booking_status")
+    if booking_type != _ALOD or not isinstance(word, str) or STATUSES.map(_key(word)) not in TERMINAL:
+        return []
+    if trace and trace[-1].status == STATUSES.map(_key(word)):
+        return []
+    if not trace:
+        raise NormalizationError(NAME, f"booking_status {word!r} but no booking_status_details to date it")
+    return [_status(ProviderStatus(word, word), _key(word), trace[-1].time, base)]
