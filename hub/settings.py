@@ -82,7 +82,7 @@ class Settings:
     def replace(self, **changes: object) -> Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
-        return Settings(**values)  # type: ignore[arg-type]
+        return Settings(**values)
 
 
 # Credential variables per provider: HUB_<PROVIDER>_<NAME>.
@@ -97,9 +97,7 @@ _CREDENTIALS = {
 
 def _provider(env: Mapping[str, str], name: str) -> ProviderSettings:
     prefix = f"HUB_{name.upper()}_"
-    credentials = {
-        key.lower(): env[prefix + key] for key in _CREDENTIALS[name] if env.get(prefix + key)
-    }
+    credentials = {key.lower(): env[prefix + key] for key in _CREDENTIALS[name] if env.get(prefix + key)}
     return ProviderSettings(
         name=name,
         base_url=env.get(prefix + "BASE_URL", _DEFAULT_BASE_URLS[name]).rstrip("/"),

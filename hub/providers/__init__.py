@@ -24,11 +24,9 @@ from typing import Any
 
 from hub.errors import NormalizationError
 from hub.observations import Observation
-from hub.providers import alclient, alod, alopeyk, all24, hld
+from hub.providers import alclient, all24, alod, alopeyk, hld
 
-PROVIDERS: dict[str, ModuleType] = {
-    module.NAME: module for module in (alopeyk, hld, alclient, alod, all24)
-}
+PROVIDERS: dict[str, ModuleType] = {module.NAME: module for module in (alopeyk, hld, alclient, alod, all24)}
 
 
 def get(name: str) -> ModuleType:

@@ -107,11 +107,14 @@ def _unwrap(payload: Any, kind: str) -> Mapping[str, Any]:
             raise ProviderError(NAME, code, message)
         return mapping(NAME, body.get("object"), "order response 'object'")
     # The webhook example wraps the order in {"order": ...}; the field list describes it bare.
-    if isinstance(body.get("order"), Mapping):
-        return body["order"]
+    order = body.get("order")
+    if isinstance(order, Mapping):
+        return order
     if "id" in body and "status" in body:
         return body
-    raise NormalizationError(NAME, "not an Alopeyk order: expected {'order': {...}} or an order with id and status")
+    raise NormalizationError(
+        NAME, "not an Alopeyk order: expected {'order': {...}} or an order with id and status"
+    )
 
 
 def _statuses(
@@ -136,7 +139,9 @@ def _statuses(
             steps.append((status_word, at))
     if not steps or steps[-1][0] != status_word:
         if updated_at is None:
-            raise NormalizationError(NAME, f"order in status {status_word!r} has no time for it nor updated_at")
+            raise NormalizationError(
+                NAME, f"order in status {status_word!r} has no time for it nor updated_at"
+            )
         steps.append((status_word, updated_at))
     return [
         Observation(
@@ -159,7 +164,10 @@ def _stops(order: Mapping[str, Any], tz: tzinfo, current: Status, base: dict[str
         if not isinstance(address, Mapping):
             continue
         index = int(address.get("priority", position) or position)
-        for word, key, lat_key in (("arrived", "arrived_at", "arrive_"), ("handled", "handled_at", "handle_")):
+        for word, key, lat_key in (
+            ("arrived", "arrived_at", "arrive_"),
+            ("handled", "handled_at", "handle_"),
+        ):
             at = optional_time(NAME, address.get(key), tz, f"addresses[{position}].{key}")
             if at is None:
                 continue
@@ -191,7 +199,10 @@ def _position(
     minimal = order.get("last_position_minimal")
     courier = order.get("courier")
     if isinstance(minimal, Mapping) and location(minimal):
-        where, at = location(minimal), optional_time(NAME, minimal.get("updated_at"), tz, "last_position_minimal")
+        where, at = (
+            location(minimal),
+            optional_time(NAME, minimal.get("updated_at"), tz, "last_position_minimal"),
+        )
     elif isinstance(courier, Mapping) and location(courier.get("last_position")):
         where, at = location(courier.get("last_position")), None
     else:
@@ -227,7 +238,7 @@ def _with_eta(observation: Observation, eta: datetime) -> Observation:
 
 def _merchant_ref(order: Mapping[str, Any]) -> str | None:
     extra = order.get("extra_params", order.get("extra_param"))
-    if isinstance(extra, str) or isinstance(extra, int):
+    if isinstance(extra, str | int):
         return str(extra)
     if not isinstance(extra, Mapping) or not extra:
         return None

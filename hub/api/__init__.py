@@ -1,0 +1,1 @@
+"""The HTTP surface: JSON APIs, provider receivers, health and OpenAPI."""

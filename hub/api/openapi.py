@@ -1,0 +1,214 @@
+"""The OpenAPI 3.1 description, served at ``/openapi.json``.
+
+Written as data next to the routes it describes; a test checks that every route of the
+app appears here, so the two cannot drift apart silently.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hub.events import schema as event_schema
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+_MERCHANT: list[dict[str, list[str]]] = [{"apiKey": []}]
+_ID = {"name": "shipment_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_JSON = "application/json"
+
+PATHS: dict[str, Any] = {
+    "/healthz": {"get": {"summary": "Liveness", "security": [], "responses": {"200": {"description": "Up"}}}},
+    "/readyz": {
+        "get": {
+            "summary": "Readiness (Redis reachable)",
+            "security": [],
+            "responses": {"200": {"description": "Ready"}, "503": {"description": "A dependency is down"}},
+        }
+    },
+    "/openapi.json": {
+        "get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OK"}}}
+    },
+    "/v1/merchants": {
+        "post": {
+            "summary": "Create a merchant; returns its API key and Alopeyk receiver URL once",
+            "security": [{"adminToken": []}],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    _JSON: {
+                        "schema": {
+                            "type": "object",
+                            "required": ["name"],
+                            "properties": {"name": {"type": "string"}},
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "201": {
+                    "description": "Created",
+                    "content": {_JSON: {"schema": {"$ref": "#/components/schemas/NewMerchant"}}},
+                },
+                "401": _error("Missing or wrong admin token"),
+                "403": _error("Admin API disabled (HUB_ADMIN_TOKEN unset)"),
+                "422": _error("Invalid body"),
+            },
+        }
+    },
+    "/v1/shipments": {
+        "post": {
+            "summary": "Register a shipment (idempotent per provider reference)",
+            "security": _MERCHANT,
+            "requestBody": {
+                "required": True,
+                "content": {
+                    _JSON: {
+                        "schema": {
+                            "type": "object",
+                            "required": ["provider", "provider_ref"],
+                            "properties": {
+                                "provider": {"enum": ["alopeyk", "hld", "alclient", "alod", "all24"]},
+                                "provider_ref": {"type": "string"},
+                                "merchant_ref": {"type": "string"},
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "201": {
+                    "description": "Registered",
+                    "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Shipment"}}},
+                },
+                "200": {"description": "Already registered by this merchant"},
+                "409": _error("Registered by another merchant"),
+                "422": _error("Invalid body"),
+            },
+        },
+        "get": {
+            "summary": "List shipments, newest first",
+            "security": _MERCHANT,
+            "parameters": [
+                {"name": "status", "in": "query", "schema": {"type": "string"}},
+                {"name": "provider", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                },
+                {
+                    "name": "cursor",
+                    "in": "query",
+                    "schema": {"type": "string"},
+                    "description": "next_cursor of the previous page",
+                },
+            ],
+            "responses": {
+                "200": {"description": "A page: {data: [Shipment], next_cursor}"},
+                "422": _error("Invalid filter"),
+            },
+        },
+    },
+    "/v1/shipments/{shipment_id}": {
+        "get": {
+            "summary": "Current state and full history",
+            "security": _MERCHANT,
+            "parameters": [_ID],
+            "responses": {
+                "200": {"description": "Shipment with history"},
+                "404": _error("Not found (or not yours)"),
+            },
+        },
+        "delete": {
+            "summary": "Stop tracking",
+            "security": _MERCHANT,
+            "parameters": [_ID],
+            "responses": {"204": {"description": "Stopped"}, "404": _error("Not found (or not yours)")},
+        },
+    },
+    "/ingest/alopeyk/{secret}": {
+        "post": {
+            "summary": "Alopeyk webhook receiver (the secret in the URL identifies the merchant)",
+            "security": [],
+            "parameters": [{"name": "secret", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "requestBody": {"required": True, "content": {_JSON: {"schema": {"type": "object"}}}},
+            "responses": {
+                "200": {"description": "Events durably appended"},
+                "400": _error("Malformed JSON (kept in the dead-letter stream)"),
+                "404": _error("Unknown receiver secret (nothing stored)"),
+                "413": _error("Body over the size limit (kept, truncated, in the dead-letter stream)"),
+                "422": _error("Not an Alopeyk order (kept in the dead-letter stream)"),
+            },
+        }
+    },
+}
+
+COMPONENTS: dict[str, Any] = {
+    "securitySchemes": {
+        "apiKey": {"type": "http", "scheme": "bearer", "description": "A merchant API key"},
+        "adminToken": {"type": "http", "scheme": "bearer", "description": "HUB_ADMIN_TOKEN"},
+    },
+    "schemas": {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                }
+            },
+        },
+        "NewMerchant": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "name": {"type": "string"},
+                "api_key": {"type": "string"},
+                "alopeyk_webhook_url": {"type": "string", "format": "uri"},
+            },
+        },
+        "Shipment": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "provider": {"type": "string"},
+                "provider_ref": {"type": "string"},
+                "merchant_ref": {"type": ["string", "null"]},
+                "tracking_token": {"type": "string"},
+                "tracking_url": {"type": "string"},
+                "status": {"type": ["string", "null"]},
+                "sequence": {"type": "integer"},
+            },
+        },
+    },
+}
+
+
+def document() -> dict[str, Any]:
+    components = {**COMPONENTS, "schemas": {**COMPONENTS["schemas"], "Event": event_schema()}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Tracking hub", "version": "0.1.0"},
+        "security": _MERCHANT,
+        "paths": PATHS,
+        "components": components,
+    }
+
+
+async def openapi_json(request: Request) -> Response:
+    return JSONResponse(document())
+
+
+routes = [Route("/openapi.json", openapi_json, methods=["GET"])]

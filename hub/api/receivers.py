@@ -1,0 +1,65 @@
+"""Provider receivers: public by design, authenticated by a secret in the URL.
+
+Alopeyk signs nothing, so each merchant's receiver URL carries a secret of its own; a
+wrong secret is a 404 and nothing is stored. Everything behind a right secret is kept:
+a body we cannot use goes to the dead-letter stream with the reason, and the provider
+gets a precise 4xx.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hub import deadletter, merchants
+from hub.api.bodies import BodyTooLarge, parse_object, read_capped
+from hub.api.errors import ApiError, error_response
+from hub.ingest import Ingestor, Rejected
+from hub.observations import Channel
+
+
+async def alopeyk_webhook(request: Request) -> Response:
+    redis = request.app.state.redis
+    merchant = await merchants.by_alopeyk_secret(redis, request.path_params["secret"])
+    if merchant is None:
+        raise ApiError(404, "no receiver at this URL")
+    try:
+        body = await read_capped(request, request.app.state.settings.max_body_bytes)
+    except BodyTooLarge as refusal:
+        return await _refuse(request, refusal, refusal.partial, merchant.id)
+    try:
+        parse_object(body)
+    except ApiError as refusal:
+        return await _refuse(request, refusal, body, merchant.id)
+    ingestor: Ingestor = request.app.state.ingestor
+    try:
+        result = await ingestor.ingest_raw(
+            "alopeyk", "webhook", body, Channel.WEBHOOK, merchant_id=merchant.id, register=True
+        )
+    except Rejected as rejected:
+        return error_response(422, rejected.reason, "not_normalizable", deadletter_id=rejected.deadletter_id)
+    return JSONResponse(
+        {
+            "shipment_ids": sorted({a.shipment_id for a in result.appended}),
+            "published": len(result.published),
+            "duplicates": len(result.appended) - len(result.published),
+        }
+    )
+
+
+async def _refuse(request: Request, refusal: ApiError, body: bytes, merchant_id: str) -> Response:
+    """Keep what we were sent (an oversized body truncated) and say precisely why it was refused."""
+    entry = await deadletter.add(
+        request.app.state.redis,
+        provider="alopeyk",
+        kind="webhook",
+        channel=Channel.WEBHOOK.value,
+        reason=refusal.detail,
+        body=body,
+        merchant_id=merchant_id,
+    )
+    return error_response(refusal.status_code, refusal.detail, refusal.code, deadletter_id=entry)
+
+
+routes = [Route("/ingest/alopeyk/{secret}", alopeyk_webhook, methods=["POST"])]

@@ -1,0 +1,105 @@
+"""Merchants (admin) and shipments (merchant API key)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hub import merchants, shipments
+from hub.api.auth import require_admin, require_merchant
+from hub.api.bodies import read_object, string_field
+from hub.api.errors import ApiError
+from hub.providers import PROVIDERS
+from hub.statuses import Status
+
+MAX_PAGE = 200
+
+
+async def create_merchant(request: Request) -> Response:
+    require_admin(request)
+    body = await read_object(request)
+    name = string_field(body, "name")
+    assert name is not None
+    created = await merchants.create(request.app.state.redis, name)
+    public_url = request.app.state.settings.public_url
+    return JSONResponse(
+        {
+            "id": created.merchant.id,
+            "name": created.merchant.name,
+            "api_key": created.api_key,
+            "alopeyk_webhook_url": f"{public_url}/ingest/alopeyk/{created.alopeyk_secret}",
+            "note": "api_key and alopeyk_webhook_url are shown only once; store them now.",
+        },
+        status_code=201,
+    )
+
+
+async def register_shipment(request: Request) -> Response:
+    merchant = await require_merchant(request)
+    body = await read_object(request)
+    provider = string_field(body, "provider")
+    if provider not in PROVIDERS:
+        raise ApiError(422, f"provider must be one of {sorted(PROVIDERS)}", field="provider")
+    provider_ref = string_field(body, "provider_ref")
+    assert provider_ref is not None
+    shipment, created = await shipments.register(
+        request.app.state.redis,
+        merchant.id,
+        provider,
+        provider_ref,
+        string_field(body, "merchant_ref", required=False),
+    )
+    return JSONResponse(_view(request, shipment), status_code=201 if created else 200)
+
+
+async def get_shipment(request: Request) -> Response:
+    merchant = await require_merchant(request)
+    redis = request.app.state.redis
+    shipment = await shipments.get(redis, request.path_params["shipment_id"], merchant.id)
+    return JSONResponse({**_view(request, shipment), "history": await shipments.history(redis, shipment.id)})
+
+
+async def list_shipments(request: Request) -> Response:
+    merchant = await require_merchant(request)
+    params = request.query_params
+    status, provider = params.get("status"), params.get("provider")
+    if status is not None and status not in Status.__members__.values():
+        raise ApiError(422, f"status must be one of {[s.value for s in Status]}", field="status")
+    if provider is not None and provider not in PROVIDERS:
+        raise ApiError(422, f"provider must be one of {sorted(PROVIDERS)}", field="provider")
+    try:
+        limit = int(params.get("limit", "50"))
+    except ValueError:
+        raise ApiError(422, "limit must be a whole number", field="limit") from None
+    if not 1 <= limit <= MAX_PAGE:
+        raise ApiError(422, f"limit must be between 1 and {MAX_PAGE}", field="limit")
+    found, cursor = await shipments.page(
+        request.app.state.redis,
+        merchant.id,
+        limit=limit,
+        cursor=params.get("cursor"),
+        status=status,
+        provider=provider,
+    )
+    return JSONResponse({"data": [_view(request, s) for s in found], "next_cursor": cursor})
+
+
+async def delete_shipment(request: Request) -> Response:
+    merchant = await require_merchant(request)
+    await shipments.stop_tracking(request.app.state.redis, request.path_params["shipment_id"], merchant.id)
+    return Response(status_code=204)
+
+
+def _view(request: Request, shipment: shipments.Shipment) -> dict[str, object]:
+    public_url = request.app.state.settings.public_url
+    return {**shipment.to_json(), "tracking_url": f"{public_url}/track/{shipment.tracking_token}"}
+
+
+routes = [
+    Route("/v1/merchants", create_merchant, methods=["POST"]),
+    Route("/v1/shipments", register_shipment, methods=["POST"]),
+    Route("/v1/shipments", list_shipments, methods=["GET"]),
+    Route("/v1/shipments/{shipment_id}", get_shipment, methods=["GET"]),
+    Route("/v1/shipments/{shipment_id}", delete_shipment, methods=["DELETE"]),
+]

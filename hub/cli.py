@@ -1,0 +1,217 @@
+"""The ``hub`` command line: run the hub, follow the streams, handle dead letters."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hub import deadletter, keys
+from hub.connection import connect
+from hub.embedded import EmbeddedRedis
+from hub.errors import HubError
+from hub.ingest import Ingestor, Rejected
+from hub.observations import Channel
+from hub.settings import Settings
+
+DEV_REDIS_PORT = 6399
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.run(args)
+        return result
+    except HubError as exc:
+        print(f"hub: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hub", description="Delivery tracking event hub")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    dev = sub.add_parser("dev", help="run everything locally, with an embedded Redis-protocol server")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=8000)
+    dev.add_argument("--redis-port", type=int, default=DEV_REDIS_PORT)
+    dev.set_defaults(run=_dev)
+
+    serve = sub.add_parser("serve", help="run the web process (needs HUB_REDIS_URL)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(run=_serve)
+
+    tail = sub.add_parser("tail", help="follow hub:events (or one shipment's history), pretty-printed")
+    tail.add_argument("--shipment", help="follow this shipment's history instead of the global stream")
+    tail.add_argument(
+        "--from", dest="start", default="$", help="stream id to start after ('0' for the beginning)"
+    )
+    tail.add_argument("--json", action="store_true", help="print each event as one JSON line")
+    tail.add_argument("--count", type=int, default=0, help="stop after this many events (0: never)")
+    tail.set_defaults(run=_tail)
+
+    dead = sub.add_parser("deadletter", help="inspect and replay payloads that could not be normalized")
+    dead_sub = dead.add_subparsers(required=True, metavar="ACTION")
+    listing = dead_sub.add_parser("list", help="the most recent dead letters")
+    listing.add_argument("--count", type=int, default=20)
+    listing.set_defaults(run=_deadletter_list)
+    replay = dead_sub.add_parser("replay", help="normalize a dead letter again (after a fix)")
+    replay.add_argument("entry_id")
+    replay.set_defaults(run=_deadletter_replay)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = Settings.from_env()
+    if not settings.redis_url:
+        raise HubError("hub serve needs HUB_REDIS_URL (redis://host:port/db); for a local run use `hub dev`")
+    uvicorn.run(
+        "hub.api.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+        proxy_headers=True,
+    )
+    return 0
+
+
+def _dev(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    with _dev_redis(settings, args.redis_port) as redis_url:
+        os.environ["HUB_REDIS_URL"] = redis_url
+        os.environ.setdefault("HUB_PUBLIC_URL", f"http://{args.host}:{args.port}")
+        os.environ.setdefault("HUB_ADMIN_TOKEN", _dev_admin_token(settings.data_dir))
+        base = os.environ["HUB_PUBLIC_URL"]
+        print(
+            f"\n  tracking hub (dev)\n  API:          {base}  (OpenAPI: {base}/openapi.json)\n"
+            f"  admin token:  {os.environ['HUB_ADMIN_TOKEN']}\n  redis:        {redis_url}\n"
+            f"  follow:       HUB_REDIS_URL={redis_url} hub tail\n",
+            flush=True,
+        )
+        return _serve(argparse.Namespace(host=args.host, port=args.port, workers=1))
+
+
+class _dev_redis:
+    """The configured Redis when HUB_REDIS_URL is set, else an embedded one under the data directory."""
+
+    def __init__(self, settings: Settings, port: int) -> None:
+        self.settings = settings
+        self.embedded = None if settings.redis_url else EmbeddedRedis(settings.data_dir / "redis", port)
+
+    def __enter__(self) -> str:
+        if self.embedded is None:
+            assert self.settings.redis_url
+            return self.settings.redis_url
+        return self.embedded.start().url
+
+    def __exit__(self, *exc: object) -> None:
+        if self.embedded:
+            self.embedded.stop()
+
+
+def _dev_admin_token(data_dir: Path) -> str:
+    path = data_dir / "admin-token"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _tail(args: argparse.Namespace) -> int:
+    return asyncio.run(_follow(Settings.from_env(), args))
+
+
+async def _follow(settings: Settings, args: argparse.Namespace) -> int:
+    redis = connect(settings)
+    stream = keys.history(args.shipment) if args.shipment else keys.EVENTS
+    last, shown = args.start, 0
+    try:
+        while args.count == 0 or shown < args.count:
+            reply = await redis.xread({stream: last}, block=5000, count=100)
+            for _, entries in reply:
+                for entry_id, fields in entries:
+                    last = entry_id
+                    event = json.loads(fields["event"])
+                    print(json.dumps(event) if args.json else _pretty(entry_id, event), flush=True)
+                    shown += 1
+                    if args.count and shown >= args.count:
+                        return 0
+    finally:
+        await redis.aclose()
+    return 0
+
+
+def _pretty(entry_id: str, event: dict[str, Any]) -> str:
+    data = event["data"]
+    code = (data.get("provider_status") or {}).get("code")
+    where = f" @{data['location']['lat']:.5f},{data['location']['lng']:.5f}" if data.get("location") else ""
+    status = data.get("status") or "-"
+    if event["type"] == "shipment.status_changed":
+        status = f"{data.get('previous_status') or '-'} -> {status}"
+    return (
+        f"{entry_id}  {event['time']}  {event['type'].removeprefix('shipment.'):<16} {data['shipment_id']}  "
+        f"{data['provider']}:{code}  {status}{where}  seq={event['sequence']} via {data['channel']}"
+    )
+
+
+def _deadletter_list(args: argparse.Namespace) -> int:
+    async def run() -> None:
+        redis = connect(Settings.from_env())
+        try:
+            for letter in await deadletter.recent(redis, args.count):
+                view = letter.to_json()
+                body = view["body"]
+                print(f"{letter.id}  {letter.provider}/{letter.kind} via {letter.channel}: {letter.reason}")
+                print(f"    {body[:200]}{'...' if len(body) > 200 else ''}")
+        finally:
+            await redis.aclose()
+
+    asyncio.run(run())
+    return 0
+
+
+def _deadletter_replay(args: argparse.Namespace) -> int:
+    async def run() -> int:
+        settings = Settings.from_env()
+        redis = connect(settings)
+        try:
+            letter = await deadletter.get(redis, args.entry_id)
+            try:
+                result = await Ingestor(redis, settings).ingest_raw(
+                    letter.provider,
+                    letter.kind,
+                    letter.body,
+                    Channel(letter.channel),
+                    merchant_id=letter.merchant_id,
+                    ref=letter.ref,
+                    register=letter.channel == Channel.WEBHOOK.value,
+                    dead_letter=False,
+                )
+            except Rejected as rejected:
+                print(f"still not normalizable: {rejected.reason}", file=sys.stderr)
+                return 1
+            duplicates = len(result.appended) - len(result.published)
+            outcome = f"{len(result.published)} published, {duplicates} duplicates"
+            await deadletter.mark_replayed(redis, letter.id, outcome)
+            print(f"replayed {letter.id}: {outcome}")
+            return 0
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(run())

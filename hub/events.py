@@ -1,0 +1,100 @@
+"""Observations bound to a shipment become CloudEvents 1.0 (structured JSON).
+
+The event ``id`` is derived from the change itself, so the same change seen twice (a
+poll and a push, a provider retry) gets the same id and is recorded once. ``sequence``
+and ``data.previous_status`` depend on what the shipment already holds, so they are
+filled in by the append script (:mod:`hub.store`); this module builds the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from hub.observations import Channel, Observation
+from hub.timeparse import rfc3339
+
+SPECVERSION = "1.0"
+
+
+@dataclass(frozen=True)
+class ShipmentRef:
+    """The registered shipment an observation belongs to."""
+
+    id: str
+    merchant_id: str
+    provider: str
+    provider_ref: str
+    merchant_ref: str | None = None
+
+
+def event_id(observation: Observation, shipment_id: str) -> str:
+    """Deterministic id: provider, shipment, type, provider code, time, position, stop."""
+    parts = [
+        observation.provider,
+        shipment_id,
+        observation.type.value,
+        str(observation.provider_status.code) if observation.provider_status else "",
+        rfc3339(observation.time),
+        f"{observation.location.lat:.6f},{observation.location.lng:.6f}" if observation.location else "",
+        f"{observation.stop.index}:{observation.stop.status}" if observation.stop else "",
+    ]
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    return f"evt_{digest[:32]}"
+
+
+def build(
+    observation: Observation, shipment: ShipmentRef, channel: Channel, recorded: datetime
+) -> dict[str, Any]:
+    """The CloudEvent without ``sequence`` and ``data.previous_status`` (set when appended)."""
+    data: dict[str, Any] = {
+        "shipment_id": shipment.id,
+        "merchant_id": shipment.merchant_id,
+        "merchant_ref": observation.merchant_ref or shipment.merchant_ref,
+        "provider": observation.provider,
+        "provider_ref": shipment.provider_ref,
+        "status": observation.status.value if observation.status else None,
+        "provider_status": asdict(observation.provider_status) if observation.provider_status else None,
+        "location": asdict(observation.location) if observation.location else None,
+        "courier": asdict(observation.courier) if observation.courier else None,
+        "eta": rfc3339(observation.eta) if observation.eta else None,
+        "stop": asdict(observation.stop) if observation.stop else None,
+        "channel": channel.value,
+    }
+    return {
+        "specversion": SPECVERSION,
+        "id": event_id(observation, shipment.id),
+        "source": f"/providers/{observation.provider}",
+        "type": observation.type.value,
+        "subject": f"shipments/{shipment.id}",
+        "time": rfc3339(observation.time),
+        "datacontenttype": "application/json",
+        "recordedtime": rfc3339(recorded),
+        "partitionkey": shipment.id,
+        "data": data,
+    }
+
+
+def split_for_append(event: dict[str, Any]) -> tuple[str, str]:
+    """The event's JSON as two open-ended pieces the append script closes.
+
+    ``head`` is the envelope without its closing brace; ``body`` is ``data`` without its
+    closing brace. The script writes ``head,"sequence":N,"data":body,"previous_status":..}}``.
+    """
+    envelope = {key: value for key, value in event.items() if key != "data"}
+    head = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)[:-1]
+    body = json.dumps(event["data"], separators=(",", ":"), ensure_ascii=False)[:-1]
+    return head, body
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The published JSON Schema of a normalized event (``hub/schema/event.schema.json``)."""
+    text = resources.files("hub").joinpath("schema/event.schema.json").read_text()
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded

@@ -1,0 +1,142 @@
+"""The one path every provider payload takes: parse, normalize, bind, append.
+
+Receivers, the poller and the Pusher listener all call :meth:`Ingestor.ingest_raw`. A
+payload that cannot be normalized, or that names no shipment the hub knows, goes to
+the dead-letter stream with the reason and the caller gets :class:`Rejected`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from redis.asyncio import Redis
+
+from hub import deadletter, events, keys, providers, shipments, timeparse
+from hub.errors import Conflict, NormalizationError
+from hub.observations import Channel, Observation
+from hub.settings import Settings
+from hub.statuses import Status
+from hub.store import Appended, Store
+
+
+class Rejected(NormalizationError):
+    """The payload was kept in the dead-letter stream instead of becoming events."""
+
+    def __init__(self, error: NormalizationError, deadletter_id: str | None) -> None:
+        super().__init__(error.provider, error.reason)
+        self.deadletter_id = deadletter_id
+
+
+@dataclass(frozen=True)
+class Ingested:
+    appended: list[Appended] = field(default_factory=list)
+    registered: list[str] = field(default_factory=list)
+
+    @property
+    def published(self) -> list[Appended]:
+        return [a for a in self.appended if a.published]
+
+
+class Ingestor:
+    def __init__(self, redis: Redis, settings: Settings, store: Store | None = None) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.store = store or Store(redis, settings)
+
+    async def ingest_raw(
+        self,
+        provider: str,
+        kind: str,
+        body: bytes,
+        channel: Channel,
+        *,
+        merchant_id: str | None = None,
+        ref: str | None = None,
+        register: bool = False,
+        dead_letter: bool = True,
+    ) -> Ingested:
+        """Normalize ``body`` and append its events; ``register`` adds new shipments to ``merchant_id``."""
+        try:
+            module = providers.get(provider)
+            payload = module.parse_body(body)
+            tz = timeparse.zone(self.settings.provider(provider).timezone)
+            observations = providers.normalize(provider, payload, kind=kind, tz=tz, ref=ref)
+            return await self.ingest(observations, channel, merchant_id=merchant_id, register=register)
+        except NormalizationError as error:
+            entry = None
+            if dead_letter:
+                entry = await deadletter.add(
+                    self.redis,
+                    provider=provider,
+                    kind=kind,
+                    channel=channel.value,
+                    reason=error.reason,
+                    body=body,
+                    merchant_id=merchant_id,
+                    ref=ref,
+                )
+            raise Rejected(error, entry) from error
+
+    async def ingest(
+        self,
+        observations: list[Observation],
+        channel: Channel,
+        *,
+        merchant_id: str | None = None,
+        register: bool = False,
+    ) -> Ingested:
+        recorded = datetime.now(UTC)
+        bound: dict[tuple[str, str], shipments.Shipment] = {}
+        registered: list[str] = []
+        built = []
+        for observation in observations:
+            key = (observation.provider, observation.provider_ref)
+            if key not in bound:
+                shipment, created = await self._shipment(observation, merchant_id, register)
+                bound[key] = shipment
+                if created:
+                    registered.append(shipment.id)
+            built.append(events.build(observation, bound[key].ref, channel, recorded))
+        appended = await self.store.append(built)
+        await self._count_unknown(
+            [o for o, a in zip(observations, appended, strict=True) if a.outcome == "new"]
+        )
+        return Ingested(appended, registered)
+
+    async def _shipment(
+        self, observation: Observation, merchant_id: str | None, register: bool
+    ) -> tuple[shipments.Shipment, bool]:
+        found = await shipments.find(self.redis, observation.provider, observation.provider_ref)
+        if found is not None:
+            if merchant_id is not None and found.merchant_id != merchant_id:
+                raise NormalizationError(
+                    observation.provider,
+                    f"shipment {observation.provider_ref} is registered to another merchant",
+                )
+            return found, False
+        if not (register and merchant_id):
+            raise NormalizationError(
+                observation.provider,
+                f"no shipment is registered for {observation.provider} ref {observation.provider_ref}",
+            )
+        try:
+            return await shipments.register(
+                self.redis,
+                merchant_id,
+                observation.provider,
+                observation.provider_ref,
+                observation.merchant_ref,
+            )
+        except Conflict as exc:
+            raise NormalizationError(observation.provider, str(exc)) from None
+
+    async def _count_unknown(self, observations: list[Observation]) -> None:
+        unknown = [o for o in observations if o.status == Status.UNKNOWN and o.provider_status]
+        if not unknown:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for o in unknown:
+            assert o.provider_status is not None
+            pipe.hincrby(keys.unknown_codes(), f"{o.provider}:{o.provider_status.code}", 1)
+        await pipe.execute()

@@ -1,0 +1,79 @@
+"""Test fixtures: a real Redis-protocol server per session, real HTTP servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from hub.api.app import create_app
+from hub.embedded import EmbeddedRedis
+from hub.settings import Settings
+from tests.servers import ServerThread
+
+ADMIN_TOKEN = "test-admin-token"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real server: HUB_TEST_REDIS_URL when given, else the embedded valkey-server."""
+    if os.environ.get("HUB_TEST_REDIS_URL"):
+        yield os.environ["HUB_TEST_REDIS_URL"]
+        return
+    with EmbeddedRedis(tmp_path_factory.mktemp("redis")) as server:
+        yield server.url
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url, decode_responses=True)
+    await client.flushall()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def settings(redis_url: str) -> Settings:
+    return Settings.from_env(
+        {"HUB_REDIS_URL": redis_url, "HUB_ADMIN_TOKEN": ADMIN_TOKEN, "HUB_MAX_BODY_BYTES": "65536"}
+    )
+
+
+@pytest.fixture
+def hub_server(settings: Settings, redis: Redis) -> Iterator[ServerThread]:
+    """The hub's ASGI app served by uvicorn on a free loopback port."""
+    server = ServerThread(lambda base_url: create_app(settings.replace(public_url=base_url)))
+    with server:
+        yield server
+
+
+@pytest.fixture
+async def http(hub_server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=hub_server.url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+async def merchant(http: httpx.AsyncClient) -> dict[str, Any]:
+    return await create_merchant(http, "Shop One")
+
+
+async def create_merchant(http: httpx.AsyncClient, name: str) -> dict[str, Any]:
+    response = await http.post("/v1/merchants", json={"name": name}, headers=admin_headers())
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def admin_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
