@@ -16,7 +16,7 @@ from hub.events import ShipmentRef
 from hub.observations import Channel, EventType, Location, Observation, ProviderStatus
 from hub.settings import Settings
 from hub.statuses import Status
-from hub.store import Store
+from hub.store import Store, _args
 
 T0 = datetime(2026, 4, 4, 10, 30, tzinfo=UTC)
 
@@ -141,10 +141,7 @@ async def test_an_append_interrupted_before_the_global_stream_is_published_by_th
     """A process that died after recording the history but before hub:events loses nothing."""
     store = Store(redis, settings.replace(outbox_lease_ms=0))
     change = status_event(shipment, 2, Status.COURIER_ASSIGNED, 1)
-    head, body = events.split_for_append(change)
     # Run only the first half of an append, as a crashed process would have.
-    from hub.store import _args
-
     await store._script(keys=keys.shipment_keys(shipment.id), args=_args(change, 0, 0))
     assert await global_events(redis) == []
     [retry] = await store.append([change])
