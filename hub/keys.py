@@ -13,6 +13,7 @@ PREFIX = "hub"
 EVENTS = f"{PREFIX}:events"
 DEADLETTER = f"{PREFIX}:deadletter"
 DEADLETTER_REPLAYED = f"{PREFIX}:deadletter:replayed"  # hash: entry id -> replay outcome
+METRICS = f"{PREFIX}:metrics"  # hash: Prometheus series -> value, shared by every process
 
 
 def shipment(shipment_id: str) -> str:

@@ -1,0 +1,89 @@
+"""Counters and histograms shared by every hub process, kept in Redis.
+
+The hub runs as many processes (web, workers, scheduler, dispatcher, pusher); keeping
+the counts in one Redis hash lets any web process serve the whole picture at
+``/metrics`` in Prometheus' text format. Increments are fire-and-forget pipelines: a
+metric must never slow down or fail the work it counts.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from collections.abc import Iterable
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from hub import keys
+
+log = logging.getLogger(__name__)
+
+# Upper bounds (seconds) of the latency histogram buckets.
+BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+def series(name: str, labels: dict[str, str]) -> str:
+    """``name{a="x",b="y"}`` with labels sorted, as Prometheus prints it."""
+    if not labels:
+        return name
+    inner = ",".join(f'{key}="{_escape(str(value))}"' for key, value in sorted(labels.items()))
+    return f"{name}{{{inner}}}"
+
+
+async def inc(redis: Redis, name: str, by: float = 1, **labels: str) -> None:
+    try:
+        await redis.hincrbyfloat(keys.METRICS, series(name, labels), by)
+    except RedisError as exc:  # counting must never break the counted work
+        log.warning("metric %s not recorded: %s", name, exc)
+
+
+async def observe(redis: Redis, name: str, value_s: float, **labels: str) -> None:
+    """Add one observation to the histogram ``name`` (seconds)."""
+    bucket = BUCKETS_S[bisect.bisect_left(BUCKETS_S, value_s)] if value_s <= BUCKETS_S[-1] else "+Inf"
+    pipe = redis.pipeline(transaction=False)
+    pipe.hincrbyfloat(keys.METRICS, series(f"{name}_bucket", {**labels, "le": str(bucket)}), 1)
+    pipe.hincrbyfloat(keys.METRICS, series(f"{name}_sum", labels), value_s)
+    pipe.hincrbyfloat(keys.METRICS, series(f"{name}_count", labels), 1)
+    try:
+        await pipe.execute()
+    except RedisError as exc:
+        log.warning("metric %s not recorded: %s", name, exc)
+
+
+async def snapshot(redis: Redis) -> dict[str, float]:
+    raw = await redis.hgetall(keys.METRICS)
+    return {key: float(value) for key, value in raw.items()}
+
+
+def render(values: dict[str, float], gauges: Iterable[tuple[str, float]] = ()) -> str:
+    """Prometheus text exposition; histogram buckets are made cumulative here."""
+    cumulative = _cumulative_buckets(values)
+    lines = [f"{key} {_number(value)}" for key, value in sorted({**values, **cumulative}.items())]
+    lines += [f"{key} {_number(value)}" for key, value in gauges]
+    return "\n".join(lines) + "\n"
+
+
+def _cumulative_buckets(values: dict[str, float]) -> dict[str, float]:
+    groups: dict[str, list[tuple[float, str, float]]] = {}
+    for key, value in values.items():
+        if "_bucket{" not in key:
+            continue
+        name_labels, _, le = key.rpartition(',le="') if ',le="' in key else key.rpartition('{le="')
+        bound = float("inf") if le.startswith("+Inf") else float(le.rstrip('"}'))
+        groups.setdefault(name_labels, []).append((bound, key, value))
+    result: dict[str, float] = {}
+    for entries in groups.values():
+        running = 0.0
+        for _, key, value in sorted(entries):
+            running += value
+            result[key] = running
+    return result
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else repr(value)
