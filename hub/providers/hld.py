@@ -66,6 +66,8 @@ def parse_body(body: bytes) -> Any:
 
 
 def normalize(payload: Any, *, kind: str, tz: tzinfo, ref: str | None = None) -> list[Observation]:
+    if kind not in KINDS:
+        raise NormalizationError(NAME, f"unknown payload kind {kind!r}; expected one of {KINDS}")
     if not ref:
         raise NormalizationError(
             NAME, "ref (the tracking token, as in channel hld.order.{token}) is required: payloads omit it"
@@ -74,9 +76,7 @@ def normalize(payload: Any, *, kind: str, tz: tzinfo, ref: str | None = None) ->
         return _tracking(payload, tz, ref)
     if kind == "pusher:hld.order.status_changed":
         return [_status_changed(_pusher_data(payload, kind), tz, ref)]
-    if kind == "pusher:executive.location_updated":
-        return [_location_updated(_pusher_data(payload, kind), tz, ref)]
-    raise NormalizationError(NAME, f"unknown payload kind {kind!r}; expected one of {KINDS}")
+    return [_location_updated(_pusher_data(payload, kind), tz, ref)]
 
 
 def _tracking(payload: Any, tz: tzinfo, token: str) -> list[Observation]:
