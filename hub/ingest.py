@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 
 from hub import deadletter, events, keys, providers, shipments, timeparse
-from hub.errors import Conflict, NormalizationError
+from hub.errors import Conflict, NormalizationError, UnreadableBody
+from hub.lru import LRU
 from hub.observations import Channel, Observation
 from hub.settings import Settings
 from hub.statuses import Status
@@ -25,7 +26,13 @@ class Rejected(NormalizationError):
 
     def __init__(self, error: NormalizationError, deadletter_id: str | None) -> None:
         super().__init__(error.provider, error.reason)
+        self.error = error
         self.deadletter_id = deadletter_id
+
+    @property
+    def unreadable(self) -> bool:
+        """The bytes were not the provider's wire format at all (a 400 rather than a 422)."""
+        return isinstance(self.error, UnreadableBody)
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,8 @@ class Ingestor:
         self.redis = redis
         self.settings = settings
         self.store = store or Store(redis, settings)
+        # A shipment's owner and references never change once registered.
+        self._shipments: LRU[tuple[str, str], shipments.Shipment] = LRU(max_entries=100_000, ttl_s=60)
 
     async def ingest_raw(
         self,
@@ -107,8 +116,10 @@ class Ingestor:
     async def _shipment(
         self, observation: Observation, merchant_id: str | None, register: bool
     ) -> tuple[shipments.Shipment, bool]:
-        found = await shipments.find(self.redis, observation.provider, observation.provider_ref)
+        key = (observation.provider, observation.provider_ref)
+        found = self._shipments.get(key) or await shipments.find(self.redis, *key)
         if found is not None:
+            self._shipments.put(key, found)
             if merchant_id is not None and found.merchant_id != merchant_id:
                 raise NormalizationError(
                     observation.provider,

@@ -11,7 +11,11 @@ from hub.api import health, openapi, receivers, shipments
 from hub.api.errors import HANDLERS
 from hub.connection import connect
 from hub.ingest import Ingestor
+from hub.lru import LRU
 from hub.settings import Settings
+
+# How long a process may keep accepting a receiver secret after it was revoked.
+RECEIVER_SECRET_CACHE_S = 30
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -23,6 +27,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.settings = settings
         app.state.redis = redis
         app.state.ingestor = Ingestor(redis, settings)
+        app.state.receiver_secrets = LRU(max_entries=10_000, ttl_s=RECEIVER_SECRET_CACHE_S)
         try:
             yield
         finally:
