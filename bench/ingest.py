@@ -46,7 +46,9 @@ class Result:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--duration-s", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
@@ -61,8 +63,11 @@ def main() -> None:
             bare.append(_measure(["bench.bare_app:app"], {}, "/ingest/alopeyk/x", args))
             asyncio.run(_flush(redis_server.url, keep_merchants=True))
             env = {"HUB_REDIS_URL": redis_server.url}
-            hub.append(_measure(["--factory", "hub.api.app:create_app"], env, f"/ingest/alopeyk/{secret}", args))
-            print(f"run {run}: bare {bare[-1].requests_per_s:,.0f} req/s, receiver {hub[-1].requests_per_s:,.0f} req/s")
+            hub.append(
+                _measure(["--factory", "hub.api.app:create_app"], env, f"/ingest/alopeyk/{secret}", args)
+            )
+            rates = f"bare {bare[-1].requests_per_s:,.0f} req/s, receiver {hub[-1].requests_per_s:,.0f} req/s"
+            print(f"run {run}: {rates}")
         _report(bare, hub, args)
 
 
@@ -74,11 +79,14 @@ def _measure(app: list[str], env: dict[str, str], path: str, args: argparse.Name
     with subprocess.Popen(command, env=server_env, cwd=ROOT) as server:
         try:
             _wait_listening(port)
+            load = ["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration_s}s", "--latency"]
             wrk = subprocess.run(
-                ["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration_s}s", "--latency", "-s", str(SCRIPT),
-                 f"http://127.0.0.1:{port}{path}"],
-                capture_output=True, text=True, timeout=args.duration_s + 60, check=True,
-            )  # fmt: skip
+                [*load, "-s", str(SCRIPT), f"http://127.0.0.1:{port}{path}"],
+                capture_output=True,
+                text=True,
+                timeout=args.duration_s + 60,
+                check=True,
+            )
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -120,7 +128,9 @@ async def _flush(redis_url: str, keep_merchants: bool) -> None:
     redis = Redis.from_url(redis_url, decode_responses=True)
     try:
         async for key in redis.scan_iter(match="hub:*", count=1000):
-            if not (keep_merchants and (key.startswith("hub:merchant:") or key.startswith("hub:alopeyk-secret:"))):
+            if not (
+                keep_merchants and (key.startswith("hub:merchant:") or key.startswith("hub:alopeyk-secret:"))
+            ):
                 await redis.delete(key)
     finally:
         await redis.aclose()
@@ -130,7 +140,8 @@ def _report(bare: list[Result], hub: list[Result], args: argparse.Namespace) -> 
     def median(results: list[Result], field: str) -> float:
         return statistics.median(getattr(r, field) for r in results)
 
-    print(f"\nmedian of {args.runs} runs, {args.duration_s} s each, {args.connections} connections, uvicorn 1 worker")
+    setup = f"{args.duration_s} s each, {args.connections} connections, uvicorn 1 worker"
+    print(f"\nmedian of {args.runs} runs, {setup}")
     print(f"{'endpoint':<34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
     for name, results in (("bare Starlette, parse only", bare), ("Alopeyk receiver, durable append", hub)):
         print(

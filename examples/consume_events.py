@@ -16,7 +16,9 @@ except redis.ResponseError as error:
 while True:
     # First our own unacknowledged entries (after a crash), then new ones (">").
     for start in ("0", ">"):
-        for _stream, entries in r.xreadgroup(group, consumer, {"hub:events": start}, count=100, block=5000) or []:
+        for _stream, entries in (
+            r.xreadgroup(group, consumer, {"hub:events": start}, count=100, block=5000) or []
+        ):
             for entry_id, fields in entries:
                 event = json.loads(fields["event"])
                 data = event["data"]

@@ -23,8 +23,20 @@ EXAMPLES = [
     ("alopeyk", "webhook", "alopeyk/webhook_accepted.json", "263197", False),
     ("alopeyk", "order", "alopeyk/order_picking.json", "14756", False),
     ("hld", "tracking", "hld/tracking_on_the_way.json", "HLD67890ABCDEF", False),
-    ("hld", "pusher:hld.order.status_changed", "hld/pusher_order_status_changed.json", "HLD67890ABCDEF", False),
-    ("hld", "pusher:executive.location_updated", "hld/pusher_executive_location_updated.json", "HLD67890ABCDEF", False),
+    (
+        "hld",
+        "pusher:hld.order.status_changed",
+        "hld/pusher_order_status_changed.json",
+        "HLD67890ABCDEF",
+        False,
+    ),
+    (
+        "hld",
+        "pusher:executive.location_updated",
+        "hld/pusher_executive_location_updated.json",
+        "HLD67890ABCDEF",
+        False,
+    ),
     ("alclient", "tracking", "alclient/tracking_assumed_shape.json", "10245", False),
     ("alod", "tracking", "alod/tracking_alod.json", "625fe47c6b8812713f16c52a", True),
     ("alod", "tracking", "alod/tracking_ups.json", "625fe47c6b8812713f16c52b", True),
@@ -41,7 +53,9 @@ async def published(redis: Redis) -> list[dict[str, Any]]:
     return [json.loads(fields["event"]) for _, fields in await redis.xrange(keys.EVENTS)]
 
 
-@pytest.mark.parametrize(("provider", "kind", "fixture", "ref", "b64"), EXAMPLES, ids=[e[2] for e in EXAMPLES])
+@pytest.mark.parametrize(
+    ("provider", "kind", "fixture", "ref", "b64"), EXAMPLES, ids=[e[2] for e in EXAMPLES]
+)
 async def test_every_example_becomes_schema_valid_events_once(
     redis: Redis, settings: Settings, provider: str, kind: str, fixture: str, ref: str, b64: bool
 ) -> None:
@@ -63,16 +77,28 @@ async def test_a_status_seen_by_poll_and_by_push_is_published_once(redis: Redis,
     token = "HLD67890ABCDEF"
     await shipments.register(redis, "mer_1", "hld", token)
     ingestor = Ingestor(redis, settings)
-    await ingestor.ingest_raw("hld", "tracking", wire_body("hld/tracking_on_the_way.json", False), Channel.POLL, ref=token)
+    await ingestor.ingest_raw(
+        "hld", "tracking", wire_body("hld/tracking_on_the_way.json", False), Channel.POLL, ref=token
+    )
     pushed = await ingestor.ingest_raw(
-        "hld", "pusher:hld.order.status_changed", wire_body("hld/pusher_order_status_changed.json", False), Channel.PUSHER, ref=token
+        "hld",
+        "pusher:hld.order.status_changed",
+        wire_body("hld/pusher_order_status_changed.json", False),
+        Channel.PUSHER,
+        ref=token,
     )
     assert pushed.published == []
-    statuses = [e["data"]["provider_status"]["code"] for e in await published(redis) if e["type"] == "shipment.status_changed"]
+    statuses = [
+        e["data"]["provider_status"]["code"]
+        for e in await published(redis)
+        if e["type"] == "shipment.status_changed"
+    ]
     assert statuses.count(25) == 1
 
 
-async def test_an_unknown_status_code_is_published_as_unknown_and_counted(redis: Redis, settings: Settings) -> None:
+async def test_an_unknown_status_code_is_published_as_unknown_and_counted(
+    redis: Redis, settings: Settings
+) -> None:
     token = "HLD67890ABCDEF"
     await shipments.register(redis, "mer_1", "hld", token)
     body = json.loads((FIXTURES / "hld/pusher_order_status_changed.json").read_text())
@@ -94,9 +120,13 @@ async def test_a_push_for_an_unregistered_shipment_is_dead_lettered_and_replayab
     body = wire_body("hld/pusher_order_status_changed.json", False)
     ingestor = Ingestor(redis, settings)
     with pytest.raises(Rejected, match="no shipment is registered") as rejected:
-        await ingestor.ingest_raw("hld", "pusher:hld.order.status_changed", body, Channel.PUSHER, ref="HLDUNKNOWN")
+        await ingestor.ingest_raw(
+            "hld", "pusher:hld.order.status_changed", body, Channel.PUSHER, ref="HLDUNKNOWN"
+        )
     [(entry_id, fields)] = await redis.xrange(keys.DEADLETTER)
     assert entry_id == rejected.value.deadletter_id and fields["ref"] == "HLDUNKNOWN"
     await shipments.register(redis, "mer_1", "hld", "HLDUNKNOWN")
-    replayed = await ingestor.ingest_raw("hld", "pusher:hld.order.status_changed", body, Channel.PUSHER, ref="HLDUNKNOWN")
+    replayed = await ingestor.ingest_raw(
+        "hld", "pusher:hld.order.status_changed", body, Channel.PUSHER, ref="HLDUNKNOWN"
+    )
     assert len(replayed.published) == 1

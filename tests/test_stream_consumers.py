@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import threading
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -47,12 +46,15 @@ async def test_the_consumer_group_example_reads_and_acknowledges_every_event(
     http: httpx.AsyncClient, redis: Redis, redis_url: str, merchant: dict[str, Any]
 ) -> None:
     await http.post(receiver_path(merchant), json=webhook_body())  # 4 events before the consumer starts
-    with subprocess.Popen([sys.executable, str(EXAMPLE)], env=hub_env(redis_url), stdout=subprocess.PIPE, text=True) as process:
+    with subprocess.Popen(
+        [sys.executable, str(EXAMPLE)], env=hub_env(redis_url), stdout=subprocess.PIPE, text=True
+    ) as process:
         output = Output(process)
         try:
             wait_until(lambda: len(output.lines) >= 4, 30, "the example to print the first 4 events")
             await http.post(
-                receiver_path(merchant), json=webhook_body(status="picking", picking_at="2017-09-12T18:55:00+04:30")
+                receiver_path(merchant),
+                json=webhook_body(status="picking", picking_at="2017-09-12T18:55:00+04:30"),
             )
             wait_until(lambda: len(output.lines) >= 5, 30, "the example to print the live event")
         finally:
@@ -81,6 +83,10 @@ async def test_hub_tail_pretty_prints_the_global_stream_and_one_shipment(
     assert "pending -> searching_courier" in lines[1] and "alopeyk:searching" in lines[1]
     assert "@35.75410,51.41535" in lines[3]
     one = subprocess.run(
-        [*tail, "--shipment", shipment_id, "--json"], env=hub_env(redis_url), capture_output=True, text=True, timeout=60
+        [*tail, "--shipment", shipment_id, "--json"],
+        env=hub_env(redis_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert [line.count(shipment_id) > 0 for line in one.stdout.splitlines()] == [True] * 4
