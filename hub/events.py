@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -56,9 +55,12 @@ def event_id(observation: Observation, shipment_id: str) -> str:
 
 
 def build(
-    observation: Observation, shipment: ShipmentRef, channel: Channel, recorded: datetime
+    observation: Observation, shipment: ShipmentRef, channel: Channel, recordedtime: str
 ) -> dict[str, Any]:
-    """The CloudEvent without ``sequence`` and ``data.previous_status`` (set when appended)."""
+    """The CloudEvent without ``sequence`` and ``data.previous_status`` (set when appended).
+
+    ``recordedtime`` is RFC 3339 text, formatted once for all the events of one payload.
+    """
     data: dict[str, Any] = {
         "shipment_id": shipment.id,
         "merchant_id": shipment.merchant_id,
@@ -81,7 +83,7 @@ def build(
         "subject": f"shipments/{shipment.id}",
         "time": rfc3339(observation.time),
         "datacontenttype": "application/json",
-        "recordedtime": rfc3339(recorded),
+        "recordedtime": recordedtime,
         "partitionkey": shipment.id,
         "data": data,
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -95,10 +96,11 @@ class Ingestor:
         merchant_id: str | None = None,
         register: bool = False,
     ) -> Ingested:
-        recorded = datetime.now(UTC)
+        recorded = timeparse.rfc3339(datetime.now(UTC))
         bound: dict[tuple[str, str], shipments.Shipment] = {}
         registered: list[str] = []
-        built = []
+        appended: list[Appended | None] = []
+        fresh: list[tuple[Observation, dict[str, Any]]] = []
         for observation in observations:
             key = (observation.provider, observation.provider_ref)
             if key not in bound:
@@ -106,12 +108,17 @@ class Ingestor:
                 bound[key] = shipment
                 if created:
                     registered.append(shipment.id)
-            built.append(events.build(observation, bound[key].ref, channel, recorded))
-        appended = await self.store.append(built)
-        await self._count_unknown(
-            [o for o, a in zip(observations, appended, strict=True) if a.outcome == "new"]
-        )
-        return Ingested(appended, registered)
+            event_id = events.event_id(observation, bound[key].id)
+            if self.store.published_here(event_id):  # a resend: no need to build or send it
+                appended.append(Appended(event_id, bound[key].id, "duplicate"))
+            else:
+                appended.append(None)
+                fresh.append((observation, events.build(observation, bound[key].ref, channel, recorded)))
+        written = await self.store.append([event for _, event in fresh])
+        remaining = iter(written)
+        results = [known or next(remaining) for known in appended]
+        await self._count_unknown([o for (o, _), a in zip(fresh, written, strict=True) if a.outcome == "new"])
+        return Ingested(results, registered)
 
     async def _shipment(
         self, observation: Observation, merchant_id: str | None, register: bool

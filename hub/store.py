@@ -137,6 +137,10 @@ class Store:
         # Ids this process appended and published: a provider's resend of them needs no round trip.
         self._published: LRU[str, bool] = LRU(max_entries=200_000, ttl_s=3600)
 
+    def published_here(self, event_id: str) -> bool:
+        """Whether this process appended and published ``event_id`` recently (no round trip)."""
+        return event_id in self._published
+
     async def append(self, events: list[dict[str, Any]]) -> list[Appended]:
         """Append ``events`` (in order); returns once they are on both streams."""
         known = [event["id"] in self._published for event in events]

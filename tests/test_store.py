@@ -17,6 +17,7 @@ from hub.observations import Channel, EventType, Location, Observation, Provider
 from hub.settings import Settings
 from hub.statuses import Status
 from hub.store import Store, _args
+from hub.timeparse import rfc3339
 
 T0 = datetime(2026, 4, 4, 10, 30, tzinfo=UTC)
 
@@ -30,7 +31,7 @@ def status_event(ref: ShipmentRef, code: int, status: Status, minutes: int) -> d
         status=status,
         provider_status=ProviderStatus(code, None),
     )
-    return events.build(observation, ref, Channel.POLL, datetime.now(UTC))
+    return events.build(observation, ref, Channel.POLL, rfc3339(datetime.now(UTC)))
 
 
 def position_event(ref: ShipmentRef, lat: float, minutes: int) -> dict[str, Any]:
@@ -41,7 +42,7 @@ def position_event(ref: ShipmentRef, lat: float, minutes: int) -> dict[str, Any]
         time=T0 + timedelta(minutes=minutes),
         location=Location(lat, 72.83),
     )
-    return events.build(observation, ref, Channel.PUSHER, datetime.now(UTC))
+    return events.build(observation, ref, Channel.PUSHER, rfc3339(datetime.now(UTC)))
 
 
 @pytest.fixture
