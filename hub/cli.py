@@ -84,7 +84,7 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_level="info",
+        log_config=None,  # the app configures JSON logs in every worker process
         proxy_headers=True,
     )
     return 0

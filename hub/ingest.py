@@ -13,7 +13,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from hub import deadletter, events, keys, providers, shipments, timeparse
+from hub import deadletter, events, keys, metrics, providers, shipments, timeparse
 from hub.errors import Conflict, NormalizationError, UnreadableBody
 from hub.lru import LRU
 from hub.observations import Channel, Observation
@@ -75,6 +75,9 @@ class Ingestor:
             return await self.ingest(observations, channel, merchant_id=merchant_id, register=register)
         except NormalizationError as error:
             entry = None
+            await metrics.inc(
+                self.redis, "hub_normalization_failures_total", provider=provider, channel=channel.value
+            )
             if dead_letter:
                 entry = await deadletter.add(
                     self.redis,
@@ -85,6 +88,9 @@ class Ingestor:
                     body=body,
                     merchant_id=merchant_id,
                     ref=ref,
+                )
+                await metrics.inc(
+                    self.redis, "hub_deadletters_total", provider=provider, channel=channel.value
                 )
             raise Rejected(error, entry) from error
 
@@ -110,7 +116,7 @@ class Ingestor:
                     registered.append(shipment.id)
             event_id = events.event_id(observation, bound[key].id)
             if self.store.published_here(event_id):  # a resend: no need to build or send it
-                appended.append(Appended(event_id, bound[key].id, "duplicate"))
+                appended.append(Appended(event_id, bound[key].id, "duplicate", provider=observation.provider))
             else:
                 appended.append(None)
                 fresh.append((observation, events.build(observation, bound[key].ref, channel, recorded)))
@@ -118,7 +124,20 @@ class Ingestor:
         remaining = iter(written)
         results = [known or next(remaining) for known in appended]
         await self._count_unknown([o for (o, _), a in zip(fresh, written, strict=True) if a.outcome == "new"])
+        await self._count_outcomes(results, channel)
         return Ingested(results, registered)
+
+    async def _count_outcomes(self, results: list[Appended], channel: Channel) -> None:
+        counts: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        for appended in results:
+            labels = (
+                ("channel", channel.value),
+                ("outcome", appended.outcome),
+                ("provider", appended.provider),
+            )
+            key = ("hub_events_ingested_total", labels)
+            counts[key] = counts.get(key, 0) + 1
+        await metrics.inc_many(self.redis, counts)
 
     async def _shipment(
         self, observation: Observation, merchant_id: str | None, register: bool

@@ -38,6 +38,19 @@ async def inc(redis: Redis, name: str, by: float = 1, **labels: str) -> None:
         log.warning("metric %s not recorded: %s", name, exc)
 
 
+async def inc_many(redis: Redis, counts: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> None:
+    """Several counters in one round trip: ``{(name, (("label", "value"), ...)): by}``."""
+    if not counts:
+        return
+    pipe = redis.pipeline(transaction=False)
+    for (name, labels), by in counts.items():
+        pipe.hincrbyfloat(keys.METRICS, series(name, dict(labels)), by)
+    try:
+        await pipe.execute()
+    except RedisError as exc:
+        log.warning("metrics not recorded: %s", exc)
+
+
 async def observe(redis: Redis, name: str, value_s: float, **labels: str) -> None:
     """Add one observation to the histogram ``name`` (seconds)."""
     bucket = BUCKETS_S[bisect.bisect_left(BUCKETS_S, value_s)] if value_s <= BUCKETS_S[-1] else "+Inf"

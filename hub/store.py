@@ -114,6 +114,7 @@ class Appended:
     shipment_id: str
     outcome: str
     event_json: str | None = None
+    provider: str = ""
 
     @property
     def published(self) -> bool:
@@ -147,7 +148,9 @@ class Store:
         fresh = [event for event, seen in zip(events, known, strict=True) if not seen]
         written = iter(await self._enqueue(fresh) if fresh else [])
         return [
-            Appended(event["id"], event["partitionkey"], "duplicate") if seen else next(written)
+            Appended(event["id"], event["partitionkey"], "duplicate", provider=event["data"]["provider"])
+            if seen
+            else next(written)
             for event, seen in zip(events, known, strict=True)
         ]
 
@@ -201,7 +204,8 @@ class Store:
                         **self._trim(),
                     )
                     published_entries.append(entry)
-                outcomes[event["id"]] = Appended(event["id"], shipment_id, outcome, text or None)
+                provider = event["data"]["provider"]
+                outcomes[event["id"]] = Appended(event["id"], shipment_id, outcome, text or None, provider)
             if published_entries:
                 publish.zrem(keys.outbox(shipment_id), *published_entries)
         if len(publish):

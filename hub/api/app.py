@@ -6,9 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
-from hub.api import health, openapi, receivers, shipments
+from hub import logs
+from hub.api import health, metrics, openapi, receivers, shipments
 from hub.api.errors import HANDLERS
+from hub.api.middleware import RequestId
 from hub.connection import connect
 from hub.ingest import Ingestor
 from hub.lru import LRU
@@ -23,6 +26,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        logs.configure(settings.log_level)
         redis = connect(settings)
         app.state.settings = settings
         app.state.redis = redis
@@ -33,5 +37,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await redis.aclose()
 
-    routes = [*health.routes, *shipments.routes, *receivers.routes, *openapi.routes]
-    return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
+    routes = [*health.routes, *shipments.routes, *receivers.routes, *openapi.routes, *metrics.routes]
+    middleware = [Middleware(RequestId)]
+    return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan, middleware=middleware)
