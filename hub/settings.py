@@ -50,6 +50,7 @@ class ProviderSettings:
 @dataclass(frozen=True)
 class Settings:
     redis_url: str | None = None
+    redis_cluster: bool = False
     admin_token: str | None = None
     public_url: str = "http://127.0.0.1:8000"
     data_dir: Path = Path(".hub-data")
@@ -66,6 +67,7 @@ class Settings:
         env = os.environ if environ is None else environ
         return cls(
             redis_url=env.get("HUB_REDIS_URL") or None,
+            redis_cluster=_bool(env, "HUB_REDIS_CLUSTER"),
             admin_token=env.get("HUB_ADMIN_TOKEN") or None,
             public_url=env.get("HUB_PUBLIC_URL", cls.public_url).rstrip("/"),
             data_dir=Path(env.get("HUB_DATA_DIR", str(cls.data_dir))),
@@ -118,3 +120,12 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")

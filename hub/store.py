@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from hub import keys
 from hub.events import split_for_append
@@ -184,13 +185,13 @@ class Store:
         by_shipment: dict[str, list[dict[str, Any]]] = {}
         for event in events:
             by_shipment.setdefault(event["partitionkey"], []).append(event)
-        pipe = self.redis.pipeline(transaction=False)
+        calls = []
         for shipment_id, group in by_shipment.items():
             args: list[Any] = [now_ms, self.settings.outbox_lease_ms]
             for event in group:
                 args += _args(event)
-            await self._script(keys=keys.shipment_keys(shipment_id), args=args, client=pipe)
-        replies = await pipe.execute()
+            calls.append((keys.shipment_keys(shipment_id), args))
+        replies = await self._run_scripts(calls)
 
         outcomes: dict[str, Appended] = {}
         publish = self.redis.pipeline(transaction=False)
@@ -215,6 +216,15 @@ class Store:
             if appended.published:
                 self._published.put(appended.event_id, True)
         return results
+
+    async def _run_scripts(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        """One pipeline on a single server; on a cluster (whose client pipelines no scripts), concurrently."""
+        if isinstance(self.redis, RedisCluster):
+            return list(await asyncio.gather(*(self._script(keys=k, args=a) for k, a in calls)))
+        pipe = self.redis.pipeline(transaction=False)
+        for script_keys, args in calls:
+            await self._script(keys=script_keys, args=args, client=pipe)
+        return list(await pipe.execute())
 
     def _trim(self) -> dict[str, Any]:
         if self.settings.stream_max_age_s > 0:
