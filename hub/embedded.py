@@ -123,11 +123,9 @@ class EmbeddedCluster:
     """A Redis Cluster of ``size`` primaries, each an :class:`EmbeddedRedis`, formed with valkey-cli."""
 
     def __init__(self, data_dir: Path, size: int = 3) -> None:
+        cluster_args = ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
         self.nodes = [
-            EmbeddedRedis(
-                data_dir / f"node{i}",
-                extra_args=("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"),
-            )
+            EmbeddedRedis(data_dir / f"node{i}", free_port(below=55536), extra_args=cluster_args)
             for i in range(size)
         ]
 
@@ -136,6 +134,14 @@ class EmbeddedCluster:
         return self.nodes[0].url
 
     def start(self) -> EmbeddedCluster:
+        try:
+            self._form()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _form(self) -> None:
         for node in self.nodes:
             node.start()
         addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
@@ -146,7 +152,6 @@ class EmbeddedCluster:
             timeout=60,
         )
         self._wait_state_ok()
-        return self
 
     def _wait_state_ok(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
