@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from hub import deadletter, keys
 from hub.connection import connect
 from hub.embedded import EmbeddedRedis
@@ -21,6 +23,7 @@ from hub.observations import Channel
 from hub.settings import Settings
 
 DEV_REDIS_PORT = 6399
+CHECK_TIMEOUT_S = 3.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument("--json", action="store_true", help="print each event as one JSON line")
     tail.add_argument("--count", type=int, default=0, help="stop after this many events (0: never)")
     tail.set_defaults(run=_tail)
+
+    check = sub.add_parser(
+        "check", help="exit 0 when Redis answers (a liveness probe for background processes)"
+    )
+    check.set_defaults(run=_check)
 
     dead = sub.add_parser("deadletter", help="inspect and replay payloads that could not be normalized")
     dead_sub = dead.add_subparsers(required=True, metavar="ACTION")
@@ -168,6 +176,20 @@ def _pretty(entry_id: str, event: dict[str, Any]) -> str:
         f"{entry_id}  {event['time']}  {event['type'].removeprefix('shipment.'):<16} {data['shipment_id']}  "
         f"{data['provider']}:{code}  {status}{where}  seq={event['sequence']} via {data['channel']}"
     )
+
+
+def _check(args: argparse.Namespace) -> int:
+    async def ping() -> bool:
+        redis = connect(Settings.from_env())
+        try:
+            return bool(await asyncio.wait_for(redis.ping(), CHECK_TIMEOUT_S))
+        except (RedisError, OSError, TimeoutError) as exc:
+            print(f"hub check: Redis unreachable ({type(exc).__name__})", file=sys.stderr)
+            return False
+        finally:
+            await redis.aclose()
+
+    return 0 if asyncio.run(ping()) else 1
 
 
 def _deadletter_list(args: argparse.Namespace) -> int:

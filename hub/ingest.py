@@ -51,6 +51,7 @@ class Ingestor:
         self.redis = redis
         self.settings = settings
         self.store = store or Store(redis, settings)
+        self.counts = metrics.Buffer(redis)
         # A shipment's owner and references never change once registered.
         self._shipments: LRU[tuple[str, str], shipments.Shipment] = LRU(max_entries=100_000, ttl_s=60)
 
@@ -124,20 +125,17 @@ class Ingestor:
         remaining = iter(written)
         results = [known or next(remaining) for known in appended]
         await self._count_unknown([o for (o, _), a in zip(fresh, written, strict=True) if a.outcome == "new"])
-        await self._count_outcomes(results, channel)
+        self._count_outcomes(results, channel)
         return Ingested(results, registered)
 
-    async def _count_outcomes(self, results: list[Appended], channel: Channel) -> None:
-        counts: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    def _count_outcomes(self, results: list[Appended], channel: Channel) -> None:
         for appended in results:
-            labels = (
-                ("channel", channel.value),
-                ("outcome", appended.outcome),
-                ("provider", appended.provider),
+            self.counts.add(
+                "hub_events_ingested_total",
+                channel=channel.value,
+                outcome=appended.outcome,
+                provider=appended.provider,
             )
-            key = ("hub_events_ingested_total", labels)
-            counts[key] = counts.get(key, 0) + 1
-        await metrics.inc_many(self.redis, counts)
 
     async def _shipment(
         self, observation: Observation, merchant_id: str | None, register: bool

@@ -1,13 +1,15 @@
 """Appending events to Redis streams: atomic, idempotent, and batched.
 
-One Lua script per event does everything that must happen together in the shipment's
-slot: drop a change already recorded, assign the next ``sequence``, move the current
-status forward (never backwards: an older event is recorded but marked ``stale``),
-append to the shipment's history and put the entry in the shipment's outbox. The event
-is then added to the global stream and taken out of the outbox. Should the process die
-between the two, the entry's outbox lease runs out and the next sighting of the same
-change publishes it (``republish``), so nothing reaches the history without reaching
-``hub:events``.
+One Lua script per shipment does everything that must happen together: drop a change
+already recorded, assign the next ``sequence``, move the current status forward (never
+backwards: an older event is recorded but marked ``stale``), append to the shipment's
+history, and publish to ``hub:events``. On one server that is a single atomic step.
+
+On a Redis Cluster ``hub:events`` lives in another slot than the shipment, so the script
+puts the entry in the shipment's outbox instead, and the caller adds it to the global
+stream and takes it out of the outbox. Should the process die between the two, the
+entry's outbox lease runs out and the next sighting of the same change publishes it
+(``republish``), so nothing reaches a history without reaching ``hub:events``.
 
 Concurrent requests share round trips: :class:`Store` collects the appends that arrive
 while a write is in flight and sends them together in one pipeline (group commit).
@@ -31,8 +33,9 @@ from hub.lru import LRU
 from hub.settings import Settings
 
 _APPEND = """
-local shipment, history, seen, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local shipment, history, seen, outbox, events = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now_ms, lease_ms = tonumber(ARGV[1]), tonumber(ARGV[2])
+local shipment_id, trim_kind, trim_value = ARGV[3], ARGV[4], ARGV[5]
 
 local function append(id, head, body, etype, time_ms, status, location, courier, eta, merchant_ref, code)
   local known = redis.call('HGET', seen, id)
@@ -88,14 +91,19 @@ local function append(id, head, body, etype, time_ms, status, location, courier,
     'event', event, 'id', id, 'type', etype, 'sequence', sequence)
   redis.call('HSET', seen, id, entry)
   if applied then redis.call('HSET', shipment, 'status_entry', entry) end
-  redis.call('ZADD', outbox, now_ms + lease_ms, entry)
+  if events then  -- one server: publish in the same atomic step
+    redis.call('XADD', events, trim_kind, '~', trim_value, '*',
+      'event', event, 'shipment', shipment_id, 'type', etype)
+  else  -- a cluster: hub:events is in another slot; the caller publishes, the outbox covers a crash
+    redis.call('ZADD', outbox, now_ms + lease_ms, entry)
+  end
   return 'new', entry, event
 end
 
--- ARGV[3..] holds the shipment's events, FIELDS values each, appended in order.
+-- ARGV[6..] holds the shipment's events, FIELDS values each, appended in order.
 local FIELDS = 11
 local replies = {}
-for i = 3, #ARGV, FIELDS do
+for i = 6, #ARGV, FIELDS do
   local outcome, entry, event = append(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]),
     ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9], ARGV[i + 10])
   replies[#replies + 1] = outcome
@@ -182,33 +190,34 @@ class Store:
     async def _write(self, events: list[dict[str, Any]]) -> list[Appended]:
         """One script call per shipment for all its events, one pipeline for them all."""
         now_ms = int(time.time() * 1000)
+        inline = not isinstance(self.redis, RedisCluster)
         by_shipment: dict[str, list[dict[str, Any]]] = {}
         for event in events:
             by_shipment.setdefault(event["partitionkey"], []).append(event)
         calls = []
         for shipment_id, group in by_shipment.items():
-            args: list[Any] = [now_ms, self.settings.outbox_lease_ms]
+            script_keys = keys.shipment_keys(shipment_id) + ([keys.EVENTS] if inline else [])
+            args: list[Any] = [now_ms, self.settings.outbox_lease_ms, shipment_id, *self._trim()]
             for event in group:
                 args += _args(event)
-            calls.append((keys.shipment_keys(shipment_id), args))
+            calls.append((script_keys, args))
         replies = await self._run_scripts(calls)
 
         outcomes: dict[str, Appended] = {}
         publish = self.redis.pipeline(transaction=False)
         for (shipment_id, group), reply in zip(by_shipment.items(), replies, strict=True):
-            published_entries = []
+            unpublished = []
             for event, (outcome, entry, text) in zip(group, _triples(reply), strict=True):
-                if outcome != "duplicate":
-                    publish.xadd(
-                        keys.EVENTS,
-                        {"event": text, "shipment": shipment_id, "type": event["type"]},
-                        **self._trim(),
-                    )
-                    published_entries.append(entry)
+                # The script published a new event itself on one server; a republish never.
+                if outcome == "republish" or (outcome == "new" and not inline):
+                    fields = {"event": text, "shipment": shipment_id, "type": event["type"]}
+                    trim_kind, trim_value = self._trim()
+                    publish.xadd(keys.EVENTS, fields, approximate=True, **{trim_kind.lower(): trim_value})
+                    unpublished.append(entry)
                 provider = event["data"]["provider"]
                 outcomes[event["id"]] = Appended(event["id"], shipment_id, outcome, text or None, provider)
-            if published_entries:
-                publish.zrem(keys.outbox(shipment_id), *published_entries)
+            if unpublished:
+                publish.zrem(keys.outbox(shipment_id), *unpublished)
         if len(publish):
             await publish.execute()
         results = [outcomes[event["id"]] for event in events]
@@ -226,11 +235,11 @@ class Store:
             await self._script(keys=script_keys, args=args, client=pipe)
         return list(await pipe.execute())
 
-    def _trim(self) -> dict[str, Any]:
+    def _trim(self) -> tuple[str, int]:
+        """How hub:events is trimmed: by age when configured, else by length (both approximate)."""
         if self.settings.stream_max_age_s > 0:
-            oldest_ms = int(time.time() * 1000) - self.settings.stream_max_age_s * 1000
-            return {"minid": oldest_ms, "approximate": True}
-        return {"maxlen": self.settings.stream_maxlen, "approximate": True}
+            return "MINID", int(time.time() * 1000) - self.settings.stream_max_age_s * 1000
+        return "MAXLEN", self.settings.stream_maxlen
 
 
 def _args(event: dict[str, Any]) -> list[Any]:

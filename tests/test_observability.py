@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -18,11 +19,21 @@ async def test_metrics_count_ingested_events_and_dead_letters(
     await http.post(receiver_path(merchant), json=webhook_body())
     await http.post(receiver_path(merchant), json=webhook_body())
     await http.post(receiver_path(merchant), content=b"{", headers={"content-type": "application/json"})
-    text = (await http.get("/metrics")).text
-    assert 'hub_events_ingested_total{channel="webhook",outcome="new",provider="alopeyk"} 4' in text
+    expected = 'hub_events_ingested_total{channel="webhook",outcome="new",provider="alopeyk"} 4'
+    text = await eventually_in_metrics(http, expected)  # counted in memory, written within a second
+    assert expected in text
     assert 'hub_events_ingested_total{channel="webhook",outcome="duplicate",provider="alopeyk"} 4' in text
     assert 'hub_deadletters_total{channel="webhook",provider="alopeyk"} 1' in text
     assert 'hub_stream_length{stream="hub:events"} 4' in text
+
+
+async def eventually_in_metrics(http: httpx.AsyncClient, expected: str, timeout_s: float = 10) -> str:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        text = (await http.get("/metrics")).text
+        if expected in text or asyncio.get_running_loop().time() > deadline:
+            return text
+        await asyncio.sleep(0.05)
 
 
 async def test_every_response_carries_a_request_id(http: httpx.AsyncClient) -> None:

@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            await app.state.ingestor.counts.flush()  # what the last second counted
             await redis.aclose()
 
     routes = [*health.routes, *shipments.routes, *receivers.routes, *openapi.routes, *metrics.routes]
