@@ -85,19 +85,20 @@ def poll_state(shipment_id: str) -> str:
     return f"{PREFIX}:{{{shipment_id}}}:poll"
 
 
+# Keys of one provider account share the hash tag {provider:account}: the limiter touches them at once.
 def rate_window(provider: str, account: str, window_s: int) -> str:
     """Sorted set: request times (ms) of one provider account within a sliding window."""
-    return f"{PREFIX}:poll:rate:{provider}:{account}:{window_s}"
+    return f"{PREFIX}:poll:{{{provider}:{account}}}:rate:{window_s}"
 
 
 def provider_slowdown(provider: str, account: str) -> str:
     """String with a TTL: the provider asked us to wait (429, Retry-After, remaining 0)."""
-    return f"{PREFIX}:poll:slow:{provider}:{account}"
+    return f"{PREFIX}:poll:{{{provider}:{account}}}:slow"
 
 
 def provider_unhealthy(provider: str, account: str) -> str:
     """String with a TTL: why the provider account refused our credentials (401)."""
-    return f"{PREFIX}:poll:unhealthy:{provider}:{account}"
+    return f"{PREFIX}:poll:{{{provider}:{account}}}:unhealthy"
 
 
 def alclient_token(account: str) -> str:
