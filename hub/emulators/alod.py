@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -34,7 +35,7 @@ def app(step_s: float = DEFAULT_STEP_S) -> Starlette:
     async def merchant(request: Request) -> Response:
         if not request.headers.get("authkey"):
             return _wrapped({"status": "error", "message": "Invalid authkey"})
-        form = await request.form()
+        form = {key: values[0] for key, values in parse_qs((await request.body()).decode("latin-1")).items()}
         if form.get("Method") != "getTrackingDetails" or form.get("Model") != "business_booking":
             return _wrapped({"status": "error", "message": "Unknown Method/Model"})
         booking_id = str(form.get("booking_id") or "")
