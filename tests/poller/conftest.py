@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -103,7 +104,7 @@ class Processes:
 
     def start(self, env: dict[str, str], *command: str) -> subprocess.Popen[bytes]:
         full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
-        process = subprocess.Popen(  # noqa: S603
+        process = subprocess.Popen(
             [sys.executable, "-m", "hub", *command],
             env=full_env,
             cwd=ROOT,
@@ -139,8 +140,6 @@ def processes() -> Iterator[Processes]:
 async def status_codes(redis: Redis, shipment_id: str) -> list[str]:
     """The provider codes of the shipment's status events, in history order."""
     entries = await redis.xrange(keys.history(shipment_id))
-    import json
-
     codes = []
     for _, fields in entries:
         event = json.loads(fields["event"])

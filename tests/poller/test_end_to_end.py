@@ -30,7 +30,8 @@ async def test_every_provider_walks_its_whole_flow_each_event_once_in_order(
     redis: Redis, emulators: Emulators, poll_env: dict[str, str], processes: Processes
 ) -> None:
     registered = {
-        provider: (await shipments.register(redis, "m1", provider, ref))[0] for provider, (ref, _) in REFS.items()
+        provider: (await shipments.register(redis, "m1", provider, ref))[0]
+        for provider, (ref, _) in REFS.items()
     }
     processes.start(poll_env, "scheduler")
     processes.start(poll_env, "worker")
@@ -56,7 +57,9 @@ async def test_rate_limit_holds_across_two_workers(
     redis: Redis, redis_url: str, emulators: Emulators, processes: Processes
 ) -> None:
     limit, window_s = 8, 2
-    env = poller_env(redis_url, emulators, HUB_ALL24_RATE_LIMITS=f"{limit}/{window_s}", HUB_POLL_BATCH_SIZE="5")
+    env = poller_env(
+        redis_url, emulators, HUB_ALL24_RATE_LIMITS=f"{limit}/{window_s}", HUB_POLL_BATCH_SIZE="5"
+    )
     for n in range(20):
         await shipments.register(redis, "m1", "all24", f"RL{n:04d}")
     processes.start(env, "scheduler")
