@@ -8,7 +8,7 @@ the courier moves along a straight line, so every poll in motion sees a new posi
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 
 
@@ -36,18 +36,30 @@ class Scripted:
     flow: tuple[Step, ...]
     step_s: float
     started_s: float
+    advanced_s: list[float] = field(default_factory=list)  # steps revealed early by advance()
+
+    def advance(self) -> None:
+        """Reach the next step now, ahead of the clock (tests and demos with a slow clock)."""
+        self.advanced_s.append(time.time())
 
     def reached(self, now_s: float | None = None) -> list[Reached]:
         """The steps reached so far, oldest first."""
-        elapsed_s = (time.time() if now_s is None else now_s) - self.started_s
-        count = min(len(self.flow), int(elapsed_s // self.step_s) + 1) if elapsed_s >= 0 else 0
+        count = min(len(self.flow), self._by_clock(now_s) + len(self.advanced_s))
         return [Reached(step, i, self.time_of(i)) for i, step in enumerate(self.flow[:count])]
+
+    def _by_clock(self, now_s: float | None = None) -> int:
+        elapsed_s = (time.time() if now_s is None else now_s) - self.started_s
+        return int(elapsed_s // self.step_s) + 1 if elapsed_s >= 0 else 0
 
     def current(self, now_s: float | None = None) -> Reached:
         reached = self.reached(now_s)
         return reached[-1] if reached else Reached(self.flow[0], 0, self.time_of(0))
 
     def time_of(self, index: int) -> datetime:
+        by_clock = self._by_clock()
+        if self.advanced_s and index >= by_clock:
+            early = self.advanced_s[min(index - by_clock, len(self.advanced_s) - 1)]
+            return datetime.fromtimestamp(early, UTC)
         return datetime.fromtimestamp(self.started_s + index * self.step_s, UTC)
 
     def position(self, now_s: float | None = None) -> tuple[float, float]:
