@@ -138,9 +138,10 @@ async def _baseline(base_url: str, count: int, concurrency: int = 100) -> float:
 
         async def one(n: int) -> None:
             async with gate:
-                (
+                try:
                     await http.get("/v1/tracking/orders", params={"all24_tracking_number": f"BASE{n}"})
-                ).raise_for_status()
+                except httpx.HTTPError:  # an overloaded emulator drops connections: the baseline says so
+                    return
 
         started = time.perf_counter()
         await asyncio.gather(*(one(n) for n in range(count)))
