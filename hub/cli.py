@@ -77,7 +77,24 @@ def _parser() -> argparse.ArgumentParser:
     replay = dead_sub.add_parser("replay", help="normalize a dead letter again (after a fix)")
     replay.add_argument("entry_id")
     replay.set_defaults(run=_deadletter_replay)
+    _poller_commands(sub)
     return parser
+
+
+def _poller_commands(sub: Any) -> None:
+    """``hub worker``, ``hub scheduler``, ``hub emulator``: the poller (see docs/poller.md)."""
+    from hub.emulators import serve
+    from workers import cli
+
+    worker = sub.add_parser("worker", help="run an RQ worker that polls providers (needs HUB_REDIS_URL)")
+    worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    worker.add_argument("--name", help="worker name (default: RQ's)")
+    worker.set_defaults(run=cli.worker)
+    scheduler = sub.add_parser("scheduler", help="enqueue provider polls as they fall due")
+    scheduler.set_defaults(run=cli.scheduler)
+    emulator = sub.add_parser("emulator", help="serve a provider's API from scripted shipments")
+    serve.add_arguments(emulator)
+    emulator.set_defaults(run=serve.main)
 
 
 def _serve(args: argparse.Namespace) -> int:

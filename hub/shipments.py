@@ -91,6 +91,7 @@ async def register(
         pipe = redis.pipeline(transaction=False)
         pipe.set(keys.tracking_token(token), shipment_id)
         pipe.zadd(keys.merchant_shipments(merchant_id), {shipment_id: 0})
+        pipe.zadd(keys.POLL_DUE, {shipment_id: 0})  # the poller (workers/) takes it from here
         await pipe.execute()
         return _from_hash(shipment_id, {key: str(value) for key, value in record.items()}), True
     await redis.delete(keys.shipment(shipment_id))
