@@ -55,6 +55,10 @@ class Ingestor:
         # A shipment's owner and references never change once registered.
         self._shipments: LRU[tuple[str, str], shipments.Shipment] = LRU(max_entries=100_000, ttl_s=60)
 
+    async def close(self) -> None:
+        """Write the counts of the last second; call before the event loop ends."""
+        await self.counts.close()
+
     async def ingest_raw(
         self,
         provider: str,

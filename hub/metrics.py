@@ -63,6 +63,13 @@ class Buffer:
         self._scheduled = None
         await self.flush()
 
+    async def close(self) -> None:
+        """Write what is left now (the scheduled write would outlive the event loop)."""
+        if self._scheduled is not None:
+            self._scheduled.cancel()
+            self._scheduled = None
+        await self.flush()
+
     async def flush(self) -> None:
         counts, self._counts = self._counts, {}
         if not counts:

@@ -30,7 +30,11 @@ async def _poll_batch(settings: Settings, due: list[tuple[str, int]]) -> dict[st
     )
     try:
         async with http_client(settings, max_connections=settings.poll.concurrency) as http:
-            outcomes = await Poller(redis, settings, http).poll_many((str(s), int(d)) for s, d in due)
+            poller = Poller(redis, settings, http)
+            try:
+                outcomes = await poller.poll_many((str(s), int(d)) for s, d in due)
+            finally:
+                await poller.ingestor.close()
     finally:
         await redis.aclose()
     return dict(Counter(outcome.result for outcome in outcomes))

@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
-            await app.state.ingestor.counts.flush()  # what the last second counted
+            await app.state.ingestor.close()
             await redis.aclose()
 
     routes = [*health.routes, *shipments.routes, *receivers.routes, *openapi.routes, *metrics.routes]

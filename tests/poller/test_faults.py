@@ -29,7 +29,9 @@ ALL24_FLOW = [step.code for step in all24.FLOWS["deliver"]]
 @pytest.fixture
 async def poller(redis: Redis, poll_settings: Settings) -> AsyncIterator[Poller]:
     async with http_client(poll_settings) as http:
-        yield Poller(redis, poll_settings, http)
+        poller = Poller(redis, poll_settings, http)
+        yield poller
+        await poller.ingestor.close()
 
 
 async def push_silenced(redis: Redis, ref: str) -> shipments.Shipment:

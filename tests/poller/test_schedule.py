@@ -24,7 +24,9 @@ from workers.scheduler import Scheduler
 @pytest.fixture
 async def poller(redis: Redis, poll_settings: Settings) -> AsyncIterator[Poller]:
     async with http_client(poll_settings) as http:
-        yield Poller(redis, poll_settings, http)
+        poller = Poller(redis, poll_settings, http)
+        yield poller
+        await poller.ingestor.close()
 
 
 async def test_registered_shipment_is_due_at_once(redis: Redis) -> None:
