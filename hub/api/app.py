@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 
-from hub.api import health, openapi, receivers, shipments
+from hub.api import health, openapi, receivers, shipments, webhooks
 from hub.api.errors import HANDLERS
 from hub.connection import connect
 from hub.ingest import Ingestor
@@ -28,5 +28,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await redis.aclose()
 
-    routes = [*health.routes, *shipments.routes, *receivers.routes, *openapi.routes]
+    routes = [*health.routes, *shipments.routes, *receivers.routes, *openapi.routes, *webhooks.routes]
     return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
