@@ -59,7 +59,8 @@ class Received:
     msg_id: str
     event: dict[str, Any]
     status: int
-    secret_used: str
+    body: bytes
+    headers: dict[str, str]
 
 
 Behaviour = Callable[[int, dict[str, Any]], tuple[int, dict[str, str], float]]
@@ -83,11 +84,10 @@ class Receiver:
     async def handle(self, request: Request) -> Response:
         body = await request.body()
         headers = dict(request.headers)
-        event, used = None, ""
+        event = None
         for secret in self.secrets:
             with contextlib.suppress(WebhookVerificationError):
                 event = Webhook(secret).verify(body, headers)
-                used = secret
                 break
         if event is None:
             with self.lock:
@@ -99,7 +99,7 @@ class Receiver:
         if delay_s:
             await asyncio.sleep(delay_s)  # the receiver under test is slow on purpose
         with self.lock:
-            self.requests.append(Received(headers["webhook-id"], event, status, used))
+            self.requests.append(Received(headers["webhook-id"], event, status, body, headers))
         return PlainTextResponse("ok" if status < 300 else "no", status_code=status, headers=extra)
 
     def accepted(self) -> list[Received]:
@@ -163,18 +163,25 @@ class Hub:
 
     async def start(self) -> None:
         await self.dispatcher.ensure_group()
-        self.tasks = [asyncio.create_task(self.dispatcher.run(self.stop)), asyncio.create_task(self.engine.run(self.stop))]
+        self.tasks = [
+            asyncio.create_task(self.dispatcher.run(self.stop)),
+            asyncio.create_task(self.engine.run(self.stop)),
+        ]
 
     async def close(self) -> None:
         self.stop.set()
         await asyncio.wait_for(asyncio.gather(*self.tasks), timeout=30)
 
-    async def endpoint(self, receiver: Receiver, url: str, merchant_id: str = "mer_a", **sub: Any) -> Endpoint:
+    async def endpoint(
+        self, receiver: Receiver, url: str, merchant_id: str = "mer_a", **sub: Any
+    ) -> Endpoint:
         endpoint, secret = await endpoints.create(self.redis, self.box, merchant_id, url, **sub)
         receiver.secrets.append(secret)
         return endpoint
 
-    async def emit(self, shipment_id: str, merchant_id: str = "mer_a", provider: str = "all24", count: int = 1) -> list[dict[str, Any]]:
+    async def emit(
+        self, shipment_id: str, merchant_id: str = "mer_a", provider: str = "all24", count: int = 1
+    ) -> list[dict[str, Any]]:
         """Append ``count`` status changes of one shipment through the real store."""
         events = []
         for _ in range(count):

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+from redis.asyncio import Redis
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from hub.settings import Settings
+from hub.webhooks import endpoints
 from hub.webhooks.deliveries import Deliveries
+from hub.webhooks.endpoints import State
 from tests.webhooks.conftest import Hub, Receiver, delivery_status, eventually, sequences
 
 
@@ -29,7 +37,9 @@ async def test_every_event_reaches_every_matching_endpoint_exactly_once(
     await hub.dispatcher.reclaim()  # nothing left behind to reclaim, nothing delivered twice
 
     assert sorted(everything.accepted_ids()) == sorted(e["id"] for e in emitted)
-    assert sorted(only_alod.accepted_ids()) == sorted(e["id"] for e in emitted if e["data"]["provider"] == "alod")
+    assert sorted(only_alod.accepted_ids()) == sorted(
+        e["id"] for e in emitted if e["data"]["provider"] == "alod"
+    )
     assert other_merchant.requests == []
     assert everything.unverified == only_alod.unverified == 0
     for shipment in ("shp_1", "shp_2", "shp_3"):
@@ -83,3 +93,120 @@ async def test_429_with_retry_after_and_timeouts_wait_longer_before_the_next_try
 
 async def _succeeded(hub: Hub, endpoint_id: str) -> bool:
     return await delivery_status(hub, endpoint_id) == ["succeeded"]
+
+
+async def test_410_disables_the_endpoint_and_tells_the_merchant_on_its_other_endpoints(
+    hub: Hub, receivers: Callable[..., tuple[Receiver, str]]
+) -> None:
+    gone, url_gone = receivers(lambda count, event: (410, {}, 0.0))
+    other, url_other = receivers()
+    unrelated, url_unrelated = receivers()
+    ep_gone = await hub.endpoint(gone, url_gone)
+    await hub.endpoint(other, url_other, event_types=("webhook.endpoint_disabled",))
+    await hub.endpoint(unrelated, url_unrelated, merchant_id="mer_b")
+    await hub.emit("shp_1", count=2)
+
+    await eventually(lambda: other.accepted(), 20, "the notice on the merchant's other endpoint")
+    notice = other.accepted()[0].event
+    assert notice["type"] == "webhook.endpoint_disabled" and notice["source"] == "/webhooks"
+    assert notice["data"]["endpoint_id"] == ep_gone.id and "410" in notice["data"]["reason"]
+    stored = await endpoints.get(hub.redis, ep_gone.id)
+    assert stored.state is State.DISABLED and "410" in (stored.disabled_reason or "")
+    await eventually(lambda: _all(hub, ep_gone.id, "failed"), 10, "both deliveries failed (recoverable)")
+    assert len(gone.requests) == 1  # the second event was never sent to a disabled endpoint
+    assert unrelated.requests == []
+
+
+async def test_an_endpoint_failing_for_the_whole_window_is_disabled(
+    redis: Redis, wh_settings: Settings, receivers: Callable[..., tuple[Receiver, str]]
+) -> None:
+    down, url = receivers(lambda count, event: (503, {}, 0.0))
+    running = Hub(redis, wh_settings.replace(webhook_disable_after_s=0.5))
+    await running.start()
+    try:
+        endpoint = await running.endpoint(down, url)
+        await running.emit("shp_1")
+        await eventually(
+            lambda: _state(running, endpoint.id, "disabled"),
+            20,
+            "the endpoint disabled after 0.5 s of failures",
+        )
+        stored = await endpoints.get(redis, endpoint.id)
+        assert (stored.disabled_reason or "").startswith("failing continuously")
+    finally:
+        await running.close()
+
+
+async def test_a_dead_or_slow_endpoint_never_delays_a_healthy_one(
+    hub: Hub, receivers: Callable[..., tuple[Receiver, str]]
+) -> None:
+    slow, url_slow = receivers(lambda count, event: (200, {}, 2.0))
+    fine, url_fine = receivers()
+    dead_url = "http://127.0.0.1:9/hook"  # discard port: nothing listens, connections are refused
+    await hub.endpoint(slow, url_slow, merchant_id="mer_slow")
+    await hub.endpoint(Receiver(), dead_url, merchant_id="mer_dead")
+    await hub.endpoint(fine, url_fine, merchant_id="mer_fine")
+    for n in range(5):
+        await hub.emit(f"shp_slow_{n}", merchant_id="mer_slow", count=2)
+        await hub.emit(f"shp_dead_{n}", merchant_id="mer_dead", count=2)
+
+    started = time.monotonic()
+    emitted = []
+    for n in range(5):
+        emitted += await hub.emit(f"shp_fine_{n}", merchant_id="mer_fine", count=2)
+    await eventually(lambda: len(fine.accepted()) >= 10, 20, "the healthy endpoint's 10 events")
+    assert time.monotonic() - started < 1.8  # well before the slow endpoint answers its first request
+    assert sorted(fine.accepted_ids()) == sorted(e["id"] for e in emitted)
+    assert slow.accepted() == []
+
+
+async def test_during_rotation_both_secrets_verify_and_afterwards_only_the_new(
+    hub: Hub, receivers: Callable[..., tuple[Receiver, str]]
+) -> None:
+    receiver, url = receivers()
+    endpoint = await hub.endpoint(receiver, url)
+    old_secret = receiver.secrets[0]
+    rotated, new_secret = await endpoints.rotate(hub.redis, hub.box, endpoint, overlap_s=60)
+    await hub.emit("shp_1")
+    await eventually(lambda: receiver.accepted(), 20, "a delivery signed during the overlap")
+    during = receiver.accepted()[0]
+    assert len(during.headers["webhook-signature"].split(" ")) == 2
+    assert Webhook(old_secret).verify(during.body, during.headers)
+    assert Webhook(new_secret).verify(during.body, during.headers)
+
+    _, newest = await endpoints.rotate(hub.redis, hub.box, rotated, overlap_s=0)
+    receiver.secrets.append(newest)
+    await hub.emit("shp_1")
+    await eventually(lambda: len(receiver.accepted()) == 2, 20, "a delivery after the overlap")
+    after = receiver.accepted()[1]
+    assert Webhook(newest).verify(after.body, after.headers)
+    for retired in (old_secret, new_secret):
+        with pytest.raises(WebhookVerificationError):
+            Webhook(retired).verify(after.body, after.headers)
+
+
+async def test_a_private_address_is_refused_without_an_allowlist(
+    redis: Redis, wh_settings: Settings, receivers: Callable[..., tuple[Receiver, str]]
+) -> None:
+    receiver, url = receivers()
+    running = Hub(redis, wh_settings.replace(webhook_allow_networks=(), webhook_retry_schedule_s=()))
+    await running.start()
+    try:
+        endpoint = await running.endpoint(receiver, url)
+        await running.emit("shp_1")
+        await eventually(lambda: _all(running, endpoint.id, "failed"), 20, "the delivery refused")
+        (delivery,), _ = await running.engine.deliveries.page(endpoint.id, limit=1)
+        (attempt,) = await running.engine.deliveries.attempts(delivery.id)
+        assert attempt["error"].startswith("refused:") and "127.0.0.1" in attempt["error"]
+        assert receiver.requests == []
+    finally:
+        await running.close()
+
+
+async def _all(hub: Hub, endpoint_id: str, status: str) -> bool:
+    found = await delivery_status(hub, endpoint_id)
+    return bool(found) and set(found) == {status}
+
+
+async def _state(hub: Hub, endpoint_id: str, state: str) -> bool:
+    return (await endpoints.get(hub.redis, endpoint_id)).state.value == state
