@@ -10,6 +10,7 @@ import pytest
 from redis.asyncio import Redis
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from hub import keys
 from hub.settings import Settings
 from hub.webhooks import endpoints
 from hub.webhooks.deliveries import Deliveries
@@ -210,3 +211,23 @@ async def _all(hub: Hub, endpoint_id: str, status: str) -> bool:
 
 async def _state(hub: Hub, endpoint_id: str, state: str) -> bool:
     return (await endpoints.get(hub.redis, endpoint_id)).state.value == state
+
+
+async def test_entries_a_crashed_dispatcher_read_but_never_acknowledged_are_reclaimed(
+    redis: Redis, wh_settings: Settings, receivers: Callable[..., tuple[Receiver, str]]
+) -> None:
+    receiver, url = receivers()
+    running = Hub(redis, wh_settings)
+    await running.dispatcher.ensure_group()
+    await running.endpoint(receiver, url)
+    emitted = await running.emit("shp_1", count=3)
+    # What a dispatcher killed between reading and acknowledging leaves behind:
+    read = await redis.xreadgroup(keys.WEBHOOK_GROUP, "crashed-dispatcher", {keys.EVENTS: ">"}, count=10)
+    assert len(read[0][1]) == 3
+    await running.start()
+    try:
+        await eventually(lambda: len(receiver.accepted()) == 3, 20, "the 3 reclaimed events delivered")
+        assert receiver.accepted_ids() == [e["id"] for e in emitted]
+        assert (await redis.xpending(keys.EVENTS, keys.WEBHOOK_GROUP))["pending"] == 0
+    finally:
+        await running.close()
