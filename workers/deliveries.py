@@ -21,10 +21,9 @@ from redis.asyncio import Redis
 from rq import Queue, SimpleWorker, get_current_job
 
 from hub import keys
-from hub.connection import connect
 from hub.errors import ConfigError
 from hub.settings import Settings
-from hub.webhooks.engine import DeliveryEngine
+from hub.webhooks.engine import DeliveryEngine, engine_redis
 
 KICK_FLAG_TTL_MS = 5_000  # a lost kick job cannot block later ones for longer than this
 
@@ -44,7 +43,7 @@ def kick() -> str:
 
 
 async def _drain(settings: Settings) -> None:
-    redis = connect(settings)
+    redis = engine_redis(settings)
     try:
         await DeliveryEngine(redis, settings).drain()
     finally:
@@ -84,7 +83,7 @@ class EngineThread:
             self.loop.close()
 
     async def _main(self) -> None:
-        redis = connect(self.settings)
+        redis = engine_redis(self.settings)
         self._stop = asyncio.Event()
         self._engine = DeliveryEngine(redis, self.settings)
         self._ready.set()

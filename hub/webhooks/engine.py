@@ -16,10 +16,11 @@ import random
 from typing import Any
 
 import httpx
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from hub import metrics
+from hub.errors import ConfigError
 from hub.settings import Settings
 from hub.webhooks import endpoints, guard, notices, sender
 from hub.webhooks.deliveries import Deliveries, Delivery, Status, now_ms
@@ -34,6 +35,19 @@ CLAIM_BATCH = 200
 PAUSED_RECHECK_MS = 5_000  # a paused endpoint's deliveries are looked at again this much later
 ERROR_BACKOFF_S = 1.0
 MIN_SLEEP_S = 0.005
+
+
+REDIS_CONNECTIONS = 64  # many deliveries share these; they wait for one rather than fail
+
+
+def engine_redis(settings: Settings) -> Redis:
+    """A client whose pool makes callers wait when all its connections are busy (not raise)."""
+    if not settings.redis_url:
+        raise ConfigError("the delivery worker needs HUB_REDIS_URL")
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url, decode_responses=True, max_connections=REDIS_CONNECTIONS, timeout=None
+    )
+    return Redis(connection_pool=pool)
 
 
 class DeliveryEngine:

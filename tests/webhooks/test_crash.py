@@ -26,7 +26,7 @@ class Processes:
 
     def start(self, *command: str) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{command[0]}-{len(self.running)}.log").open("wb")
-        process = subprocess.Popen(  # noqa: S603 - our own CLI
+        process = subprocess.Popen(
             [sys.executable, "-m", "hub", *command], env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
         self.running.append((process, log))
