@@ -170,14 +170,14 @@ async def throughput(redis: Redis, settings: Settings, urls: list[str], count: i
 
     body = json.dumps(_event("shp_0", "mer_bench", 0))
     semaphore = asyncio.Semaphore(settings.webhook_worker_concurrency)
-    async with httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=256)) as http:
+    pools = {url: httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=32)) for url in urls}
+    try:  # one pool per url, as the engine keeps one per endpoint
 
         async def post(n: int) -> bool:
             async with semaphore:
                 try:
-                    await http.post(
-                        urls[n % len(urls)], content=body, headers={"content-type": "application/json"}
-                    )
+                    url = urls[n % len(urls)]
+                    await pools[url].post(url, content=body, headers={"content-type": "application/json"})
                 except httpx.HTTPError as exc:
                     errors.append(repr(exc))
                     return False
@@ -189,6 +189,9 @@ async def throughput(redis: Redis, settings: Settings, urls: list[str], count: i
         baseline_rate = done / (time.perf_counter() - started)
         if errors:
             print(f"  baseline: {len(errors)} of {total} POSTs failed, e.g. {errors[0]}")
+    finally:
+        for pool in pools.values():
+            await pool.aclose()
     return hub_rate, baseline_rate
 
 

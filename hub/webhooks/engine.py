@@ -10,12 +10,14 @@ own in-flight slots, so it cannot delay anybody else's deliveries.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import random
+import time
+from collections import Counter
 from typing import Any
 
-import httpx
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
@@ -34,6 +36,7 @@ POLL_INTERVAL_S = 1.0  # look for due deliveries at least this often, woken or n
 CLAIM_BATCH = 200
 PAUSED_RECHECK_MS = 5_000  # a paused endpoint's deliveries are looked at again this much later
 ERROR_BACKOFF_S = 1.0
+METRICS_EVERY_S = 1.0
 MIN_SLEEP_S = 0.005
 
 
@@ -59,8 +62,12 @@ class DeliveryEngine:
         self.box = SecretBox(settings.webhook_master_keys)
         self.allowed = guard.allowlist(settings)
         self.rng = rng or random.Random()
+        self.clients = sender.Clients(settings)
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._delays_s: list[float] = []
+        self._flushed_at = time.monotonic()
 
     def wake(self) -> None:
         """Look for due deliveries now (call on the engine's loop)."""
@@ -68,27 +75,34 @@ class DeliveryEngine:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set, then let in-flight requests finish (bounded by their timeout)."""
-        async with sender.client(self.settings, self.settings.webhook_worker_concurrency) as http:
+        try:
             while not stop.is_set():
                 try:
-                    await self._claim_and_start(http)
+                    await self._claim_and_start()
                     await self._sleep(stop)
+                    await self._flush_metrics()
                 except RedisError as exc:
                     log.warning("delivery engine: Redis error, retrying in %s s: %s", ERROR_BACKOFF_S, exc)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), ERROR_BACKOFF_S)
             if self._tasks:
                 await asyncio.wait(self._tasks, timeout=self.settings.webhook_total_timeout_s + 1)
+        finally:
+            await self.clients.aclose()
+            await self._flush_metrics(force=True)
 
     async def drain(self) -> None:
         """Deliver everything due now and return (for a worker without a resident engine)."""
-        async with sender.client(self.settings, self.settings.webhook_worker_concurrency) as http:
-            while await self._claim_and_start(http):
+        try:
+            while await self._claim_and_start():
                 await asyncio.wait(self._tasks)
             if self._tasks:
                 await asyncio.wait(self._tasks)
+        finally:
+            await self.clients.aclose()
+            await self._flush_metrics(force=True)
 
-    async def _claim_and_start(self, http: httpx.AsyncClient) -> int:
+    async def _claim_and_start(self) -> int:
         self._wake.clear()
         free = self.settings.webhook_worker_concurrency - len(self._tasks)
         if free <= 0:
@@ -102,13 +116,33 @@ class DeliveryEngine:
         if not claimed:
             return 0
         by_id = await self.endpoints.refresh()
+        await self.clients.retain(set(by_id))
+        found = {d.id: d for d in await self.deliveries.get_many([m.partition("/")[2] for m in claimed])}
         for member in claimed:
-            task = asyncio.create_task(self._deliver(http, member, by_id))
+            delivery = found.get(member.partition("/")[2])
+            if delivery is None:  # expired, or gone with its endpoint
+                await self.deliveries.forget(member)
+                continue
+            task = asyncio.create_task(self._deliver(delivery, by_id.get(delivery.endpoint_id)))
             self._tasks.add(task)
             task.add_done_callback(self._done)
         if len(claimed) == min(free, CLAIM_BATCH):
             self._wake.set()  # there may be more due right now
         return len(claimed)
+
+    async def _flush_metrics(self, force: bool = False) -> None:
+        """Counted in memory, written at most once a second: metrics stay off the delivery path."""
+        now = time.monotonic()
+        if not force and now - self._flushed_at < METRICS_EVERY_S:
+            return
+        self._flushed_at = now
+        counts, self._counts = self._counts, Counter()
+        delays, self._delays_s = self._delays_s, []
+        for (name, outcome), count in counts.items():
+            labels = {"outcome": outcome} if outcome else {}
+            await metrics.inc(self.redis, name, count, **labels)
+        if delays:
+            await _observe_many(self.redis, "hub_webhook_delivery_delay_seconds", delays)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -133,14 +167,7 @@ class DeliveryEngine:
             stopper.cancel()
             waker.cancel()
 
-    async def _deliver(self, http: httpx.AsyncClient, member: str, by_id: dict[str, Endpoint]) -> None:
-        endpoint_id, _, ident = member.partition("/")
-        try:
-            delivery = await self.deliveries.get(ident)
-        except Exception:  # expired or deleted with its endpoint
-            await self.deliveries.forget(member)
-            return
-        endpoint = by_id.get(endpoint_id)
+    async def _deliver(self, delivery: Delivery, endpoint: Endpoint | None) -> None:
         if endpoint is None:
             await self.deliveries.finish(delivery, retry_at_ms=None, status=Status.CANCELLED.value)
             return
@@ -151,7 +178,7 @@ class DeliveryEngine:
             await self._give_up(delivery, "endpoint disabled", None)
             return
         attempt = await sender.send(
-            http,
+            self.clients.get(endpoint.id),
             self.settings,
             self.allowed,
             endpoint.url,
@@ -167,9 +194,7 @@ class DeliveryEngine:
         if attempt.status is not None:
             common["last_status"] = attempt.status
         record = {"attempt": number, **attempt.to_json()}
-        outcome = "succeeded" if attempt.ok else "failed"
-        await metrics.inc(self.redis, "hub_webhook_attempts_total", outcome=outcome)
-        await metrics.observe(self.redis, "hub_webhook_attempt_seconds", attempt.latency_ms / 1000)
+        self._counts["hub_webhook_attempts_total", "succeeded" if attempt.ok else "failed"] += 1
         if attempt.ok:
             await self.deliveries.finish(
                 delivery,
@@ -179,8 +204,7 @@ class DeliveryEngine:
                 completed_ms=now_ms(),
                 **common,
             )
-            delay_s = (now_ms() - delivery.created_ms) / 1000
-            await metrics.observe(self.redis, "hub_webhook_delivery_delay_seconds", delay_s)
+            self._delays_s.append((now_ms() - delivery.created_ms) / 1000)
             if endpoint.failing_since_ms is not None:
                 await endpoints.set_failing_since(self.redis, endpoint.id, None)
             return
@@ -209,7 +233,7 @@ class DeliveryEngine:
             completed_ms=now_ms(),
             **{"last_error": reason, **{k: v for k, v in fields.items() if k != "last_error"}},
         )
-        await metrics.inc(self.redis, "hub_webhook_deliveries_failed_total")
+        self._counts["hub_webhook_deliveries_failed_total", ""] += 1
 
     async def _note_failure(self, endpoint: Endpoint) -> None:
         """Start the failure streak, or disable the endpoint once it has lasted the configured window."""
@@ -230,3 +254,15 @@ class DeliveryEngine:
         others = await endpoints.listing(self.redis, endpoint.merchant_id)
         if await notices.tell_merchant(self.deliveries, disabled, others, event):
             self.wake()
+
+
+async def _observe_many(redis: Redis, name: str, values_s: list[float]) -> None:
+    """Like :func:`hub.metrics.observe` for many values at once: one increment per bucket touched."""
+    buckets: Counter[str] = Counter()
+    for value_s in values_s:
+        index = bisect.bisect_left(metrics.BUCKETS_S, value_s)
+        buckets[str(metrics.BUCKETS_S[index]) if index < len(metrics.BUCKETS_S) else "+Inf"] += 1
+    for bucket, count in buckets.items():
+        await metrics.inc(redis, f"{name}_bucket", count, le=bucket)
+    await metrics.inc(redis, f"{name}_sum", sum(values_s))
+    await metrics.inc(redis, f"{name}_count", len(values_s))
