@@ -3,7 +3,7 @@
     /work/main/.venv/bin/python bench/deliver.py [--runs 3] [--deliveries 3000] [--rate 200] [--seconds 10]
 
 1. Throughput: ``--deliveries`` deliveries queued for 4 endpoints, sent by one delivery
-   engine (one worker process); baseline: the same number of bare httpx POSTs at the same
+   engine (one worker process); baseline: the same number of bare aiohttp POSTs at the same
    concurrency (no Redis, no signing) to the same receiver.
 2. Mix: 20 endpoints of 20 merchants (13 healthy, 5 down, 2 answering in 2 s), events
    appended at ``--rate``/s for ``--seconds`` through the real store, a dispatcher and an
@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 from redis.asyncio import Redis
 
@@ -170,15 +171,18 @@ async def throughput(redis: Redis, settings: Settings, urls: list[str], count: i
 
     body = json.dumps(_event("shp_0", "mer_bench", 0))
     semaphore = asyncio.Semaphore(settings.webhook_worker_concurrency)
-    pools = {url: httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=32)) for url in urls}
+    pools = {url: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32)) for url in urls}
     try:  # one pool per url, as the engine keeps one per endpoint
 
         async def post(n: int) -> bool:
             async with semaphore:
                 try:
                     url = urls[n % len(urls)]
-                    await pools[url].post(url, content=body, headers={"content-type": "application/json"})
-                except httpx.HTTPError as exc:
+                    async with pools[url].post(
+                        url, data=body, headers={"content-type": "application/json"}
+                    ) as r:
+                        await r.read()
+                except aiohttp.ClientError as exc:
                     errors.append(repr(exc))
                     return False
                 return True
@@ -191,7 +195,7 @@ async def throughput(redis: Redis, settings: Settings, urls: list[str], count: i
             print(f"  baseline: {len(errors)} of {total} POSTs failed, e.g. {errors[0]}")
     finally:
         for pool in pools.values():
-            await pool.aclose()
+            await pool.close()
     return hub_rate, baseline_rate
 
 
@@ -243,11 +247,14 @@ async def mix(
     stop.set()
     await asyncio.gather(*tasks)
 
-    async with httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=256)) as http:
+    async with aiohttp.ClientSession() as http:
 
         async def post(n: int) -> None:
             body = json.dumps(_event("shp_direct", "mer_0", n))
-            await http.post(urls[n % healthy], content=body, headers={"content-type": "application/json"})
+            async with http.post(
+                urls[n % healthy], data=body, headers={"content-type": "application/json"}
+            ) as r:
+                await r.read()
 
         await _paced(rate, expected, post)
     baseline = [d for delays in (await _stats(control)).values() for d in delays]
@@ -292,7 +299,7 @@ async def run(args: argparse.Namespace, redis_url: str) -> None:
         rates = [await throughput(redis, fast, fast_urls, args.deliveries) for _ in range(args.runs)]
         print(
             f"throughput  hub: {statistics.median(r[0] for r in rates):7.0f} deliveries/s   "
-            f"baseline (bare httpx POSTs): {statistics.median(r[1] for r in rates):7.0f} requests/s   "
+            f"baseline (bare aiohttp POSTs): {statistics.median(r[1] for r in rates):7.0f} requests/s   "
             f"(median of {args.runs} runs of {args.deliveries})"
         )
         settings = Settings.from_env(base)

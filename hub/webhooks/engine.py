@@ -62,7 +62,7 @@ class DeliveryEngine:
         self.box = SecretBox(settings.webhook_master_keys)
         self.allowed = guard.allowlist(settings)
         self.rng = rng or random.Random()
-        self.clients = sender.Clients(settings)
+        self.clients = sender.Clients(settings, self.allowed)
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._counts: Counter[tuple[str, str]] = Counter()

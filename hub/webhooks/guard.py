@@ -1,15 +1,18 @@
 """SSRF guard: webhooks go to the public internet, not into our own network.
 
-The URL's form is checked when an endpoint is saved; its host is resolved and checked
-again right before every delivery, because DNS can change after the check at creation.
+The URL's form is checked when an endpoint is saved; its host is checked at every
+connection by the resolver the delivery client uses, because DNS can change after the
+check at creation (and checking separately from connecting would leave a rebinding gap).
 """
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import socket
 from urllib.parse import urlsplit
+
+from aiohttp import ThreadedResolver
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from hub.errors import HubError
 from hub.settings import Settings
@@ -53,17 +56,38 @@ def is_internal(address: IPAddress) -> bool:
     return not address.is_global or address.is_multicast
 
 
-async def resolve_public(url: str, allowed: list[Network]) -> list[IPAddress]:
-    """Every address the host resolves to, refusing internal ones that no allowlist entry permits."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+def check_address(host: str, address: str, allowed: list[Network]) -> None:
+    """Refuse an internal ``address`` of ``host`` unless an allowlist entry permits it."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if is_internal(ip) and not any(ip in network for network in allowed):
+        raise UnsafeUrl(f"{host} resolves to internal address {ip}; refused")
+
+
+def check_literal(url: str, allowed: list[Network]) -> None:
+    """A URL naming an IP address directly is never resolved, so its address is checked here."""
+    host = urlsplit(url).hostname or ""
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise UnsafeUrl(f"cannot resolve {host}: {exc}") from None
-    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-    for address in addresses:
-        if is_internal(address) and not any(address in network for network in allowed):
-            raise UnsafeUrl(f"{host} resolves to internal address {address}; refused")
-    return addresses
+        ipaddress.ip_address(host)
+    except ValueError:
+        return  # a name: checked by the resolver when connecting
+    check_address(host, host, allowed)
+
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp resolver that refuses internal addresses, so the checked address is the one connected to
+    (no gap for DNS rebinding between a check and the connection)."""
+
+    def __init__(self, allowed: list[Network]) -> None:
+        self.allowed = allowed
+        self._inner = ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        for result in results:
+            check_address(host, result["host"], self.allowed)
+        return results
+
+    async def close(self) -> None:
+        await self._inner.close()

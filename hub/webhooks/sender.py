@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 
 from hub.settings import Settings
 from hub.webhooks import guard
@@ -42,42 +41,43 @@ class Attempt:
 POOL_CONNECTIONS = 32  # per endpoint, when HUB_WEBHOOK_MAX_IN_FLIGHT sets no limit
 
 
-def client(settings: Settings, max_connections: int) -> httpx.AsyncClient:
-    """Never follows redirects nor reads proxy settings from the environment."""
-    timeout = httpx.Timeout(settings.webhook_total_timeout_s, connect=settings.webhook_connect_timeout_s)
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-    return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False, trust_env=False)
-
-
 class Clients:
-    """One small connection pool per endpoint.
+    """One small aiohttp session (connection pool) per endpoint.
 
-    httpcore's pool does work quadratic in its number of connections on every request
-    (profiled: one shared pool of 128 fell to ~70 requests/s); small pools per endpoint
-    stay fast, and keep one endpoint's connections from crowding out another's.
+    aiohttp rather than httpx: measured here, httpx's pool costs grow with its size and
+    topped out near 200 requests/s where aiohttp did over 3,000. Separate pools keep one
+    endpoint's connections from crowding out another's. Redirects are never followed
+    and proxy settings from the environment are ignored.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, allowed: list[guard.Network]) -> None:
         self.settings = settings
+        self.allowed = allowed
         self.size = settings.webhook_max_in_flight or POOL_CONNECTIONS
-        self._by_endpoint: dict[str, httpx.AsyncClient] = {}
+        self.timeout = aiohttp.ClientTimeout(
+            total=settings.webhook_total_timeout_s, sock_connect=settings.webhook_connect_timeout_s
+        )
+        self._by_endpoint: dict[str, aiohttp.ClientSession] = {}
 
-    def get(self, endpoint_id: str) -> httpx.AsyncClient:
+    def get(self, endpoint_id: str) -> aiohttp.ClientSession:
         if endpoint_id not in self._by_endpoint:
-            self._by_endpoint[endpoint_id] = client(self.settings, self.size)
+            connector = aiohttp.TCPConnector(limit=self.size, resolver=guard.GuardedResolver(self.allowed))
+            self._by_endpoint[endpoint_id] = aiohttp.ClientSession(
+                connector=connector, timeout=self.timeout, trust_env=False, auto_decompress=False
+            )
         return self._by_endpoint[endpoint_id]
 
     async def retain(self, endpoint_ids: set[str]) -> None:
         """Close the pools of endpoints that no longer exist."""
         for gone in set(self._by_endpoint) - endpoint_ids:
-            await self._by_endpoint.pop(gone).aclose()
+            await self._by_endpoint.pop(gone).close()
 
     async def aclose(self) -> None:
         await self.retain(set())
 
 
 async def send(
-    http: httpx.AsyncClient,
+    session: aiohttp.ClientSession,
     settings: Settings,
     allowed: list[guard.Network],
     url: str,
@@ -101,28 +101,28 @@ async def send(
     }
     try:
         guard.check_url(url, settings)
-        await guard.resolve_public(url, allowed)
-        async with asyncio.timeout(settings.webhook_total_timeout_s):
-            async with http.stream("POST", url, content=body.encode(), headers=headers) as response:
-                head = await _read_capped(response, settings.webhook_response_cap_bytes)
+        guard.check_literal(url, allowed)
+        async with session.post(url, data=body.encode(), headers=headers, allow_redirects=False) as response:
+            head = await _read_capped(response.content, settings.webhook_response_cap_bytes)
         return attempt(
-            status=response.status_code,
+            status=response.status,
             body=head.decode("utf-8", "replace"),
             retry_after=response.headers.get("retry-after"),
-            error=None if response.is_success else f"HTTP {response.status_code}",
+            error=None if 200 <= response.status < 300 else f"HTTP {response.status}",
         )
     except guard.UnsafeUrl as exc:
         return attempt(error=f"refused: {exc}")
-    except (TimeoutError, httpx.TimeoutException):
+    except TimeoutError:
         return attempt(error="timed out", timed_out=True)
-    except httpx.HTTPError as exc:
+    except aiohttp.ClientError as exc:
         return attempt(error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
 
 
-async def _read_capped(response: httpx.Response, cap_bytes: int) -> bytes:
+async def _read_capped(stream: aiohttp.StreamReader, cap_bytes: int) -> bytes:
     head = b""
-    async for chunk in response.aiter_raw():
-        head += chunk
-        if len(head) >= cap_bytes:
+    while len(head) < cap_bytes:
+        chunk = await stream.read(cap_bytes - len(head))
+        if not chunk:
             break
-    return head[:cap_bytes]
+        head += chunk
+    return head
