@@ -55,6 +55,8 @@ WAIT_LIMIT_S = 120.0
 
 async def _serve(ports: list[int], slow_ports: set[int]) -> None:
     delays_ms: dict[int, list[float]] = {port: [] for port in ports}
+    seen: set[tuple[int, str]] = set()  # (port, event id): the same event twice at one endpoint
+    duplicates = [0]
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int) -> None:
         try:
@@ -62,6 +64,8 @@ async def _serve(ports: list[int], slow_ports: set[int]) -> None:
                 head = await reader.readuntil(b"\r\n\r\n")
                 if head.startswith(b"GET"):  # the delays so far, then forget them
                     body = json.dumps({str(p): d for p, d in delays_ms.items()}).encode()
+                    if duplicates[0]:
+                        print(f"receiver: {duplicates[0]} duplicate event ids", file=sys.stderr)
                     for delays in delays_ms.values():
                         delays.clear()
                     writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
@@ -72,7 +76,11 @@ async def _serve(ports: list[int], slow_ports: set[int]) -> None:
                 if port in slow_ports:
                     await asyncio.sleep(SLOW_S)
                 else:
-                    recorded = json.loads(body).get("recordedtime")
+                    event = json.loads(body)
+                    recorded = event.get("recordedtime")
+                    if (port, event.get("id")) in seen:
+                        duplicates[0] += 1
+                    seen.add((port, event.get("id")))
                     if recorded:
                         sent = datetime.fromisoformat(recorded.replace("Z", "+00:00")).timestamp()
                         delays_ms[port].append((time.time() - sent) * 1000)
@@ -169,7 +177,7 @@ async def throughput(redis: Redis, settings: Settings, urls: list[str], count: i
     if succeeded < total:
         print(f"  hub: only {succeeded} of {total} deliveries succeeded")
 
-    body = json.dumps(_event("shp_0", "mer_bench", 0))
+    bodies = [json.dumps(_event("shp_baseline", "mer_bench", n)) for n in range(total)]
     semaphore = asyncio.Semaphore(settings.webhook_worker_concurrency)
     pools = {url: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32)) for url in urls}
     try:  # one pool per url, as the engine keeps one per endpoint
@@ -179,7 +187,7 @@ async def throughput(redis: Redis, settings: Settings, urls: list[str], count: i
                 try:
                     url = urls[n % len(urls)]
                     async with pools[url].post(
-                        url, data=body, headers={"content-type": "application/json"}
+                        url, data=bodies[n], headers={"content-type": "application/json"}
                     ) as r:
                         await r.read()
                 except aiohttp.ClientError as exc:
@@ -279,7 +287,9 @@ async def run(args: argparse.Namespace, redis_url: str) -> None:
         stdout=subprocess.PIPE,
     )
     assert receiver.stdout is not None and receiver.stdin is not None
-    receiver.stdout.readline()
+    if receiver.stdout.readline().strip() != b"ready":
+        receiver.stdin.close()
+        raise SystemExit("the receiver process did not start (a port was taken?); run again")
     base = {
         "HUB_REDIS_URL": redis_url,
         "HUB_WEBHOOK_ALLOW_HTTP": "1",

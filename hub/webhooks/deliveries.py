@@ -9,6 +9,7 @@ within each endpoint's throttle; *finishing* a delivery moves its lane on.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -172,6 +173,8 @@ class Deliveries:
         self._claim = redis.register_script(_CLAIM)
         self._finish = redis.register_script(_FINISH)
         self._requeue = redis.register_script(_REQUEUE)
+        self._finishing: list[tuple[tuple[str, str | None, list[str], list[Any]], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def create_many(self, items: list[tuple[str, str, dict[str, Any]]]) -> int:
         """Create deliveries for ``(endpoint_id, merchant_id, event)``; returns how many were new."""
@@ -255,30 +258,52 @@ class Deliveries:
         attempt: dict[str, Any] | None = None,
         **fields: str | int,
     ) -> None:
-        """Record an attempt and its outcome: retry at ``retry_at_ms``, or move the lane on."""
-        pipe = self.redis.pipeline(transaction=True)
-        if attempt is not None:
-            pipe.rpush(keys.webhook_attempts(delivery.id), json.dumps(attempt))
-        await self._finish(
-            keys=[
-                keys.WEBHOOK_DUE,
-                keys.webhook_in_flight(delivery.endpoint_id),
-                keys.webhook_lane(delivery.endpoint_id, delivery.lane),
-                keys.webhook_delivery(delivery.id),
-                keys.webhook_attempts(delivery.id),
-            ],
-            args=[
-                delivery.endpoint_id,
-                delivery.id,
-                "retry" if retry_at_ms is not None else "done",
-                retry_at_ms or 0,
-                now_ms(),
-                self.retention_s,
-                *[part for pair in fields.items() for part in pair],
-            ],
-            client=pipe,
-        )
-        await pipe.execute()
+        """Record an attempt and its outcome: retry at ``retry_at_ms``, or move the lane on.
+
+        Finishes that arrive while one is being written go together in the next round
+        trip (group commit), so a busy worker spends one round trip per batch, not each.
+        """
+        script_keys = [
+            keys.WEBHOOK_DUE,
+            keys.webhook_in_flight(delivery.endpoint_id),
+            keys.webhook_lane(delivery.endpoint_id, delivery.lane),
+            keys.webhook_delivery(delivery.id),
+            keys.webhook_attempts(delivery.id),
+        ]
+        script_args = [
+            delivery.endpoint_id,
+            delivery.id,
+            "retry" if retry_at_ms is not None else "done",
+            retry_at_ms or 0,
+            now_ms(),
+            self.retention_s,
+            *[part for pair in fields.items() for part in pair],
+        ]
+        record = json.dumps(attempt) if attempt is not None else None
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._finishing.append(((delivery.id, record, script_keys, script_args), future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_finishes())
+        await future
+
+    async def _write_finishes(self) -> None:
+        while self._finishing:
+            batch, self._finishing = self._finishing, []
+            pipe = self.redis.pipeline(transaction=True)
+            for (ident, record, script_keys, script_args), _ in batch:
+                if record is not None:
+                    pipe.rpush(keys.webhook_attempts(ident), record)
+                await self._finish(keys=script_keys, args=script_args, client=pipe)
+            try:
+                await pipe.execute()
+            except Exception as exc:  # every waiter learns of the failure
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)
 
     async def requeue(self, delivery: Delivery) -> None:
         """Send again (manual retry or recovery): a fresh schedule, the same ``webhook-id``."""
