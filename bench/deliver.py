@@ -104,12 +104,16 @@ async def _serve(ports: list[int], slow_ports: set[int]) -> None:
 # ---- the benchmark -------------------------------------------------------------------------
 
 
+_RUN = f"{os.getpid()}_{time.time_ns()}"  # event ids differ between bench invocations...
+
+
 def _event(shipment_id: str, merchant_id: str, n: int) -> dict[str, Any]:
+    """Event ``n`` of a shipment; shipment ids carry the phase and run (see callers), so ids never repeat."""
     now = datetime.now(UTC)
     stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
     return {
         "specversion": "1.0",
-        "id": f"evt_bench_{shipment_id}_{n}",
+        "id": f"evt_bench_{_RUN}_{shipment_id}_{n}",
         "source": "/providers/all24",
         "type": "shipment.status_changed",
         "subject": f"shipments/{shipment_id}",
@@ -137,7 +141,9 @@ async def _stats(control_port: int) -> dict[int, list[float]]:
     return {int(port): delays for port, delays in raw.items()}
 
 
-async def _queue_deliveries(redis: Redis, settings: Settings, urls: list[str], count: int) -> list[str]:
+async def _queue_deliveries(
+    redis: Redis, settings: Settings, urls: list[str], count: int, run: int
+) -> list[str]:
     """``count`` deliveries spread over one endpoint per url, created by the real dispatcher."""
     box = SecretBox(())
     created = [await endpoints.create(redis, box, "mer_bench", url) for url in urls]
@@ -147,16 +153,18 @@ async def _queue_deliveries(redis: Redis, settings: Settings, urls: list[str], c
     per_url = count // len(urls)
     for start in range(0, per_url, 500):  # each event goes to every endpoint
         await store.append(
-            [_event(f"shp_{n % 200}", "mer_bench", n) for n in range(start, min(per_url, start + 500))]
+            [_event(f"shp_{run}_{n % 200}", "mer_bench", n) for n in range(start, min(per_url, start + 500))]
         )
     while await dispatcher.step(block_ms=100):
         pass
     return [endpoint.id for endpoint, _ in created]
 
 
-async def throughput(redis: Redis, settings: Settings, urls: list[str], count: int) -> tuple[float, float]:
+async def throughput(
+    redis: Redis, settings: Settings, urls: list[str], count: int, run: int
+) -> tuple[float, float]:
     await redis.flushall()
-    ids = await _queue_deliveries(redis, settings, urls, count)
+    ids = await _queue_deliveries(redis, settings, urls, count, run)
     total = len(ids) * (count // len(urls))
     engine = DeliveryEngine(redis, settings)
     stop = asyncio.Event()
@@ -177,7 +185,7 @@ async def throughput(redis: Redis, settings: Settings, urls: list[str], count: i
     if succeeded < total:
         print(f"  hub: only {succeeded} of {total} deliveries succeeded")
 
-    bodies = [json.dumps(_event("shp_baseline", "mer_bench", n)) for n in range(total)]
+    bodies = [json.dumps(_event(f"shp_baseline_{run}", "mer_bench", n)) for n in range(total)]
     semaphore = asyncio.Semaphore(settings.webhook_worker_concurrency)
     pools = {url: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32)) for url in urls}
     try:  # one pool per url, as the engine keeps one per endpoint
@@ -221,7 +229,14 @@ async def _paced(rate: int, total: int, send: Any) -> None:
 
 
 async def mix(
-    redis: Redis, settings: Settings, urls: list[str], healthy: int, rate: int, seconds: int, control: int
+    redis: Redis,
+    settings: Settings,
+    urls: list[str],
+    healthy: int,
+    rate: int,
+    seconds: int,
+    control: int,
+    run: int,
 ) -> tuple[list[float], list[float]]:
     """Delays (ms) at the healthy endpoints: through the hub, and POSTed directly (baseline)."""
     await redis.flushall()
@@ -244,7 +259,7 @@ async def mix(
 
     async def append(n: int) -> None:
         merchant = n % len(urls)
-        await store.append([_event(f"shp_{merchant}_{n % 7}", f"mer_{merchant}", n)])
+        await store.append([_event(f"shp_{run}_{merchant}_{n % 7}", f"mer_{merchant}", n)])
 
     await _paced(rate, total, append)
     hub_delays: list[float] = []
@@ -258,7 +273,7 @@ async def mix(
     async with aiohttp.ClientSession() as http:
 
         async def post(n: int) -> None:
-            body = json.dumps(_event("shp_direct", "mer_0", n))
+            body = json.dumps(_event(f"shp_direct_{run}", "mer_0", n))
             async with http.post(
                 urls[n % healthy], data=body, headers={"content-type": "application/json"}
             ) as r:
@@ -306,7 +321,7 @@ async def run(args: argparse.Namespace, redis_url: str) -> None:
                 "HUB_WEBHOOK_WORKER_CONCURRENCY": "128",
             }
         )
-        rates = [await throughput(redis, fast, fast_urls, args.deliveries) for _ in range(args.runs)]
+        rates = [await throughput(redis, fast, fast_urls, args.deliveries, run) for run in range(args.runs)]
         print(
             f"throughput  hub: {statistics.median(r[0] for r in rates):7.0f} deliveries/s   "
             f"baseline (bare aiohttp POSTs): {statistics.median(r[1] for r in rates):7.0f} requests/s   "
@@ -315,7 +330,8 @@ async def run(args: argparse.Namespace, redis_url: str) -> None:
         settings = Settings.from_env(base)
         urls = [f"http://127.0.0.1:{p}/hook" for p in ports[:15]] + dead_urls  # 13 healthy, 2 slow, 5 down
         runs = [
-            await mix(redis, settings, urls, 13, args.rate, args.seconds, control) for _ in range(args.runs)
+            await mix(redis, settings, urls, 13, args.rate, args.seconds, control, run)
+            for run in range(args.runs)
         ]
         for label, index in (("hub", 0), ("baseline (direct POST)", 1)):
             p50 = statistics.median(_percentile(r[index], 0.50) for r in runs)
