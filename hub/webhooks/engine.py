@@ -14,8 +14,6 @@ import bisect
 import contextlib
 import logging
 import random
-import time
-from collections import Counter
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -36,7 +34,6 @@ POLL_INTERVAL_S = 1.0  # look for due deliveries at least this often, woken or n
 CLAIM_BATCH = 200
 PAUSED_RECHECK_MS = 5_000  # a paused endpoint's deliveries are looked at again this much later
 ERROR_BACKOFF_S = 1.0
-METRICS_EVERY_S = 1.0
 MIN_SLEEP_S = 0.005
 
 
@@ -65,9 +62,7 @@ class DeliveryEngine:
         self.clients = sender.Clients(settings, self.allowed)
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._counts: Counter[tuple[str, str]] = Counter()
-        self._delays_s: list[float] = []
-        self._flushed_at = time.monotonic()
+        self.metrics = metrics.Buffer(redis)  # counted in memory, written once a second
 
     def wake(self) -> None:
         """Look for due deliveries now (call on the engine's loop)."""
@@ -80,7 +75,6 @@ class DeliveryEngine:
                 try:
                     await self._claim_and_start()
                     await self._sleep(stop)
-                    await self._flush_metrics()
                 except RedisError as exc:
                     log.warning("delivery engine: Redis error, retrying in %s s: %s", ERROR_BACKOFF_S, exc)
                     with contextlib.suppress(TimeoutError):
@@ -89,7 +83,7 @@ class DeliveryEngine:
                 await asyncio.wait(self._tasks, timeout=self.settings.webhook_total_timeout_s + 1)
         finally:
             await self.clients.aclose()
-            await self._flush_metrics(force=True)
+            await self.metrics.close()
 
     async def drain(self) -> None:
         """Deliver everything due now and return (for a worker without a resident engine)."""
@@ -100,7 +94,7 @@ class DeliveryEngine:
                 await asyncio.wait(self._tasks)
         finally:
             await self.clients.aclose()
-            await self._flush_metrics(force=True)
+            await self.metrics.close()
 
     async def _claim_and_start(self) -> int:
         self._wake.clear()
@@ -129,20 +123,6 @@ class DeliveryEngine:
         if len(claimed) == min(free, CLAIM_BATCH):
             self._wake.set()  # there may be more due right now
         return len(claimed)
-
-    async def _flush_metrics(self, force: bool = False) -> None:
-        """Counted in memory, written at most once a second: metrics stay off the delivery path."""
-        now = time.monotonic()
-        if not force and now - self._flushed_at < METRICS_EVERY_S:
-            return
-        self._flushed_at = now
-        counts, self._counts = self._counts, Counter()
-        delays, self._delays_s = self._delays_s, []
-        for (name, outcome), count in counts.items():
-            labels = {"outcome": outcome} if outcome else {}
-            await metrics.inc(self.redis, name, count, **labels)
-        if delays:
-            await _observe_many(self.redis, "hub_webhook_delivery_delay_seconds", delays)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -198,7 +178,7 @@ class DeliveryEngine:
         if attempt.status is not None:
             common["last_status"] = attempt.status
         record = {"attempt": number, **attempt.to_json()}
-        self._counts["hub_webhook_attempts_total", "succeeded" if attempt.ok else "failed"] += 1
+        self.metrics.add("hub_webhook_attempts_total", outcome="succeeded" if attempt.ok else "failed")
         if attempt.ok:
             await self.deliveries.finish(
                 delivery,
@@ -208,7 +188,9 @@ class DeliveryEngine:
                 completed_ms=now_ms(),
                 **common,
             )
-            self._delays_s.append((now_ms() - delivery.created_ms) / 1000)
+            _observe(
+                self.metrics, "hub_webhook_delivery_delay_seconds", (now_ms() - delivery.created_ms) / 1000
+            )
             if endpoint.failing_since_ms is not None:
                 await endpoints.set_failing_since(self.redis, endpoint.id, None)
             return
@@ -237,7 +219,7 @@ class DeliveryEngine:
             completed_ms=now_ms(),
             **{"last_error": reason, **{k: v for k, v in fields.items() if k != "last_error"}},
         )
-        self._counts["hub_webhook_deliveries_failed_total", ""] += 1
+        self.metrics.add("hub_webhook_deliveries_failed_total")
 
     async def _note_failure(self, endpoint: Endpoint) -> None:
         """Start the failure streak, or disable the endpoint once it has lasted the configured window."""
@@ -260,13 +242,10 @@ class DeliveryEngine:
             self.wake()
 
 
-async def _observe_many(redis: Redis, name: str, values_s: list[float]) -> None:
-    """Like :func:`hub.metrics.observe` for many values at once: one increment per bucket touched."""
-    buckets: Counter[str] = Counter()
-    for value_s in values_s:
-        index = bisect.bisect_left(metrics.BUCKETS_S, value_s)
-        buckets[str(metrics.BUCKETS_S[index]) if index < len(metrics.BUCKETS_S) else "+Inf"] += 1
-    for bucket, count in buckets.items():
-        await metrics.inc(redis, f"{name}_bucket", count, le=bucket)
-    await metrics.inc(redis, f"{name}_sum", sum(values_s))
-    await metrics.inc(redis, f"{name}_count", len(values_s))
+def _observe(buffer: metrics.Buffer, name: str, value_s: float) -> None:
+    """A histogram observation through the buffer (same series as :func:`hub.metrics.observe`)."""
+    index = bisect.bisect_left(metrics.BUCKETS_S, value_s)
+    bucket = str(metrics.BUCKETS_S[index]) if index < len(metrics.BUCKETS_S) else "+Inf"
+    buffer.add(f"{name}_bucket", le=bucket)
+    buffer.add(f"{name}_sum", value_s)
+    buffer.add(f"{name}_count")
