@@ -79,6 +79,8 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     unverified: int = 0
     arrivals: dict[str, int] = field(default_factory=dict)  # webhook-id -> requests so far
+    in_flight: int = 0
+    most_in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle(self, request: Request) -> Response:
@@ -96,8 +98,13 @@ class Receiver:
         with self.lock:
             count = self.arrivals[headers["webhook-id"]] = self.arrivals.get(headers["webhook-id"], 0) + 1
         status, extra, delay_s = self.behaviour(count, event)
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
         if delay_s:
             await asyncio.sleep(delay_s)  # the receiver under test is slow on purpose
+        with self.lock:
+            self.in_flight -= 1
         with self.lock:
             self.requests.append(Received(headers["webhook-id"], event, status, body, headers))
         return PlainTextResponse("ok" if status < 300 else "no", status_code=status, headers=extra)

@@ -231,3 +231,36 @@ async def test_entries_a_crashed_dispatcher_read_but_never_acknowledged_are_recl
         assert (await redis.xpending(keys.EVENTS, keys.WEBHOOK_GROUP))["pending"] == 0
     finally:
         await running.close()
+
+
+async def test_a_paused_endpoint_keeps_its_deliveries_and_gets_them_in_order_on_resume(
+    hub: Hub, receivers: Callable[..., tuple[Receiver, str]]
+) -> None:
+    receiver, url = receivers()
+    endpoint = await hub.endpoint(receiver, url)
+    paused = await endpoints.save(hub.redis, endpoint, state=State.PAUSED)
+    emitted = await hub.emit("shp_1", count=3)
+    await eventually(lambda: _all(hub, endpoint.id, "pending"), 10, "the deliveries queued")
+    assert receiver.requests == []
+    await endpoints.save(hub.redis, paused, state=State.ACTIVE)
+    await hub.engine.deliveries.wake_endpoint(endpoint.id)
+    await eventually(lambda: len(receiver.accepted()) == 3, 20, "the 3 events after resume")
+    assert receiver.accepted_ids() == [e["id"] for e in emitted]
+    (delivery, *_), _ = await hub.engine.deliveries.page(endpoint.id, limit=3)
+    assert len(await hub.engine.deliveries.attempts(delivery.id)) == 1  # waiting was not an attempt
+
+
+async def test_the_per_endpoint_throttle_caps_requests_in_flight(
+    redis: Redis, wh_settings: Settings, receivers: Callable[..., tuple[Receiver, str]]
+) -> None:
+    receiver, url = receivers(lambda count, event: (200, {}, 0.2))
+    running = Hub(redis, wh_settings.replace(webhook_max_in_flight=2))
+    await running.start()
+    try:
+        await running.endpoint(receiver, url)
+        for n in range(8):  # 8 shipments: 8 lanes that could all go at once
+            await running.emit(f"shp_{n}")
+        await eventually(lambda: len(receiver.accepted()) == 8, 30, "all 8 delivered, two at a time")
+        assert receiver.most_in_flight == 2
+    finally:
+        await running.close()
