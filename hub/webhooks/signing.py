@@ -20,6 +20,7 @@ from hub.errors import ConfigError
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 SECRET_BYTES = 32
 _SEALED, _CLEAR = "fernet:", "clear:"
+OPENED_CACHE_MAX = 10_000
 
 
 def new_secret() -> str:
@@ -30,6 +31,7 @@ class SecretBox:
     """Seals secrets for Redis; without master keys they are stored in clear (and say so)."""
 
     def __init__(self, master_keys: tuple[str, ...]) -> None:
+        self._opened: dict[str, str] = {}
         try:
             self._fernet = MultiFernet([Fernet(key) for key in master_keys]) if master_keys else None
         except ValueError:
@@ -45,6 +47,16 @@ class SecretBox:
         return _SEALED + self._fernet.encrypt(secret.encode()).decode()
 
     def open(self, stored: str) -> str:
+        """The secret; opened ones are remembered so a busy worker decrypts each once, not per request."""
+        secret = self._opened.get(stored)
+        if secret is None:
+            secret = self._open(stored)
+            if len(self._opened) >= OPENED_CACHE_MAX:
+                self._opened.clear()
+            self._opened[stored] = secret
+        return secret
+
+    def _open(self, stored: str) -> str:
         if stored.startswith(_CLEAR):
             return stored.removeprefix(_CLEAR)
         if self._fernet is None:
