@@ -78,6 +78,13 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("entry_id")
     replay.set_defaults(run=_deadletter_replay)
     _poller_commands(sub)
+
+    dispatcher = sub.add_parser("dispatcher", help="turn hub:events into merchant webhook deliveries")
+    dispatcher.set_defaults(run=_webhook_dispatcher)
+    delivery = sub.add_parser("delivery-worker", help="send merchant webhooks (RQ worker + async sender)")
+    delivery.add_argument("--queue", action="append", default=[], help="also serve this RQ queue")
+    delivery.add_argument("--burst", action="store_true", help="stop when the queues are empty")
+    delivery.set_defaults(run=_webhook_delivery_worker)
     return parser
 
 
@@ -254,3 +261,17 @@ def _deadletter_replay(args: argparse.Namespace) -> int:
             await redis.aclose()
 
     return asyncio.run(run())
+
+
+def _webhook_dispatcher(args: argparse.Namespace) -> int:
+    from hub.webhooks.service import run_dispatcher
+
+    run_dispatcher(Settings.from_env())
+    return 0
+
+
+def _webhook_delivery_worker(args: argparse.Namespace) -> int:
+    from hub.webhooks.service import run_delivery_worker
+
+    run_delivery_worker(Settings.from_env(), args.queue, burst=args.burst)
+    return 0

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from hub.errors import ConfigError
 
@@ -62,6 +63,26 @@ class Settings:
     log_level: str = "info"
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
     poll: PollSettings = field(default_factory=lambda: PollSettings())
+    # --- merchant webhooks (hub/webhooks, docs/webhooks.md) ---
+    webhook_master_keys: tuple[str, ...] = ()  # Fernet keys, newest first; empty: secrets kept in clear
+    webhook_allow_http: bool = False
+    webhook_allow_networks: tuple[str, ...] = ()  # CIDRs internal addresses may still be delivered to
+    webhook_retry_schedule_s: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    webhook_retry_jitter: float = 0.2
+    webhook_throttled_min_wait_s: float = 60  # after a timeout or a 429
+    webhook_retry_after_max_s: float = 36000
+    webhook_disable_after_s: float = 5 * 86400  # continuous failure before an endpoint is disabled
+    webhook_secret_overlap_s: float = 86400
+    webhook_connect_timeout_s: float = 5
+    webhook_total_timeout_s: float = 15
+    webhook_response_cap_bytes: int = 4096
+    webhook_max_in_flight: int = 32  # per endpoint
+    webhook_max_per_s: int = 100  # per endpoint
+    webhook_worker_concurrency: int = 512  # requests in flight per delivery worker process
+    webhook_lease_s: float = 60  # a claimed delivery returns to the queue if its worker dies
+    webhook_reclaim_idle_ms: int = 30_000  # dispatcher: take over entries pending this long
+    webhook_retention_s: int = 30 * 86400
+    webhook_queue: str = "hub-webhooks"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -80,6 +101,7 @@ class Settings:
             log_level=env.get("HUB_LOG_LEVEL", cls.log_level),
             providers={name: _provider(env, name) for name in PROVIDERS},
             poll=PollSettings.from_env(env),
+            **_webhook_settings(env),
         )
 
     def provider(self, name: str) -> ProviderSettings:
@@ -239,6 +261,58 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+# --- merchant webhooks ---
+
+
+def _webhook_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    d = Settings
+    schedule = _csv(env, "HUB_WEBHOOK_RETRY_SCHEDULE_S")
+    return {
+        "webhook_master_keys": _csv(env, "HUB_WEBHOOK_MASTER_KEYS"),
+        "webhook_allow_http": _bool(env, "HUB_WEBHOOK_ALLOW_HTTP"),
+        "webhook_allow_networks": _csv(env, "HUB_WEBHOOK_ALLOW_NETWORKS"),
+        "webhook_retry_schedule_s": tuple(_number("HUB_WEBHOOK_RETRY_SCHEDULE_S", v) for v in schedule)
+        if schedule
+        else d.webhook_retry_schedule_s,
+        "webhook_retry_jitter": _float(env, "HUB_WEBHOOK_RETRY_JITTER", d.webhook_retry_jitter),
+        "webhook_throttled_min_wait_s": _float(
+            env, "HUB_WEBHOOK_THROTTLED_MIN_WAIT_S", d.webhook_throttled_min_wait_s
+        ),
+        "webhook_retry_after_max_s": _float(
+            env, "HUB_WEBHOOK_RETRY_AFTER_MAX_S", d.webhook_retry_after_max_s
+        ),
+        "webhook_disable_after_s": _float(env, "HUB_WEBHOOK_DISABLE_AFTER_S", d.webhook_disable_after_s),
+        "webhook_secret_overlap_s": _float(env, "HUB_WEBHOOK_SECRET_OVERLAP_S", d.webhook_secret_overlap_s),
+        "webhook_connect_timeout_s": _float(
+            env, "HUB_WEBHOOK_CONNECT_TIMEOUT_S", d.webhook_connect_timeout_s
+        ),
+        "webhook_total_timeout_s": _float(env, "HUB_WEBHOOK_TOTAL_TIMEOUT_S", d.webhook_total_timeout_s),
+        "webhook_response_cap_bytes": _int(
+            env, "HUB_WEBHOOK_RESPONSE_CAP_BYTES", d.webhook_response_cap_bytes
+        ),
+        "webhook_max_in_flight": _int(env, "HUB_WEBHOOK_MAX_IN_FLIGHT", d.webhook_max_in_flight),
+        "webhook_max_per_s": _int(env, "HUB_WEBHOOK_MAX_PER_S", d.webhook_max_per_s),
+        "webhook_worker_concurrency": _int(
+            env, "HUB_WEBHOOK_WORKER_CONCURRENCY", d.webhook_worker_concurrency
+        ),
+        "webhook_lease_s": _float(env, "HUB_WEBHOOK_LEASE_S", d.webhook_lease_s),
+        "webhook_reclaim_idle_ms": _int(env, "HUB_WEBHOOK_RECLAIM_IDLE_MS", d.webhook_reclaim_idle_ms),
+        "webhook_retention_s": _int(env, "HUB_WEBHOOK_RETENTION_S", d.webhook_retention_s),
+        "webhook_queue": env.get("HUB_WEBHOOK_QUEUE") or d.webhook_queue,
+    }
+
+
+def _csv(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
+
+
+def _number(name: str, raw: str) -> float:
     try:
         return float(raw)
     except ValueError:

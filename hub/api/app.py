@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from hub import logs
-from hub.api import health, metrics, openapi, receivers, shipments
+from hub.api import health, metrics, openapi, receivers, shipments, webhooks
 from hub.api.errors import HANDLERS
 from hub.api.middleware import RequestId
 from hub.connection import connect
@@ -38,6 +38,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await app.state.ingestor.close()
             await redis.aclose()
 
-    routes = [*health.routes, *shipments.routes, *receivers.routes, *openapi.routes, *metrics.routes]
+    routes = [
+        *health.routes,
+        *shipments.routes,
+        *receivers.routes,
+        *openapi.routes,
+        *metrics.routes,
+        *webhooks.routes,
+    ]
     middleware = [Middleware(RequestId)]
     return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan, middleware=middleware)

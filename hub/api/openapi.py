@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.api.webhooks_openapi import OPENAPI_PATHS as WEBHOOK_PATHS
 from hub.events import schema as event_schema
 
 
@@ -159,6 +160,7 @@ PATHS: dict[str, Any] = {
         }
     },
 }
+PATHS.update(WEBHOOK_PATHS)
 
 COMPONENTS: dict[str, Any] = {
     "securitySchemes": {
