@@ -81,10 +81,6 @@ def _parser() -> argparse.ArgumentParser:
 
     dispatcher = sub.add_parser("dispatcher", help="turn hub:events into merchant webhook deliveries")
     dispatcher.set_defaults(run=_webhook_dispatcher)
-    delivery = sub.add_parser("delivery-worker", help="send merchant webhooks (RQ worker + async sender)")
-    delivery.add_argument("--queue", action="append", default=[], help="also serve this RQ queue")
-    delivery.add_argument("--burst", action="store_true", help="stop when the queues are empty")
-    delivery.set_defaults(run=_webhook_delivery_worker)
     return parser
 
 
@@ -93,7 +89,9 @@ def _poller_commands(sub: Any) -> None:
     from hub.emulators import serve
     from workers import cli
 
-    worker = sub.add_parser("worker", help="run an RQ worker that polls providers (needs HUB_REDIS_URL)")
+    worker = sub.add_parser(
+        "worker", help="poll providers and send merchant webhooks (RQ, needs HUB_REDIS_URL)"
+    )
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     worker.add_argument("--name", help="worker name (default: RQ's)")
     worker.set_defaults(run=cli.worker)
@@ -267,11 +265,4 @@ def _webhook_dispatcher(args: argparse.Namespace) -> int:
     from hub.webhooks.service import run_dispatcher
 
     run_dispatcher(Settings.from_env())
-    return 0
-
-
-def _webhook_delivery_worker(args: argparse.Namespace) -> int:
-    from hub.webhooks.service import run_delivery_worker
-
-    run_delivery_worker(Settings.from_env(), args.queue, burst=args.burst)
     return 0

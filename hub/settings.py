@@ -52,6 +52,8 @@ class ProviderSettings:
 class Settings:
     redis_url: str | None = None
     redis_cluster: bool = False
+    # RQ cannot run on a Redis Cluster: its queues may live on a server of their own.
+    queue_redis_url: str | None = None
     admin_token: str | None = None
     public_url: str = "http://127.0.0.1:8000"
     data_dir: Path = Path(".hub-data")
@@ -90,6 +92,7 @@ class Settings:
         return cls(
             redis_url=env.get("HUB_REDIS_URL") or None,
             redis_cluster=_bool(env, "HUB_REDIS_CLUSTER"),
+            queue_redis_url=env.get("HUB_QUEUE_REDIS_URL") or env.get("HUB_REDIS_URL") or None,
             admin_token=env.get("HUB_ADMIN_TOKEN") or None,
             public_url=env.get("HUB_PUBLIC_URL", cls.public_url).rstrip("/"),
             data_dir=Path(env.get("HUB_DATA_DIR", str(cls.data_dir))),

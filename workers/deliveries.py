@@ -93,17 +93,21 @@ class EngineThread:
             await redis.aclose()
 
 
-def serve(settings: Settings, queues: Sequence[str] = (), burst: bool = False) -> None:
-    """Run a delivery worker: the resident engine plus an RQ SimpleWorker on the webhook queue."""
+def serve(
+    settings: Settings, queues: Sequence[str] = (), burst: bool = False, name: str | None = None
+) -> bool:
+    """Run the resident delivery engine plus an RQ SimpleWorker on the webhook queue (and ``queues``)."""
     global _resident
-    if not settings.redis_url:
-        raise ConfigError("the delivery worker needs HUB_REDIS_URL")
-    connection = SyncRedis.from_url(settings.redis_url)
+    if not settings.queue_redis_url:
+        raise ConfigError("the worker needs HUB_REDIS_URL (or HUB_QUEUE_REDIS_URL)")
+    connection = SyncRedis.from_url(settings.queue_redis_url)
     names = [settings.webhook_queue, *[q for q in queues if q != settings.webhook_queue]]
     _resident = EngineThread(settings).start()
     try:
-        worker = SimpleWorker([Queue(name, connection=connection) for name in names], connection=connection)
-        worker.work(burst=burst, with_scheduler=False)
+        worker = SimpleWorker(
+            [Queue(queue, connection=connection) for queue in names], connection=connection, name=name
+        )
+        return bool(worker.work(burst=burst, with_scheduler=False, logging_level="WARNING"))
     finally:
         _resident.stop()
         _resident = None
@@ -114,10 +118,10 @@ class Kicker:
     """The dispatcher's side: at most one kick job queued at a time."""
 
     def __init__(self, redis: Redis, settings: Settings) -> None:
-        if not settings.redis_url:
-            raise ConfigError("the dispatcher needs HUB_REDIS_URL")
+        if not settings.queue_redis_url:
+            raise ConfigError("the dispatcher needs HUB_REDIS_URL (or HUB_QUEUE_REDIS_URL)")
         self.redis = redis
-        self.connection = SyncRedis.from_url(settings.redis_url)
+        self.connection = SyncRedis.from_url(settings.queue_redis_url)
         self.queue = Queue(settings.webhook_queue, connection=self.connection)
 
     async def __call__(self) -> None:

@@ -67,9 +67,9 @@ class Scheduler:
 
 
 def connection(settings: Settings) -> sync_redis.Redis:
-    """A synchronous client without decoding: RQ stores pickled job data."""
-    if not settings.redis_url:
+    """The queues' server (a synchronous client without decoding: RQ stores pickled job data)."""
+    if not settings.queue_redis_url:
         from hub.errors import ConfigError
 
         raise ConfigError("HUB_REDIS_URL is not set")
-    return sync_redis.Redis.from_url(settings.redis_url)
+    return sync_redis.Redis.from_url(settings.queue_redis_url)

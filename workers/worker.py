@@ -1,14 +1,14 @@
-"""``hub worker``: a plain RQ worker on the poll queue."""
+"""``hub worker``: one RQ worker for both polls and merchant webhook deliveries.
+
+It does not fork (an RQ ``SimpleWorker``): deliveries run on a resident async engine that
+outlives jobs (:mod:`workers.deliveries`), and each poll batch runs its own event loop.
+"""
 
 from __future__ import annotations
 
-from rq import Queue, Worker
-
 from hub.settings import Settings
-from workers.scheduler import connection
+from workers import deliveries
 
 
 def run(settings: Settings, *, burst: bool = False, name: str | None = None) -> bool:
-    redis = connection(settings)
-    worker = Worker([Queue(settings.poll.queue, connection=redis)], connection=redis, name=name)
-    return bool(worker.work(burst=burst, with_scheduler=False, logging_level="WARNING"))
+    return deliveries.serve(settings, [settings.poll.queue], burst=burst, name=name)

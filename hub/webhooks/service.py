@@ -1,11 +1,10 @@
-"""Process entry points for ``hub dispatcher`` and ``hub delivery-worker``."""
+"""Process entry point for ``hub dispatcher`` (``hub worker`` sends the deliveries)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
-from collections.abc import Sequence
 
 from hub.connection import connect
 from hub.settings import Settings
@@ -34,9 +33,3 @@ async def _dispatch(settings: Settings) -> None:
     finally:
         kicker.close()
         await redis.aclose()
-
-
-def run_delivery_worker(settings: Settings, extra_queues: Sequence[str] = (), burst: bool = False) -> None:
-    from workers.deliveries import serve
-
-    serve(settings, extra_queues, burst=burst)

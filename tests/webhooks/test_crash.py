@@ -71,7 +71,7 @@ async def test_sigkilled_dispatcher_and_worker_lose_nothing(
     await rig.endpoint(receiver, url)
 
     dispatcher = processes.start("dispatcher")
-    worker = processes.start("delivery-worker")
+    worker = processes.start("worker")
     emitted = []
     for n in range(6):
         emitted += await rig.emit(f"shp_{n}", count=4)
@@ -84,7 +84,7 @@ async def test_sigkilled_dispatcher_and_worker_lose_nothing(
         emitted += await rig.emit(f"shp_{n}", count=2)
 
     processes.start("dispatcher")
-    processes.start("delivery-worker")
+    processes.start("worker")
     wanted = {e["id"] for e in emitted}
     await eventually(lambda: wanted <= set(receiver.accepted_ids()), 60, "all 36 events after the restart")
     for n in range(6):
