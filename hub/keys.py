@@ -74,3 +74,13 @@ def alopeyk_secret(secret_hash: str) -> str:
 def unknown_codes() -> str:
     """Hash: ``provider:code`` -> how often an unmapped status code was seen."""
     return f"{PREFIX}:stats:unknown-codes"
+
+
+# --- HLD over Pusher (hub/pusher): registrations reach listeners, workers share channels ---
+SHIPMENT_REGISTRATIONS = f"{PREFIX}:shipments:registrations"  # stream: shipment, provider, provider_ref, change
+PUSHER_WORKERS = f"{PREFIX}:pusher:workers"  # sorted set: `hub pusher` worker id -> lease expiry (ms)
+
+
+def active(provider: str) -> str:
+    """Hash: shipment id -> provider_ref of the provider's tracked, not yet terminal shipments."""
+    return f"{PREFIX}:active:{provider}"

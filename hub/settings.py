@@ -58,6 +58,19 @@ class Settings:
     stream_max_age_s: int = 0
     outbox_lease_ms: int = 30_000
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
+    # --- HLD over Pusher (hub/pusher, POST /ingest/pusher); key and cluster are HLD credentials ---
+    pusher_host: str | None = None  # ws(s)://host[:port] instead of wss://ws-{cluster}.pusher.com
+    pusher_channels_per_connection: int = 100
+    pusher_coalesce_ms: int = 1000  # keep the latest position per shipment within this window (0: off)
+    pusher_pong_timeout_ms: int = 30_000  # after our ping, reconnect when nothing arrives within this
+    pusher_backoff_min_ms: int = 500
+    pusher_backoff_max_ms: int = 30_000
+    pusher_lease_ttl_ms: int = 5_000  # a worker silent this long is dead; survivors take its channels
+    pusher_gapfill_concurrency: int = 20  # parallel GETs to HLD's tracking endpoint after a (re)connect
+    pusher_gapfill_timeout_ms: int = 10_000
+    pusher_webhook_app_id: str | None = None  # the Pusher app whose webhooks POST /ingest/pusher accepts
+    pusher_webhook_key: str | None = None
+    pusher_webhook_secret: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -72,6 +85,7 @@ class Settings:
             stream_max_age_s=_int(env, "HUB_STREAM_MAX_AGE_S", cls.stream_max_age_s),
             outbox_lease_ms=_int(env, "HUB_OUTBOX_LEASE_MS", cls.outbox_lease_ms),
             providers={name: _provider(env, name) for name in PROVIDERS},
+            **_pusher(env),
         )
 
     def provider(self, name: str) -> ProviderSettings:
@@ -104,6 +118,28 @@ def _provider(env: Mapping[str, str], name: str) -> ProviderSettings:
         timezone=env.get(prefix + "TIMEZONE", _DEFAULT_ZONES[name]),
         credentials=credentials,
     )
+
+
+def _pusher(env: Mapping[str, str]) -> dict[str, object]:
+    """The ``HUB_PUSHER_*`` block (see the Settings fields of the same names)."""
+    numbers = {
+        name: _int(env, f"HUB_{name.upper()}", getattr(Settings, name))
+        for name in (
+            "pusher_channels_per_connection",
+            "pusher_coalesce_ms",
+            "pusher_pong_timeout_ms",
+            "pusher_backoff_min_ms",
+            "pusher_backoff_max_ms",
+            "pusher_lease_ttl_ms",
+            "pusher_gapfill_concurrency",
+            "pusher_gapfill_timeout_ms",
+        )
+    }
+    texts = {
+        name: env.get(f"HUB_{name.upper()}") or None
+        for name in ("pusher_host", "pusher_webhook_app_id", "pusher_webhook_key", "pusher_webhook_secret")
+    }
+    return {**numbers, **texts}
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
