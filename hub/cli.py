@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument("--count", type=int, default=0, help="stop after this many events (0: never)")
     tail.set_defaults(run=_tail)
 
+    pusher = sub.add_parser("pusher", help="subscribe to HLD's Pusher channels of every active shipment")
+    pusher.set_defaults(run=_pusher)
+
     dead = sub.add_parser("deadletter", help="inspect and replay payloads that could not be normalized")
     dead_sub = dead.add_subparsers(required=True, metavar="ACTION")
     listing = dead_sub.add_parser("list", help="the most recent dead letters")
@@ -168,6 +171,12 @@ def _pretty(entry_id: str, event: dict[str, Any]) -> str:
         f"{entry_id}  {event['time']}  {event['type'].removeprefix('shipment.'):<16} {data['shipment_id']}  "
         f"{data['provider']}:{code}  {status}{where}  seq={event['sequence']} via {data['channel']}"
     )
+
+
+def _pusher(args: argparse.Namespace) -> int:
+    from hub.pusher.process import run
+
+    return run(Settings.from_env())
 
 
 def _deadletter_list(args: argparse.Namespace) -> int:

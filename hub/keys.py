@@ -77,7 +77,9 @@ def unknown_codes() -> str:
 
 
 # --- HLD over Pusher (hub/pusher): registrations reach listeners, workers share channels ---
-SHIPMENT_REGISTRATIONS = f"{PREFIX}:shipments:registrations"  # stream: shipment, provider, provider_ref, change
+SHIPMENT_REGISTRATIONS = (
+    f"{PREFIX}:shipments:registrations"  # stream: shipment, provider, provider_ref, change
+)
 PUSHER_WORKERS = f"{PREFIX}:pusher:workers"  # sorted set: `hub pusher` worker id -> lease expiry (ms)
 
 

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from hub.errors import ConfigError
 
@@ -120,7 +121,7 @@ def _provider(env: Mapping[str, str], name: str) -> ProviderSettings:
     )
 
 
-def _pusher(env: Mapping[str, str]) -> dict[str, object]:
+def _pusher(env: Mapping[str, str]) -> dict[str, Any]:
     """The ``HUB_PUSHER_*`` block (see the Settings fields of the same names)."""
     numbers = {
         name: _int(env, f"HUB_{name.upper()}", getattr(Settings, name))

@@ -173,7 +173,7 @@ async def finished(redis: Redis, shipment_id: str, provider: str, provider_ref: 
 
 
 def _announce(pipe: Any, shipment_id: str, provider: str, provider_ref: str, change: str) -> None:
-    """Keep ``active:<provider>`` current and tell listeners (``hub pusher``) at once, not at their next scan."""
+    """Keep ``active:<provider>`` current and tell listeners (``hub pusher``) now, not at their next scan."""
     if change == "registered":
         pipe.hset(keys.active(provider), shipment_id, provider_ref)
     else:
