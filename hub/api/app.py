@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 
-from hub.api import health, openapi, receivers, shipments
+from hub.api import health, openapi, pusher_webhook, receivers, shipments
 from hub.api.errors import HANDLERS
 from hub.connection import connect
 from hub.ingest import Ingestor
@@ -29,4 +29,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await redis.aclose()
 
     routes = [*health.routes, *shipments.routes, *receivers.routes, *openapi.routes]
+    routes += pusher_webhook.routes
     return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
