@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import zlib
 from typing import Any
 
 import httpx
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from hub import keys, metrics, shipments
 from hub.errors import ConfigError
@@ -150,7 +152,13 @@ class Listener:
     async def _follow(self) -> None:
         """Apply registrations and finished shipments as they are announced."""
         while True:
-            reply = await self.redis.xread({keys.SHIPMENT_REGISTRATIONS: self._cursor}, block=FOLLOW_BLOCK_MS)
+            try:
+                reply = await self.redis.xread(
+                    {keys.SHIPMENT_REGISTRATIONS: self._cursor}, block=FOLLOW_BLOCK_MS
+                )
+            except RedisError as exc:
+                await _pause("following registrations", exc)
+                continue
             for _, entries in reply:
                 for entry_id, fields in entries:
                     self._cursor = entry_id
@@ -170,7 +178,11 @@ class Listener:
         interval_s = self.settings.pusher_lease_ttl_ms / 3000
         while True:
             await asyncio.sleep(interval_s)
-            workers = await self.leases.renew()
+            try:
+                workers = await self.leases.renew()
+            except RedisError as exc:  # others may take our channels meanwhile; duplicates are dropped by id
+                await _pause("renewing the lease", exc)
+                continue
             if workers != self.workers:
                 log.info("pusher workers now %s", workers)
                 self.workers = workers
@@ -179,7 +191,11 @@ class Listener:
     async def _resync(self) -> None:
         while True:
             await asyncio.sleep(RESYNC_S)
-            self.active = await self.redis.hgetall(keys.active("hld"))
+            try:
+                self.active = await self.redis.hgetall(keys.active("hld"))
+            except RedisError as exc:
+                await _pause("reloading active shipments", exc)
+                continue
             await self._reconcile()
 
     # --- events in, normalized events out ---
@@ -203,11 +219,20 @@ class Listener:
     async def _ingest_worker(self, shard: asyncio.Queue[tuple[str, str, bytes]]) -> None:
         while True:
             token, kind, body = await shard.get()
+            await self._ingest_until_stored(token, kind, body)
+
+    async def _ingest_until_stored(self, token: str, kind: str, body: bytes) -> None:
+        """An event already received is retried until Redis takes it: it is not sent again."""
+        for attempt in itertools.count():
             try:
                 result = await self.ingestor.ingest_raw("hld", kind, body, Channel.PUSHER, ref=token)
+                await self._finish_if_terminal(token, result)
+                return
             except Rejected:
-                continue  # kept in the dead-letter stream with the reason
-            await self._finish_if_terminal(token, result)
+                return  # kept in the dead-letter stream with the reason
+            except RedisError as exc:  # idempotent by event id, so a retry after a partial write is safe
+                await metrics.inc(self.redis, "hub_pusher_ingest_retries_total")
+                await _pause(f"ingesting {kind}", exc, protocol.backoff_s(attempt, 100, 5000))
 
     def _on_subscribed(self, channel: str) -> None:
         token = protocol.hld_token(channel)
@@ -218,10 +243,16 @@ class Listener:
     async def _gapfill_worker(self, http: httpx.AsyncClient) -> None:
         while True:
             token = await self._gapfills.get()
-            if token in self.held:
+            if token not in self.held:
+                continue
+            try:
                 result = await gap_fill(self.ingestor, http, token)
                 if result is not None:
                     await self._finish_if_terminal(token, result)
+            except RedisError as exc:
+                await _pause(f"gap-filling {token[:6]}…", exc)
+                with contextlib.suppress(asyncio.QueueFull):
+                    self._gapfills.put_nowait(token)
 
     async def _finish_if_terminal(self, token: str, result: Ingested) -> None:
         """After a terminal status nothing more is expected: leave the channel, for every worker."""
@@ -244,3 +275,8 @@ class Listener:
         self.connections.clear()
         with contextlib.suppress(Exception):
             await self.leases.release()
+
+
+async def _pause(doing: str, error: Exception, delay_s: float = 1.0) -> None:
+    log.warning("redis error while %s (%s); retrying in %.1f s", doing, error, delay_s)
+    await asyncio.sleep(delay_s)
