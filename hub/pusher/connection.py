@@ -164,7 +164,8 @@ class Connection:
     async def _receive(self, ws: ClientConnection, timeout_s: float) -> Frame | None:
         """The next frame, or None when nothing arrived within ``timeout_s``; bad frames are skipped."""
         try:
-            message = await asyncio.wait_for(ws.recv(), timeout_s)
+            async with asyncio.timeout(timeout_s):  # not wait_for: on 3.11 it can swallow a cancellation
+                message = await ws.recv()
         except TimeoutError:
             return None
         try:

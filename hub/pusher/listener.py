@@ -220,6 +220,7 @@ class Listener:
         while True:
             token, kind, body = await shard.get()
             await self._ingest_until_stored(token, kind, body)
+            _raise_if_cancelled()
 
     async def _ingest_until_stored(self, token: str, kind: str, body: bytes) -> None:
         """An event already received is retried until Redis takes it: it is not sent again."""
@@ -253,6 +254,7 @@ class Listener:
                 await _pause(f"gap-filling {token[:6]}…", exc)
                 with contextlib.suppress(asyncio.QueueFull):
                     self._gapfills.put_nowait(token)
+            _raise_if_cancelled()
 
     async def _finish_if_terminal(self, token: str, result: Ingested) -> None:
         """After a terminal status nothing more is expected: leave the channel, for every worker."""
@@ -268,10 +270,10 @@ class Listener:
                 return
 
     async def _shutdown(self) -> None:
+        log.info("stopping: closing %d connections and releasing the lease", len(self.connections))
         with contextlib.suppress(Exception):
             await self.coalescer.close()
-        for connection in self.connections:
-            await connection.close()
+        await asyncio.gather(*(connection.close() for connection in self.connections))
         self.connections.clear()
         with contextlib.suppress(Exception):
             await self.leases.release()
@@ -280,3 +282,10 @@ class Listener:
 async def _pause(doing: str, error: Exception, delay_s: float = 1.0) -> None:
     log.warning("redis error while %s (%s); retrying in %.1f s", doing, error, delay_s)
     await asyncio.sleep(delay_s)
+
+
+def _raise_if_cancelled() -> None:
+    """Re-raise a cancellation a library swallowed (seen under redis-py on 3.11), or shutdown hangs."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

@@ -1,0 +1,227 @@
+"""How fast one `hub pusher` process turns Pusher events into appended events, with 5,000 channels.
+
+Starts an embedded Redis-protocol server, the Pusher/HLD emulator and one `hub pusher`
+process (all on 127.0.0.1), registers 5,000 HLD shipments, waits until every channel
+is subscribed, then triggers one status change per shipment through the real `pusher`
+library and measures, per run:
+
+* events/s from the first trigger until the last event is on ``hub:events``;
+* p50/p99 delay from the trigger (the event's own time) to its ``hub:events`` entry;
+
+and, as the baseline in the same run, events/s of ``Ingestor.ingest_raw`` called directly
+(the normalize + append cost with no Pusher in between). Figures are medians of the runs.
+
+    /work/main/.venv/bin/python bench/pusher.py [--shipments 5000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+# Run as a script, this file's folder comes first on sys.path and its name would hide the `pusher` library.
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
+
+import httpx  # noqa: E402
+import pusher  # noqa: E402
+import uvicorn  # noqa: E402
+from redis.asyncio import Redis  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from hub import keys, shipments  # noqa: E402
+from hub.embedded import EmbeddedRedis, free_port  # noqa: E402
+from hub.emulators.pusher import PusherEmulator  # noqa: E402
+from hub.ingest import Ingestor  # noqa: E402
+from hub.observations import Channel  # noqa: E402
+from hub.settings import Settings  # noqa: E402
+
+APP_ID, KEY, SECRET = "1", "bench-key", "bench-secret"
+RUN_TIMEOUT_S = 180.0
+TRIGGER_THREADS = 4
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--shipments", type=int, default=5000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp) / "redis") as redis_server:
+        port = free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(
+                PusherEmulator(APP_ID, KEY, SECRET).app, host="127.0.0.1", port=port, log_level="warning"
+            )
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        _wait(lambda: server.started, 15, "the emulator")
+        emulator_url = f"http://127.0.0.1:{port}"
+        log_path = Path(tempfile.gettempdir()) / "bench-hub-pusher.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "hub", "pusher"],
+                env=_env(redis_server.url, emulator_url),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            asyncio.run(_bench(redis_server.url, emulator_url, port, args.shipments, args.runs))
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                print(f"hub pusher did not stop on SIGTERM within 15 s; killed (log: {log_path})")
+                process.kill()
+                process.wait()
+            server.should_exit = True
+            thread.join(timeout=10)
+
+
+def _env(redis_url: str, emulator_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "HUB_REDIS_URL": redis_url,
+        "HUB_HLD_PUSHER_KEY": KEY,
+        "HUB_PUSHER_HOST": emulator_url.replace("http://", "ws://"),
+        "HUB_HLD_BASE_URL": emulator_url,
+    }
+
+
+async def _bench(redis_url: str, emulator_url: str, port: int, count: int, runs: int) -> None:
+    redis = Redis.from_url(redis_url, decode_responses=True)
+    tokens = [f"bench{index:05d}" for index in range(count)]
+    for start in range(0, count, 50):
+        await asyncio.gather(
+            *(shipments.register(redis, "mer_bench", "hld", t) for t in tokens[start : start + 50])
+        )
+    client = pusher.Pusher(app_id=APP_ID, key=KEY, secret=SECRET, host="127.0.0.1", port=port, ssl=False)
+    try:
+        started = time.monotonic()
+        async with httpx.AsyncClient(base_url=emulator_url, timeout=30) as control:
+            await _until(lambda: _subscribed(control, count), RUN_TIMEOUT_S, "every channel subscribed")
+        print(f"{count} channels subscribed in {time.monotonic() - started:.1f} s")
+        rates, p50s, p99s, baselines = [], [], [], []
+        codes = [2, 24, 3, 25, 2, 24, 3, 25]
+        for run in range(runs):
+            rate, p50, p99 = await _run(redis, client, tokens, codes[run % len(codes)])
+            baseline = await _baseline(redis, redis_url, count, run)
+            rates.append(rate)
+            p50s.append(p50)
+            p99s.append(p99)
+            baselines.append(baseline)
+            print(f"run {run + 1}: hub pusher {rate:,.0f} events/s, p50 {p50:.0f} ms, p99 {p99:.0f} ms; "
+                  f"direct ingest baseline {baseline:,.0f} events/s")  # fmt: skip
+        print(
+            f"\nmedian of {runs} runs, {count} channels, 1 hub pusher process:\n"
+            f"  hub pusher: {statistics.median(rates):,.0f} events/s, trigger -> hub:events "
+            f"p50 {statistics.median(p50s):.0f} ms, p99 {statistics.median(p99s):.0f} ms\n"
+            f"  baseline, Ingestor.ingest_raw direct (8 concurrent): "
+            f"{statistics.median(baselines):,.0f} events/s"
+        )
+    finally:
+        await redis.aclose()
+
+
+async def _run(
+    redis: Redis, client: pusher.Pusher, tokens: list[str], code: int
+) -> tuple[float, float, float]:
+    first = await redis.xlen(keys.EVENTS)
+    last_id = (await redis.xrevrange(keys.EVENTS, count=1) or [("0-0", {})])[0][0]
+    events = [_status(token, code) for token in tokens]
+    batches = [events[i : i + 10] for i in range(0, len(events), 10)]
+    started = time.monotonic()
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(TRIGGER_THREADS) as pool:
+        await asyncio.gather(*(loop.run_in_executor(pool, client.trigger_batch, batch) for batch in batches))
+    await _until(lambda: _has(redis, first + len(tokens)), RUN_TIMEOUT_S, "every event appended")
+    elapsed_s = time.monotonic() - started
+    delays_ms = []
+    for entry_id, fields in await redis.xrange(keys.EVENTS, f"({last_id}", "+"):
+        event = json.loads(fields["event"])
+        event_ms = datetime.fromisoformat(event["time"].replace("Z", "+00:00")).timestamp() * 1000
+        delays_ms.append(int(entry_id.split("-")[0]) - event_ms)
+    delays_ms.sort()
+    p50 = delays_ms[len(delays_ms) // 2]
+    p99 = delays_ms[min(len(delays_ms) - 1, int(len(delays_ms) * 0.99))]
+    return len(tokens) / elapsed_s, p50, p99
+
+
+async def _baseline(redis: Redis, redis_url: str, count: int, run: int) -> float:
+    """The same number of status events, normalized and appended without Pusher (fresh shipments)."""
+    ingestor = Ingestor(redis, Settings.from_env({"HUB_REDIS_URL": redis_url}))
+    tokens = [f"base{run}-{index:05d}" for index in range(count)]
+    for start in range(0, count, 50):
+        await asyncio.gather(
+            *(shipments.register(redis, "mer_base", "hld", t) for t in tokens[start : start + 50])
+        )
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for token in tokens:
+        queue.put_nowait(token)
+
+    async def worker() -> None:
+        while not queue.empty():
+            token = queue.get_nowait()
+            body = json.dumps(_status(token, 2)["data"]).encode()
+            await ingestor.ingest_raw(
+                "hld", "pusher:hld.order.status_changed", body, Channel.PUSHER, ref=token
+            )
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(8)))
+    rate = count / (time.monotonic() - started)
+    pipe = redis.pipeline(transaction=False)
+    for token in tokens:  # keep `hub pusher` from subscribing to them
+        pipe.hdel(keys.active("hld"), await redis.get(keys.provider_ref("hld", token)))
+    await pipe.execute()
+    return rate
+
+
+def _status(token: str, code: int) -> dict[str, Any]:
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    data = {"order": {"id": token, "status": code}, "tracking_entry": {"status": code, "timestamp": now}}
+    return {"channel": f"hld.order.{token}", "name": "hld.order.status_changed", "data": data}
+
+
+async def _subscribed(control: httpx.AsyncClient, count: int) -> bool:
+    state = (await control.get("/_emulator/state")).json()
+    return sum(len(c["channels"]) for c in state["connections"]) >= count
+
+
+async def _has(redis: Redis, count: int) -> bool:
+    return bool(await redis.xlen(keys.EVENTS) >= count)
+
+
+async def _until(check: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out after {timeout_s} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def _wait(check: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+if __name__ == "__main__":
+    main()
