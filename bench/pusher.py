@@ -104,92 +104,130 @@ def _env(redis_url: str, emulator_url: str) -> dict[str, str]:
 
 
 async def _bench(redis_url: str, emulator_url: str, port: int, count: int, runs: int) -> None:
-    redis = Redis.from_url(redis_url, decode_responses=True)
+    redis = Redis.from_url(redis_url, decode_responses=True, max_connections=200)
     tokens = [f"bench{index:05d}" for index in range(count)]
-    for start in range(0, count, 50):
-        await asyncio.gather(
-            *(shipments.register(redis, "mer_bench", "hld", t) for t in tokens[start : start + 50])
-        )
+    await _register(redis, tokens)
     client = pusher.Pusher(app_id=APP_ID, key=KEY, secret=SECRET, host="127.0.0.1", port=port, ssl=False)
+    ingestor = Ingestor(redis, Settings.from_env({"HUB_REDIS_URL": redis_url}))
     try:
         started = time.monotonic()
         async with httpx.AsyncClient(base_url=emulator_url, timeout=30) as control:
             await _until(lambda: _subscribed(control, count), RUN_TIMEOUT_S, "every channel subscribed")
         print(f"{count} channels subscribed in {time.monotonic() - started:.1f} s")
-        rates, p50s, p99s, baselines = [], [], [], []
-        codes = [2, 24, 3, 25, 2, 24, 3, 25]
+        figures: dict[str, list[float]] = {}
         for run in range(runs):
-            rate, p50, p99 = await _run(redis, client, tokens, codes[run % len(codes)])
-            baseline = await _baseline(redis, redis_url, count, run)
-            rates.append(rate)
-            p50s.append(p50)
-            p99s.append(p99)
-            baselines.append(baseline)
-            print(f"run {run + 1}: hub pusher {rate:,.0f} events/s, p50 {p50:.0f} ms, p99 {p99:.0f} ms; "
-                  f"direct ingest baseline {baseline:,.0f} events/s")  # fmt: skip
+            results = {
+                "hub pusher events/s": await _burst(redis, client, tokens, 2 + run),
+                "baseline events/s": await _direct_burst(redis, ingestor, count, run),
+            }
+            p50, p99 = await _paced(redis, client, tokens[:PACED_EVENTS], 100 + run)
+            base_p50, base_p99 = await _direct_paced(redis, ingestor, run)
+            results |= {"hub pusher p50 ms": p50, "hub pusher p99 ms": p99}
+            results |= {"baseline p50 ms": base_p50, "baseline p99 ms": base_p99}
+            print(f"run {run + 1}: " + ", ".join(f"{name} {value:,.0f}" for name, value in results.items()))
+            for name, value in results.items():
+                figures.setdefault(name, []).append(value)
+        print(f"\nmedian of {runs} runs, {count} subscribed channels, 1 hub pusher process:")
+        for name, values in figures.items():
+            print(f"  {name:<22} {statistics.median(values):>10,.0f}")
         print(
-            f"\nmedian of {runs} runs, {count} channels, 1 hub pusher process:\n"
-            f"  hub pusher: {statistics.median(rates):,.0f} events/s, trigger -> hub:events "
-            f"p50 {statistics.median(p50s):.0f} ms, p99 {statistics.median(p99s):.0f} ms\n"
-            f"  baseline, Ingestor.ingest_raw direct (8 concurrent): "
-            f"{statistics.median(baselines):,.0f} events/s"
+            f"(events/s: a burst of {count} status changes, one per channel, triggered by 4 threads;\n"
+            f" delays: {PACED_EVENTS} status changes paced at {PACED_RATE_PER_S}/s, trigger -> hub:events;\n"
+            " baseline: Ingestor.ingest_raw called directly, 32 concurrent / at the same pace)"
         )
     finally:
         await redis.aclose()
 
 
-async def _run(
-    redis: Redis, client: pusher.Pusher, tokens: list[str], code: int
-) -> tuple[float, float, float]:
+PACED_EVENTS = 1000
+PACED_RATE_PER_S = 100
+
+
+async def _register(redis: Redis, tokens: list[str], merchant: str = "mer_bench") -> None:
+    for start in range(0, len(tokens), 100):
+        await asyncio.gather(
+            *(shipments.register(redis, merchant, "hld", t) for t in tokens[start : start + 100])
+        )
+
+
+async def _burst(redis: Redis, client: pusher.Pusher, tokens: list[str], code: int) -> float:
     first = await redis.xlen(keys.EVENTS)
-    last_id = (await redis.xrevrange(keys.EVENTS, count=1) or [("0-0", {})])[0][0]
-    events = [_status(token, code) for token in tokens]
-    batches = [events[i : i + 10] for i in range(0, len(events), 10)]
+    batches = [[_status(t, code) for t in tokens[i : i + 10]] for i in range(0, len(tokens), 10)]
     started = time.monotonic()
     loop = asyncio.get_running_loop()
     with ThreadPoolExecutor(TRIGGER_THREADS) as pool:
         await asyncio.gather(*(loop.run_in_executor(pool, client.trigger_batch, batch) for batch in batches))
+    triggered_s = time.monotonic() - started
     await _until(lambda: _has(redis, first + len(tokens)), RUN_TIMEOUT_S, "every event appended")
-    elapsed_s = time.monotonic() - started
+    print(f"  (burst: triggering took {triggered_s:.1f} s of {time.monotonic() - started:.1f} s)")
+    return len(tokens) / (time.monotonic() - started)
+
+
+async def _paced(redis: Redis, client: pusher.Pusher, tokens: list[str], code: int) -> tuple[float, float]:
+    first = await redis.xlen(keys.EVENTS)
+    last_id = (await redis.xrevrange(keys.EVENTS, count=1) or [("0-0", {})])[0][0]
+    interval_s = 10 / PACED_RATE_PER_S
+    started = time.monotonic()
+    for index, start in enumerate(range(0, len(tokens), 10)):
+        await asyncio.to_thread(client.trigger_batch, [_status(t, code) for t in tokens[start : start + 10]])
+        await asyncio.sleep(max(0.0, started + (index + 1) * interval_s - time.monotonic()))
+    await _until(lambda: _has(redis, first + len(tokens)), RUN_TIMEOUT_S, "every paced event appended")
     delays_ms = []
     for entry_id, fields in await redis.xrange(keys.EVENTS, f"({last_id}", "+"):
         event = json.loads(fields["event"])
         event_ms = datetime.fromisoformat(event["time"].replace("Z", "+00:00")).timestamp() * 1000
         delays_ms.append(int(entry_id.split("-")[0]) - event_ms)
-    delays_ms.sort()
-    p50 = delays_ms[len(delays_ms) // 2]
-    p99 = delays_ms[min(len(delays_ms) - 1, int(len(delays_ms) * 0.99))]
-    return len(tokens) / elapsed_s, p50, p99
+    return _percentile(delays_ms, 0.5), _percentile(delays_ms, 0.99)
 
 
-async def _baseline(redis: Redis, redis_url: str, count: int, run: int) -> float:
-    """The same number of status events, normalized and appended without Pusher (fresh shipments)."""
-    ingestor = Ingestor(redis, Settings.from_env({"HUB_REDIS_URL": redis_url}))
+async def _direct_burst(redis: Redis, ingestor: Ingestor, count: int, run: int) -> float:
+    """The same burst normalized and appended without Pusher, on shipments `hub pusher` does not hold."""
     tokens = [f"base{run}-{index:05d}" for index in range(count)]
-    for start in range(0, count, 50):
-        await asyncio.gather(
-            *(shipments.register(redis, "mer_base", "hld", t) for t in tokens[start : start + 50])
-        )
+    await _register(redis, tokens, "mer_base")
+    await _forget(redis, tokens)
     queue: asyncio.Queue[str] = asyncio.Queue()
     for token in tokens:
         queue.put_nowait(token)
 
     async def worker() -> None:
         while not queue.empty():
-            token = queue.get_nowait()
-            body = json.dumps(_status(token, 2)["data"]).encode()
-            await ingestor.ingest_raw(
-                "hld", "pusher:hld.order.status_changed", body, Channel.PUSHER, ref=token
-            )
+            await _ingest(ingestor, queue.get_nowait(), 2)
 
     started = time.monotonic()
-    await asyncio.gather(*(worker() for _ in range(8)))
-    rate = count / (time.monotonic() - started)
-    pipe = redis.pipeline(transaction=False)
-    for token in tokens:  # keep `hub pusher` from subscribing to them
-        pipe.hdel(keys.active("hld"), await redis.get(keys.provider_ref("hld", token)))
-    await pipe.execute()
-    return rate
+    await asyncio.gather(*(worker() for _ in range(32)))
+    return count / (time.monotonic() - started)
+
+
+async def _direct_paced(redis: Redis, ingestor: Ingestor, run: int) -> tuple[float, float]:
+    tokens = [f"pace{run}-{index:05d}" for index in range(PACED_EVENTS)]
+    await _register(redis, tokens, "mer_base")
+    await _forget(redis, tokens)
+    durations_ms = []
+    interval_s = 1 / PACED_RATE_PER_S
+    started = time.monotonic()
+    for index, token in enumerate(tokens):
+        before = time.monotonic()
+        await _ingest(ingestor, token, 2)
+        durations_ms.append((time.monotonic() - before) * 1000)
+        await asyncio.sleep(max(0.0, started + (index + 1) * interval_s - time.monotonic()))
+    return _percentile(durations_ms, 0.5), _percentile(durations_ms, 0.99)
+
+
+async def _ingest(ingestor: Ingestor, token: str, code: int) -> None:
+    body = json.dumps(_status(token, code)["data"]).encode()
+    await ingestor.ingest_raw("hld", "pusher:hld.order.status_changed", body, Channel.PUSHER, ref=token)
+
+
+async def _forget(redis: Redis, tokens: list[str]) -> None:
+    """Take baseline shipments out of the active index so `hub pusher` leaves them alone."""
+    ids = [await redis.get(keys.provider_ref("hld", token)) for token in tokens]
+    for shipment_id, token in zip(ids, tokens, strict=True):
+        await shipments.finished(redis, shipment_id, "hld", token)
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
 def _status(token: str, code: int) -> dict[str, Any]:
