@@ -136,6 +136,7 @@ async def _bench(redis_url: str, emulator_url: str, port: int, count: int, runs:
             " baseline: Ingestor.ingest_raw called directly, 32 concurrent / at the same pace)"
         )
     finally:
+        await ingestor.close()
         await redis.aclose()
 
 

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from hub import deadletter, keys
 from hub.connection import connect
 from hub.embedded import EmbeddedRedis
@@ -21,6 +23,7 @@ from hub.observations import Channel
 from hub.settings import Settings
 
 DEV_REDIS_PORT = 6399
+CHECK_TIMEOUT_S = 3.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument("--count", type=int, default=0, help="stop after this many events (0: never)")
     tail.set_defaults(run=_tail)
 
+    check = sub.add_parser(
+        "check", help="exit 0 when Redis answers (a liveness probe for background processes)"
+    )
+    check.set_defaults(run=_check)
+
     pusher = sub.add_parser("pusher", help="subscribe to HLD's Pusher channels of every active shipment")
     pusher.set_defaults(run=_pusher)
 
@@ -72,7 +80,24 @@ def _parser() -> argparse.ArgumentParser:
     replay = dead_sub.add_parser("replay", help="normalize a dead letter again (after a fix)")
     replay.add_argument("entry_id")
     replay.set_defaults(run=_deadletter_replay)
+    _poller_commands(sub)
     return parser
+
+
+def _poller_commands(sub: Any) -> None:
+    """``hub worker``, ``hub scheduler``, ``hub emulator``: the poller (see docs/poller.md)."""
+    from hub.emulators import serve
+    from workers import cli
+
+    worker = sub.add_parser("worker", help="run an RQ worker that polls providers (needs HUB_REDIS_URL)")
+    worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    worker.add_argument("--name", help="worker name (default: RQ's)")
+    worker.set_defaults(run=cli.worker)
+    scheduler = sub.add_parser("scheduler", help="enqueue provider polls as they fall due")
+    scheduler.set_defaults(run=cli.scheduler)
+    emulator = sub.add_parser("emulator", help="serve a provider's API from scripted shipments")
+    serve.add_arguments(emulator)
+    emulator.set_defaults(run=serve.main)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -87,7 +112,7 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_level="info",
+        log_config=None,  # the app configures JSON logs in every worker process
         proxy_headers=True,
     )
     return 0
@@ -171,6 +196,20 @@ def _pretty(entry_id: str, event: dict[str, Any]) -> str:
         f"{entry_id}  {event['time']}  {event['type'].removeprefix('shipment.'):<16} {data['shipment_id']}  "
         f"{data['provider']}:{code}  {status}{where}  seq={event['sequence']} via {data['channel']}"
     )
+
+
+def _check(args: argparse.Namespace) -> int:
+    async def ping() -> bool:
+        redis = connect(Settings.from_env())
+        try:
+            return bool(await asyncio.wait_for(redis.ping(), CHECK_TIMEOUT_S))
+        except (RedisError, OSError, TimeoutError) as exc:
+            print(f"hub check: Redis unreachable ({type(exc).__name__})", file=sys.stderr)
+            return False
+        finally:
+            await redis.aclose()
+
+    return 0 if asyncio.run(ping()) else 1
 
 
 def _pusher(args: argparse.Namespace) -> int:

@@ -76,6 +76,36 @@ def unknown_codes() -> str:
     return f"{PREFIX}:stats:unknown-codes"
 
 
+# The poller (workers/).
+POLL_DUE = f"{PREFIX}:poll:due"  # sorted set: shipment id -> when its next poll falls due (ms)
+
+
+def poll_state(shipment_id: str) -> str:
+    """Hash: the poller's memory of one shipment (consecutive failures, last change seen)."""
+    return f"{PREFIX}:{{{shipment_id}}}:poll"
+
+
+# Keys of one provider account share the hash tag {provider:account}: the limiter touches them at once.
+def rate_window(provider: str, account: str, window_s: int) -> str:
+    """Sorted set: request times (ms) of one provider account within a sliding window."""
+    return f"{PREFIX}:poll:{{{provider}:{account}}}:rate:{window_s}"
+
+
+def provider_slowdown(provider: str, account: str) -> str:
+    """String with a TTL: the provider asked us to wait (429, Retry-After, remaining 0)."""
+    return f"{PREFIX}:poll:{{{provider}:{account}}}:slow"
+
+
+def provider_unhealthy(provider: str, account: str) -> str:
+    """String with a TTL: why the provider account refused our credentials (401)."""
+    return f"{PREFIX}:poll:{{{provider}:{account}}}:unhealthy"
+
+
+def alclient_token(account: str) -> str:
+    """String: the AL Client API access token shared by every worker."""
+    return f"{PREFIX}:poll:alclient-token:{account}"
+
+
 # --- HLD over Pusher (hub/pusher): registrations reach listeners, workers share channels ---
 SHIPMENT_REGISTRATIONS = (
     f"{PREFIX}:shipments:registrations"  # stream: shipment, provider, provider_ref, change

@@ -6,12 +6,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
-from hub.api import health, openapi, pusher_webhook, receivers, shipments
+from hub import logs
+from hub.api import health, metrics, openapi, pusher_webhook, receivers, shipments
 from hub.api.errors import HANDLERS
+from hub.api.middleware import RequestId
 from hub.connection import connect
 from hub.ingest import Ingestor
+from hub.lru import LRU
 from hub.settings import Settings
+
+# How long a process may keep accepting a receiver secret after it was revoked.
+RECEIVER_SECRET_CACHE_S = 30
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -19,15 +26,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        logs.configure(settings.log_level)
         redis = connect(settings)
         app.state.settings = settings
         app.state.redis = redis
         app.state.ingestor = Ingestor(redis, settings)
+        app.state.receiver_secrets = LRU(max_entries=10_000, ttl_s=RECEIVER_SECRET_CACHE_S)
         try:
             yield
         finally:
+            await app.state.ingestor.close()
             await redis.aclose()
 
-    routes = [*health.routes, *shipments.routes, *receivers.routes, *openapi.routes]
+    routes = [*health.routes, *shipments.routes, *receivers.routes, *openapi.routes, *metrics.routes]
     routes += pusher_webhook.routes
-    return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
+    middleware = [Middleware(RequestId)]
+    return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan, middleware=middleware)

@@ -35,6 +35,13 @@ PATHS: dict[str, Any] = {
             "responses": {"200": {"description": "Ready"}, "503": {"description": "A dependency is down"}},
         }
     },
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics of the whole hub (bearer HUB_METRICS_TOKEN when set)",
+            "security": [{"metricsToken": []}],
+            "responses": {"200": {"description": "text/plain; version=0.0.4"}, "401": _error("Wrong token")},
+        }
+    },
     "/openapi.json": {
         "get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OK"}}}
     },
@@ -179,6 +186,7 @@ COMPONENTS: dict[str, Any] = {
     "securitySchemes": {
         "apiKey": {"type": "http", "scheme": "bearer", "description": "A merchant API key"},
         "adminToken": {"type": "http", "scheme": "bearer", "description": "HUB_ADMIN_TOKEN"},
+        "metricsToken": {"type": "http", "scheme": "bearer", "description": "HUB_METRICS_TOKEN"},
     },
     "schemas": {
         "Error": {

@@ -13,7 +13,6 @@ import contextlib
 import itertools
 import logging
 import zlib
-from collections import Counter
 from typing import Any
 
 import httpx
@@ -71,7 +70,6 @@ class Listener:
         self._shards: list[asyncio.Queue[tuple[str, str, bytes]]] = []
         self._gapfills: asyncio.Queue[str] = asyncio.Queue(GAPFILL_QUEUE)
         self._cursor = "$"
-        self._received: Counter[str] = Counter()
 
     async def run(self) -> None:
         """Run until cancelled; raises :class:`~hub.pusher.connection.PusherRefused` when refused for good."""
@@ -185,16 +183,10 @@ class Listener:
             except RedisError as exc:  # others may take our channels meanwhile; duplicates are dropped by id
                 await _pause("renewing the lease", exc)
                 continue
-            await self._flush_counts()
             if workers != self.workers:
                 log.info("pusher workers now %s", workers)
                 self.workers = workers
                 await self._reconcile()
-
-    async def _flush_counts(self) -> None:
-        received, self._received = self._received, Counter()
-        for event, count in received.items():
-            await metrics.inc(self.redis, "hub_pusher_events_total", count, event=event)
 
     async def _resync(self) -> None:
         while True:
@@ -212,7 +204,7 @@ class Listener:
         token = protocol.hld_token(channel)
         if token is None:
             return
-        self._received[frame.event] += 1  # counted in Redis once per lease renewal, not per event
+        self.ingestor.counts.add("hub_pusher_events_total", event=frame.event)  # no round trip per event
         if frame.event == LOCATION:
             await self.coalescer.offer(token, frame.data_bytes())
         else:  # status changes and anything unknown (dead-lettered by the normalizer) are never dropped
@@ -280,13 +272,13 @@ class Listener:
     async def _shutdown(self) -> None:
         log.info("stopping: closing %d connections and releasing the lease", len(self.connections))
         with contextlib.suppress(Exception):
-            await self._flush_counts()
-        with contextlib.suppress(Exception):
             await self.coalescer.close()
         await asyncio.gather(*(connection.close() for connection in self.connections))
         self.connections.clear()
         with contextlib.suppress(Exception):
             await self.leases.release()
+        with contextlib.suppress(Exception):
+            await self.ingestor.close()
 
 
 async def _pause(doing: str, error: Exception, delay_s: float = 1.0) -> None:
