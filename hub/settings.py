@@ -130,25 +130,30 @@ def _provider(env: Mapping[str, str], name: str) -> ProviderSettings:
 
 
 def _pusher(env: Mapping[str, str]) -> dict[str, Any]:
-    """The ``HUB_PUSHER_*`` block (see the Settings fields of the same names)."""
-    numbers = {
-        name: _int(env, f"HUB_{name.upper()}", getattr(Settings, name))
-        for name in (
-            "pusher_channels_per_connection",
-            "pusher_coalesce_ms",
-            "pusher_pong_timeout_ms",
-            "pusher_backoff_min_ms",
-            "pusher_backoff_max_ms",
-            "pusher_lease_ttl_ms",
-            "pusher_gapfill_concurrency",
-            "pusher_gapfill_timeout_ms",
-        )
-    }
-    texts = {
-        name: env.get(f"HUB_{name.upper()}") or None
-        for name in ("pusher_host", "pusher_webhook_app_id", "pusher_webhook_key", "pusher_webhook_secret")
-    }
-    return {**numbers, **texts}
+    """The ``HUB_PUSHER_*`` block: each Settings field is its variable's name, lower-cased."""
+    numbers = (
+        "HUB_PUSHER_CHANNELS_PER_CONNECTION",
+        "HUB_PUSHER_COALESCE_MS",
+        "HUB_PUSHER_PONG_TIMEOUT_MS",
+        "HUB_PUSHER_BACKOFF_MIN_MS",
+        "HUB_PUSHER_BACKOFF_MAX_MS",
+        "HUB_PUSHER_LEASE_TTL_MS",
+        "HUB_PUSHER_GAPFILL_CONCURRENCY",
+        "HUB_PUSHER_GAPFILL_TIMEOUT_MS",
+    )
+    texts = (
+        "HUB_PUSHER_HOST",
+        "HUB_PUSHER_WEBHOOK_APP_ID",
+        "HUB_PUSHER_WEBHOOK_KEY",
+        "HUB_PUSHER_WEBHOOK_SECRET",
+    )
+    values: dict[str, Any] = {}
+    for variable in numbers:
+        field_name = variable.removeprefix("HUB_").lower()
+        values[field_name] = _int(env, variable, getattr(Settings, field_name))
+    for variable in texts:
+        values[variable.removeprefix("HUB_").lower()] = env.get(variable) or None
+    return values
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

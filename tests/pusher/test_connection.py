@@ -10,9 +10,11 @@ import pytest
 from redis.asyncio import Redis
 
 from hub import metrics
+from hub.errors import ConfigError
 from hub.pusher import protocol
 from hub.pusher.connection import Connection, PusherRefused
 from hub.pusher.protocol import Frame
+from hub.settings import Settings
 from tests.pusher.conftest import KEY, eventually, subscribed
 from tests.servers import ServerThread
 
@@ -85,3 +87,11 @@ async def _has_subscription(control: httpx.AsyncClient) -> bool:
 
 async def _is(value: bool) -> bool:
     return value
+
+
+def test_pusher_settings_come_from_the_environment_with_actionable_errors() -> None:
+    settings = Settings.from_env({"HUB_PUSHER_HOST": "ws://127.0.0.1:1", "HUB_PUSHER_COALESCE_MS": "0"})
+    assert (settings.pusher_host, settings.pusher_coalesce_ms) == ("ws://127.0.0.1:1", 0)
+    assert settings.pusher_channels_per_connection == 100
+    with pytest.raises(ConfigError, match="HUB_PUSHER_LEASE_TTL_MS"):
+        Settings.from_env({"HUB_PUSHER_LEASE_TTL_MS": "soon"})
