@@ -12,6 +12,7 @@ import contextlib
 import logging
 import signal
 import sys
+from typing import Any
 
 from hub.connection import connect
 from hub.pusher.connection import PusherRefused
@@ -42,6 +43,7 @@ async def _main(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, _dump_tasks)
     log.info("hub pusher %s listening on %s", listener.worker_id, listener.url.split("?")[0])
     stopping = asyncio.create_task(stop.wait())
     try:
@@ -63,3 +65,16 @@ async def _main(settings: Settings) -> int:
         stopping.cancel()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(redis.aclose(), SHUTDOWN_TIMEOUT_S)
+
+
+def _dump_tasks() -> None:
+    """SIGUSR1: log where every task waits (innermost coroutine), to diagnose a stall."""
+    for task in asyncio.all_tasks():
+        chain: list[str] = []
+        awaited: Any = task.get_coro()
+        while awaited is not None and hasattr(awaited, "cr_frame"):
+            frame = awaited.cr_frame
+            if frame is not None:
+                chain.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
+            awaited = getattr(awaited, "cr_await", None)
+        log.info("task %s: %s (awaiting %r)", task.get_name(), " > ".join(chain), awaited)
