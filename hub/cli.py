@@ -69,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(run=_check)
 
+    pusher = sub.add_parser("pusher", help="subscribe to HLD's Pusher channels of every active shipment")
+    pusher.set_defaults(run=_pusher)
+
     dead = sub.add_parser("deadletter", help="inspect and replay payloads that could not be normalized")
     dead_sub = dead.add_subparsers(required=True, metavar="ACTION")
     listing = dead_sub.add_parser("list", help="the most recent dead letters")
@@ -212,6 +215,12 @@ def _check(args: argparse.Namespace) -> int:
             await redis.aclose()
 
     return 0 if asyncio.run(ping()) else 1
+
+
+def _pusher(args: argparse.Namespace) -> int:
+    from hub.pusher.process import run
+
+    return run(Settings.from_env())
 
 
 def _deadletter_list(args: argparse.Namespace) -> int:

@@ -152,3 +152,15 @@ def webhook_delivery(delivery_id: str) -> str:
 def webhook_attempts(delivery_id: str) -> str:
     """List: one JSON object per attempt of a delivery, oldest first."""
     return f"{PREFIX}:wh:delivery:{delivery_id}:attempts"
+
+
+# --- HLD over Pusher (hub/pusher): registrations reach listeners, workers share channels ---
+SHIPMENT_REGISTRATIONS = (
+    f"{PREFIX}:shipments:registrations"  # stream: shipment, provider, provider_ref, change
+)
+PUSHER_WORKERS = f"{PREFIX}:pusher:workers"  # sorted set: `hub pusher` worker id -> lease expiry (ms)
+
+
+def active(provider: str) -> str:
+    """Hash: shipment id -> provider_ref of the provider's tracked, not yet terminal shipments."""
+    return f"{PREFIX}:active:{provider}"

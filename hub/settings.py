@@ -85,6 +85,19 @@ class Settings:
     webhook_reclaim_idle_ms: int = 30_000  # dispatcher: take over entries pending this long
     webhook_retention_s: int = 30 * 86400
     webhook_queue: str = "hub-webhooks"
+    # --- HLD over Pusher (hub/pusher, POST /ingest/pusher); key and cluster are HLD credentials ---
+    pusher_host: str | None = None  # ws(s)://host[:port] instead of wss://ws-{cluster}.pusher.com
+    pusher_channels_per_connection: int = 100
+    pusher_coalesce_ms: int = 1000  # keep the latest position per shipment within this window (0: off)
+    pusher_pong_timeout_ms: int = 30_000  # after our ping, reconnect when nothing arrives within this
+    pusher_backoff_min_ms: int = 500
+    pusher_backoff_max_ms: int = 30_000
+    pusher_lease_ttl_ms: int = 5_000  # a worker silent this long is dead; survivors take its channels
+    pusher_gapfill_concurrency: int = 20  # parallel GETs to HLD's tracking endpoint after a (re)connect
+    pusher_gapfill_timeout_ms: int = 10_000
+    pusher_webhook_app_id: str | None = None  # the Pusher app whose webhooks POST /ingest/pusher accepts
+    pusher_webhook_key: str | None = None
+    pusher_webhook_secret: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -105,6 +118,7 @@ class Settings:
             providers={name: _provider(env, name) for name in PROVIDERS},
             poll=PollSettings.from_env(env),
             **_webhook_settings(env),
+            **_pusher(env),
         )
 
     def provider(self, name: str) -> ProviderSettings:
@@ -137,6 +151,33 @@ def _provider(env: Mapping[str, str], name: str) -> ProviderSettings:
         timezone=env.get(prefix + "TIMEZONE", _DEFAULT_ZONES[name]),
         credentials=credentials,
     )
+
+
+def _pusher(env: Mapping[str, str]) -> dict[str, Any]:
+    """The ``HUB_PUSHER_*`` block: each Settings field is its variable's name, lower-cased."""
+    numbers = (
+        "HUB_PUSHER_CHANNELS_PER_CONNECTION",
+        "HUB_PUSHER_COALESCE_MS",
+        "HUB_PUSHER_PONG_TIMEOUT_MS",
+        "HUB_PUSHER_BACKOFF_MIN_MS",
+        "HUB_PUSHER_BACKOFF_MAX_MS",
+        "HUB_PUSHER_LEASE_TTL_MS",
+        "HUB_PUSHER_GAPFILL_CONCURRENCY",
+        "HUB_PUSHER_GAPFILL_TIMEOUT_MS",
+    )
+    texts = (
+        "HUB_PUSHER_HOST",
+        "HUB_PUSHER_WEBHOOK_APP_ID",
+        "HUB_PUSHER_WEBHOOK_KEY",
+        "HUB_PUSHER_WEBHOOK_SECRET",
+    )
+    values: dict[str, Any] = {}
+    for variable in numbers:
+        field_name = variable.removeprefix("HUB_").lower()
+        values[field_name] = _int(env, variable, getattr(Settings, field_name))
+    for variable in texts:
+        values[variable.removeprefix("HUB_").lower()] = env.get(variable) or None
+    return values
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -92,6 +92,7 @@ async def register(
         pipe.set(keys.tracking_token(token), shipment_id)
         pipe.zadd(keys.merchant_shipments(merchant_id), {shipment_id: 0})
         pipe.zadd(keys.POLL_DUE, {shipment_id: 0})  # the poller (workers/) takes it from here
+        _announce(pipe, shipment_id, provider, provider_ref, "registered")
         await pipe.execute()
         return _from_hash(shipment_id, {key: str(value) for key, value in record.items()}), True
     await redis.delete(keys.shipment(shipment_id))
@@ -160,11 +161,29 @@ async def page(
 
 
 async def stop_tracking(redis: Redis, shipment_id: str, merchant_id: str) -> Shipment:
-    await get(redis, shipment_id, merchant_id)
-    await redis.hset(
-        keys.shipment(shipment_id), mapping={"tracking": "0", "stopped_ms": int(time.time() * 1000)}
-    )
+    shipment = await get(redis, shipment_id, merchant_id)
+    pipe = redis.pipeline(transaction=False)
+    pipe.hset(keys.shipment(shipment_id), mapping={"tracking": "0", "stopped_ms": int(time.time() * 1000)})
+    _announce(pipe, shipment_id, shipment.provider, shipment.provider_ref, "stopped")
+    await pipe.execute()
     return await get(redis, shipment_id)
+
+
+async def finished(redis: Redis, shipment_id: str, provider: str, provider_ref: str) -> None:
+    """Take a shipment that reached a terminal status out of its provider's active index."""
+    pipe = redis.pipeline(transaction=False)
+    _announce(pipe, shipment_id, provider, provider_ref, "finished")
+    await pipe.execute()
+
+
+def _announce(pipe: Any, shipment_id: str, provider: str, provider_ref: str, change: str) -> None:
+    """Keep ``active:<provider>`` current and tell listeners (``hub pusher``) now, not at their next scan."""
+    if change == "registered":
+        pipe.hset(keys.active(provider), shipment_id, provider_ref)
+    else:
+        pipe.hdel(keys.active(provider), shipment_id)
+    fields = {"shipment": shipment_id, "provider": provider, "provider_ref": provider_ref, "change": change}
+    pipe.xadd(keys.SHIPMENT_REGISTRATIONS, fields, maxlen=100_000, approximate=True)
 
 
 def _from_hash(shipment_id: str, raw: dict[str, str]) -> Shipment:

@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from hub import logs
-from hub.api import health, metrics, openapi, receivers, shipments, webhooks
+from hub.api import health, metrics, openapi, pusher_webhook, receivers, shipments, webhooks
 from hub.api.errors import HANDLERS
 from hub.api.middleware import RequestId
 from hub.connection import connect
@@ -42,9 +42,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *health.routes,
         *shipments.routes,
         *receivers.routes,
+        *pusher_webhook.routes,
+        *webhooks.routes,
         *openapi.routes,
         *metrics.routes,
-        *webhooks.routes,
     ]
     middleware = [Middleware(RequestId)]
     return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan, middleware=middleware)

@@ -162,6 +162,28 @@ PATHS: dict[str, Any] = {
 }
 PATHS.update(WEBHOOK_PATHS)
 
+# HLD over Pusher: webhooks from an operator's Pusher app relaying HLD client events.
+PATHS["/ingest/pusher"] = {
+    "post": {
+        "summary": "Pusher webhook receiver (HLD client events on hld.order.* channels)",
+        "security": [],
+        "parameters": [
+            {"name": "X-Pusher-Key", "in": "header", "required": True, "schema": {"type": "string"}},
+            {"name": "X-Pusher-Signature", "in": "header", "required": True, "schema": {"type": "string"}},
+        ],
+        "requestBody": {"required": True, "content": {_JSON: {"schema": {"type": "object"}}}},
+        "responses": {
+            "200": {"description": "Counts of published, duplicate, dead-lettered and ignored events"},
+            "400": _error("Not JSON, or no time_ms"),
+            "401": _error("Missing headers, unknown key or a signature that does not match the body"),
+            "404": _error("Pusher webhooks are not configured (HUB_PUSHER_WEBHOOK_SECRET)"),
+            "413": _error("Body over the size limit"),
+            "422": _error("Stale batch (time_ms over 300 s off) or 'events' not a list"),
+            "503": _error("Event store unavailable: retry the batch"),
+        },
+    }
+}
+
 COMPONENTS: dict[str, Any] = {
     "securitySchemes": {
         "apiKey": {"type": "http", "scheme": "bearer", "description": "A merchant API key"},
