@@ -74,3 +74,9 @@ def alopeyk_secret(secret_hash: str) -> str:
 def unknown_codes() -> str:
     """Hash: ``provider:code`` -> how often an unmapped status code was seen."""
     return f"{PREFIX}:stats:unknown-codes"
+
+
+# Live fan-out (hub/live).
+def live_token(token_hash: str) -> str:
+    """String with a TTL: the merchant id behind a short-lived browser token's SHA-256."""
+    return f"{PREFIX}:live-token:{token_hash}"

@@ -58,6 +58,18 @@ class Settings:
     stream_max_age_s: int = 0
     outbox_lease_ms: int = 30_000
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
+    # Live fan-out (hub/live): WebSockets, the Pusher-compatible endpoint and the tracking map.
+    live_history_count: int = 50  # events in a snapshot's history
+    live_recover_max: int = 1000  # missed events replayed on reconnect before a fresh snapshot instead
+    live_queue_max: int = 256  # unsent messages per socket before it is closed as too slow
+    live_ping_interval_s: float = 25.0
+    live_max_per_ip: int = 100  # open live sockets per client IP, per process
+    live_max_per_merchant: int = 1000  # open merchant-scope live sockets per merchant, per process
+    live_token_ttl_s: int = 300  # lifetime of a browser token from POST /v1/live/tokens
+    live_show_phones: bool = False  # show phone numbers unmasked to tracking-token viewers
+    live_pusher_key: str = "hub"  # app key in /app/{key}
+    live_pusher_secret: str | None = None  # signs private-channel auth; unset disables private channels
+    live_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"  # "" for no tiles
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -72,6 +84,18 @@ class Settings:
             stream_max_age_s=_int(env, "HUB_STREAM_MAX_AGE_S", cls.stream_max_age_s),
             outbox_lease_ms=_int(env, "HUB_OUTBOX_LEASE_MS", cls.outbox_lease_ms),
             providers={name: _provider(env, name) for name in PROVIDERS},
+            # Live fan-out (hub/live).
+            live_history_count=_int(env, "HUB_LIVE_HISTORY_COUNT", cls.live_history_count),
+            live_recover_max=_int(env, "HUB_LIVE_RECOVER_MAX", cls.live_recover_max),
+            live_queue_max=_int(env, "HUB_LIVE_QUEUE_MAX", cls.live_queue_max),
+            live_ping_interval_s=float(env.get("HUB_LIVE_PING_INTERVAL_S") or cls.live_ping_interval_s),
+            live_max_per_ip=_int(env, "HUB_LIVE_MAX_PER_IP", cls.live_max_per_ip),
+            live_max_per_merchant=_int(env, "HUB_LIVE_MAX_PER_MERCHANT", cls.live_max_per_merchant),
+            live_token_ttl_s=_int(env, "HUB_LIVE_TOKEN_TTL_S", cls.live_token_ttl_s),
+            live_show_phones=env.get("HUB_LIVE_SHOW_PHONES", "").lower() in ("1", "true", "yes"),
+            live_pusher_key=env.get("HUB_LIVE_PUSHER_KEY") or cls.live_pusher_key,
+            live_pusher_secret=env.get("HUB_LIVE_PUSHER_SECRET") or None,
+            live_tile_url=env.get("HUB_LIVE_TILE_URL", cls.live_tile_url),
         )
 
     def provider(self, name: str) -> ProviderSettings:

@@ -11,6 +11,8 @@ from hub.api import health, openapi, receivers, shipments
 from hub.api.errors import HANDLERS
 from hub.connection import connect
 from hub.ingest import Ingestor
+from hub.live import routes as live_routes
+from hub.live.service import LiveService
 from hub.settings import Settings
 
 
@@ -23,10 +25,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.settings = settings
         app.state.redis = redis
         app.state.ingestor = Ingestor(redis, settings)
+        app.state.live = LiveService(redis, settings)  # live fan-out: one stream reader per process
+        await app.state.live.start()
         try:
             yield
         finally:
+            await app.state.live.stop()
             await redis.aclose()
 
-    routes = [*health.routes, *shipments.routes, *receivers.routes, *openapi.routes]
+    routes = [*health.routes, *shipments.routes, *receivers.routes, *openapi.routes, *live_routes.routes]
     return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
