@@ -151,6 +151,14 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    # Live fan-out (hub/live); the WebSocket protocols are described in docs/live.md.
+    "/v1/live/tokens": {
+        "post": {
+            "summary": "A short-lived token for a merchant's browser to subscribe to /v1/live",
+            "security": _MERCHANT,
+            "responses": {"201": {"description": "token and expires_in_s"}, "401": _error("Bad API key")},
+        }
+    },
 }
 
 COMPONENTS: dict[str, Any] = {

@@ -85,9 +85,7 @@ class Fanout:
                 del self._topics[topic]
 
     async def start(self) -> None:
-        """Start reading after the stream's current end (earlier entries are for snapshots)."""
-        latest = await self.redis.xrevrange(keys.EVENTS, count=1)
-        self.offset = latest[0][0] if latest else offsets.ZERO
+        """Start reading in the background (a Redis outage must not stop the process starting)."""
         self._task = asyncio.create_task(self._run(), name="hub-live-fanout")
 
     async def stop(self) -> None:
@@ -97,8 +95,12 @@ class Fanout:
                 await self._task
 
     async def _run(self) -> None:
+        started = False
         while True:
             try:
+                if not started:  # read after the stream's current end; earlier is for snapshots
+                    latest = await self.redis.xrevrange(keys.EVENTS, count=1)
+                    self.offset, started = (latest[0][0] if latest else offsets.ZERO), True
                 reply = await self.redis.xread(
                     {keys.EVENTS: self.offset}, block=READ_BLOCK_MS, count=READ_COUNT
                 )

@@ -33,14 +33,27 @@ class Snapshot:
 
 
 async def stream_end(redis: Redis) -> tuple[str, str]:
-    """``(last id, max deleted id)`` of ``hub:events``."""
+    """``(last id, oldest id after which nothing was removed)`` of ``hub:events``.
+
+    Trimming removes entries before the first one; ``XDEL`` records its largest id.
+    """
     try:
         info = await redis.xinfo_stream(keys.EVENTS)
     except ResponseError:  # no such key: nothing was ever appended
         return offsets.ZERO, offsets.ZERO
-    return str(info.get("last-generated-id", offsets.ZERO)), str(
-        info.get("max-deleted-entry-id", offsets.ZERO)
-    )
+    last = str(info.get("last-generated-id", offsets.ZERO))
+    intact_after = str(info.get("max-deleted-entry-id", offsets.ZERO))
+    first = info.get("first-entry")
+    if first and int(info.get("entries-added", 0)) > int(info.get("length", 0)):
+        before_first = _previous(str(first[0]))
+        if offsets.after(before_first, intact_after):
+            intact_after = before_first
+    return last, intact_after
+
+
+def _previous(offset: str) -> str:
+    ms, seq = offsets.key(offset)
+    return f"{ms}-{seq - 1}" if seq else f"{ms - 1}-{2**64 - 1}"
 
 
 async def snapshot(redis: Redis, settings: Settings, scope: Scope) -> Snapshot:
@@ -61,8 +74,8 @@ async def missed(
     redis: Redis, settings: Settings, scope: Scope, since: str
 ) -> tuple[list[Entry], str] | None:
     """The scope's entries after ``since`` and the last offset read; ``None`` when some are gone."""
-    last, max_deleted = await stream_end(redis)
-    if offsets.after(max_deleted, since):
+    last, intact_after = await stream_end(redis)
+    if offsets.after(intact_after, since):
         return None
     found: list[Entry] = []
     cursor, scanned = since, 0

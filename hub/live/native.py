@@ -16,6 +16,7 @@ frame followed by a close with a code from :mod:`hub.live.access`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -168,7 +169,5 @@ async def _send(websocket: WebSocket, frame: dict[str, Any]) -> None:
 
 
 async def _close(websocket: WebSocket, code: int) -> None:
-    try:
+    with contextlib.suppress(RuntimeError):  # already closed by the client
         await websocket.close(code)
-    except RuntimeError:  # already closed by the client
-        pass

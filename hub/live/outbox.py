@@ -1,8 +1,8 @@
 """A socket's bounded send queue that coalesces courier positions.
 
 The fan-out never waits for a socket: it drops messages into the socket's outbox and
-moves on. While a socket is behind, a newer courier position replaces the one still
-waiting for the same shipment (a recipient wants where the courier is, not where it
+moves on. Once a socket is half its bound behind, a newer courier position replaces
+the one still waiting for the same shipment (a recipient wants where the courier is, not where it
 was). Anything else that would grow the queue past its bound marks the outbox
 overflowed, and the socket is closed as too slow.
 """
@@ -38,7 +38,8 @@ class Outbox:
     def put(self, message: Message) -> None:
         if self.overflowed:
             return
-        slot = self._slots.get(message.coalesce_key) if message.coalesce_key else None
+        lagging = len(self._pending) >= self.max_messages // 2
+        slot = self._slots.get(message.coalesce_key) if message.coalesce_key and lagging else None
         if slot is not None and slot in self._pending:
             self._pending[slot] = message
             self.coalesced += 1

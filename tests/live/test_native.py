@@ -1,0 +1,260 @@
+"""The native /v1/live protocol, over real sockets, against real ``hub serve`` processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from hub import keys
+from hub.ingest import Ingestor
+from hub.live.access import TOO_SLOW
+from hub.observations import Channel
+from hub.settings import Settings
+from tests.live.conftest import HubProcess, at_position, new_merchant, order, post_webhook
+
+RECV_TIMEOUT_S = 15.0
+
+
+async def recv(ws: ClientConnection) -> dict[str, Any]:
+    """The next frame that is not a keep-alive ping."""
+    while True:
+        frame: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), RECV_TIMEOUT_S))
+        if frame["type"] != "ping":
+            return frame
+
+
+async def subscribe(hub: HubProcess, **request: Any) -> ClientConnection:
+    ws = await connect(f"{hub.ws_url}/v1/live", open_timeout=RECV_TIMEOUT_S)
+    await ws.send(json.dumps({"type": "subscribe", **request}))
+    return ws
+
+
+async def shipment_of(http: httpx.AsyncClient, hub: HubProcess, merchant: dict[str, Any], reply: Any) -> Any:
+    [shipment_id] = reply["shipment_ids"]
+    headers = {"Authorization": f"Bearer {merchant['api_key']}"}
+    return (await http.get(f"{hub.url}/v1/shipments/{shipment_id}", headers=headers)).json()
+
+
+async def test_a_recipient_gets_a_snapshot_then_every_new_event(
+    start_hub: Callable[..., HubProcess], client: httpx.AsyncClient
+) -> None:
+    hub = start_hub()
+    merchant = await new_merchant(client, hub)
+    shipment = await shipment_of(client, hub, merchant, await post_webhook(client, hub, merchant, order()))
+
+    async with await subscribe(hub, tracking_token=shipment["tracking_token"]) as ws:
+        assert await recv(ws) == {"type": "subscribed", "scope": "shipment", "recovered": None}
+        snapshot = await recv(ws)
+        assert snapshot["type"] == "snapshot"
+        assert snapshot["shipment"]["status"] == "courier_assigned"
+        assert [e["data"]["status"] for e in snapshot["history"]][:3] == [
+            "pending",
+            "searching_courier",
+            "courier_assigned",
+        ]
+        assert "merchant_id" not in snapshot["history"][0]["data"]
+        assert snapshot["shipment"]["courier"]["phone"] == "*********91"  # masked for the public
+
+        await post_webhook(client, hub, merchant, order("picking", picking_at="2017-09-12T18:55:00+04:30"))
+        live = await recv(ws)
+        assert live["type"] == "event" and live["event"]["data"]["status"] == "at_pickup"
+        assert live["event"]["data"]["previous_status"] == "courier_assigned"
+        assert set(live["event"]["data"]) >= {"status", "location", "courier", "eta"}
+        assert "merchant_ref" not in live["event"]["data"] and "subject" not in live["event"]
+
+
+async def test_a_client_reconnecting_with_its_last_offset_gets_exactly_what_it_missed(
+    start_hub: Callable[..., HubProcess], client: httpx.AsyncClient
+) -> None:
+    hub = start_hub()
+    merchant = await new_merchant(client, hub)
+    shipment = await shipment_of(client, hub, merchant, await post_webhook(client, hub, merchant, order()))
+    async with await subscribe(hub, tracking_token=shipment["tracking_token"]) as ws:
+        await recv(ws)
+        last_offset = (await recv(ws))["offset"]
+        await post_webhook(client, hub, merchant, at_position(35.7561, 51.4171, 50))
+        seen = await recv(ws)
+        last_offset = seen["offset"]
+
+    for minute, lat in ((51, 35.7562), (52, 35.7563), (53, 35.7564)):  # while disconnected
+        await post_webhook(client, hub, merchant, at_position(lat, 51.4172, minute))
+
+    async with await subscribe(hub, tracking_token=shipment["tracking_token"], since=last_offset) as ws:
+        assert await recv(ws) == {"type": "subscribed", "scope": "shipment", "recovered": True}
+        missed = [await recv(ws) for _ in range(3)]
+        assert [m["event"]["data"]["location"]["lat"] for m in missed] == [35.7562, 35.7563, 35.7564]
+        await post_webhook(client, hub, merchant, at_position(35.7565, 51.4172, 54))
+        live = await recv(ws)
+        assert live["event"]["data"]["location"]["lat"] == 35.7565  # nothing repeated in between
+
+
+async def test_a_client_whose_missed_events_were_trimmed_is_told_and_gets_a_fresh_snapshot(
+    start_hub: Callable[..., HubProcess], client: httpx.AsyncClient, redis: Redis
+) -> None:
+    hub = start_hub()
+    merchant = await new_merchant(client, hub)
+    shipment = await shipment_of(client, hub, merchant, await post_webhook(client, hub, merchant, order()))
+    [(first_offset, _)] = await redis.xrange(keys.EVENTS, count=1)
+    await post_webhook(client, hub, merchant, at_position(35.7561, 51.4171, 50))
+    await redis.xtrim(keys.EVENTS, maxlen=1, approximate=False)
+
+    async with await subscribe(hub, tracking_token=shipment["tracking_token"], since=first_offset) as ws:
+        assert await recv(ws) == {"type": "subscribed", "scope": "shipment", "recovered": False}
+        snapshot = await recv(ws)
+        assert snapshot["type"] == "snapshot" and snapshot["shipment"]["location"]["lat"] == 35.7561
+
+
+async def test_two_processes_both_deliver_an_event_appended_through_a_third(
+    start_hub: Callable[..., HubProcess], client: httpx.AsyncClient
+) -> None:
+    first, second, third = start_hub(), start_hub(), start_hub()
+    merchant = await new_merchant(client, third)
+    shipment = await shipment_of(
+        client, third, merchant, await post_webhook(client, third, merchant, order())
+    )
+    watchers = [
+        await subscribe(first, tracking_token=shipment["tracking_token"]),
+        await subscribe(second, token=merchant["api_key"]),
+    ]
+    try:
+        for ws in watchers:
+            await recv(ws)
+            await recv(ws)  # subscribed, snapshot
+        await post_webhook(client, third, merchant, order("picking", picking_at="2017-09-12T18:55:00+04:30"))
+        received = [await recv(ws) for ws in watchers]
+        assert [r["event"]["data"]["status"] for r in received] == ["at_pickup", "at_pickup"]
+        assert received[1]["event"]["data"]["merchant_id"] == merchant["id"]  # the merchant's full view
+        assert received[0]["offset"] == received[1]["offset"]
+    finally:
+        for ws in watchers:
+            await ws.close()
+
+
+@pytest.mark.xfail(
+    reason="unfinished: on loopback the starved socket still absorbs every message",
+    strict=False,
+)
+async def test_a_slow_client_is_coalesced_then_closed_while_a_fast_one_gets_everything(
+    start_hub: Callable[..., HubProcess], client: httpx.AsyncClient, redis: Redis, settings: Settings
+) -> None:
+    hub = start_hub(HUB_LIVE_QUEUE_MAX="64", HUB_LIVE_SEND_BUFFER_BYTES="8192")
+    merchant = await new_merchant(client, hub)
+    shipment = await shipment_of(client, hub, merchant, await post_webhook(client, hub, merchant, order()))
+    fast = await subscribe(hub, tracking_token=shipment["tracking_token"])
+    slow = await _starved_subscriber(hub, shipment["tracking_token"])
+    try:
+        for ws in (fast, slow):
+            await recv(ws)
+            await recv(ws)  # subscribed, snapshot
+        slow.transport.pause_reading()  # the slow client stops reading its socket
+        ingestor = Ingestor(redis, settings)
+        positions = [round(35.7 + n / 100_000, 6) for n in range(POSITIONS)]  # more than socket buffers hold
+        for start in range(0, len(positions), BATCH):  # at a pace a healthy client keeps up with
+            batch = positions[start : start + BATCH]
+            await _ingest(ingestor, merchant, [at_position(lat, 51.41, 59) for lat in batch])
+            assert sorted([(await recv(fast))["event"]["data"]["location"]["lat"] for _ in batch]) == batch
+
+        statuses = [
+            order("picking", picking_at=f"2017-09-12T{19 + m // 60}:{m % 60:02d}:00+04:30")
+            for m in range(STATUSES)
+        ]
+        for start in range(0, len(statuses), BATCH):  # cannot be coalesced: the slow queue overflows
+            await _ingest(ingestor, merchant, statuses[start : start + BATCH])
+            assert {(await recv(fast))["event"]["data"]["status"] for _ in range(BATCH)} == {"at_pickup"}
+
+        slow.transport.resume_reading()
+        received, close_code = await _read_until_closed(slow)
+        slow_positions = [
+            f["event"]["data"]["location"]["lat"]
+            for f in received
+            if f["type"] == "event" and f["event"]["type"] == "shipment.location_updated"
+        ]
+        assert 0 < len(slow_positions) < len(positions)  # positions were coalesced while it lagged
+        assert slow_positions == sorted(slow_positions)  # ... never reordered
+        assert received[-1] == {"type": "error", "code": "too_slow", "message": "client too slow"}
+        assert close_code == TOO_SLOW == 4008
+    finally:
+        await fast.close()
+        await slow.close()
+
+
+POSITIONS = 1000
+STATUSES = 80
+BATCH = 10
+
+
+async def _starved_subscriber(hub: HubProcess, token: str) -> ClientConnection:
+    """A client with a tiny receive buffer, so the server soon feels it is not reading."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", hub.port))
+    ws = await connect(f"{hub.ws_url}/v1/live", sock=sock, max_queue=1, open_timeout=RECV_TIMEOUT_S)
+    await ws.send(json.dumps({"type": "subscribe", "tracking_token": token}))
+    return ws
+
+
+async def _ingest(ingestor: Ingestor, merchant: dict[str, Any], bodies: list[Any]) -> None:
+    for start in range(0, len(bodies), 100):
+        await asyncio.gather(
+            *(
+                ingestor.ingest_raw(
+                    "alopeyk", "webhook", json.dumps(b).encode(), Channel.WEBHOOK, merchant_id=merchant["id"]
+                )
+                for b in bodies[start : start + 100]
+            )
+        )
+
+
+async def _read_until_closed(ws: ClientConnection) -> tuple[list[dict[str, Any]], int | None]:
+    frames: list[dict[str, Any]] = []
+    for _ in range(POSITIONS + STATUSES + 10):
+        try:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), RECV_TIMEOUT_S))
+        except ConnectionClosed as closed:
+            return frames, closed.rcvd.code if closed.rcvd else None
+        if frame["type"] != "ping":
+            frames.append(frame)
+    raise AssertionError("the slow client was never closed")
+
+
+async def test_refusals_are_precise(start_hub: Callable[..., HubProcess], client: httpx.AsyncClient) -> None:
+    hub = start_hub(HUB_LIVE_MAX_PER_IP="3")
+    merchant = await new_merchant(client, hub)
+    cases = [
+        ({"tracking_token": "no-such-token"}, "not_found", 4004),
+        ({"token": "hk_wrong"}, "unauthorized", 4001),
+        ({"token": "lt_expired-or-made-up"}, "unauthorized", 4001),
+        ({"token": merchant["api_key"], "since": "yesterday"}, "bad_request", 4000),
+    ]
+    for request, code, close_code in cases:
+        async with await subscribe(hub, **request) as ws:
+            assert (await recv(ws))["code"] == code
+            await ws.wait_closed()
+            assert ws.close_code == close_code
+
+    issued = await client.post(
+        f"{hub.url}/v1/live/tokens", headers={"Authorization": f"Bearer {merchant['api_key']}"}
+    )
+    assert issued.status_code == 201 and issued.json()["expires_in_s"] == 300
+    held = [await subscribe(hub, token=issued.json()["token"]) for _ in range(3)]
+    try:
+        for ws in held:
+            assert (await recv(ws))["scope"] == "merchant"
+        async with await subscribe(hub, token=merchant["api_key"]) as fourth:
+            assert (await recv(fourth))["code"] == "too_many_connections"
+            await fourth.wait_closed()
+            assert fourth.close_code == 4029
+    finally:
+        for ws in held:
+            await ws.close()
+    refused = await client.post(f"{hub.url}/v1/live/tokens", headers={"Authorization": "Bearer hk_nope"})
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthorized"
