@@ -69,6 +69,7 @@ class Fanout:
         self.offset = offsets.ZERO
         self._topics: dict[str, set[Subscriber]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._started = False
 
     @property
     def subscriber_count(self) -> int:
@@ -85,7 +86,13 @@ class Fanout:
                 del self._topics[topic]
 
     async def start(self) -> None:
-        """Start reading in the background (a Redis outage must not stop the process starting)."""
+        """Start reading after the stream's current end; earlier entries are for snapshots.
+
+        A Redis outage must not stop the process starting: the reader then finds its
+        starting point once Redis is back.
+        """
+        with contextlib.suppress(RedisError, OSError):
+            await self._find_start()
         self._task = asyncio.create_task(self._run(), name="hub-live-fanout")
 
     async def stop(self) -> None:
@@ -95,12 +102,10 @@ class Fanout:
                 await self._task
 
     async def _run(self) -> None:
-        started = False
         while True:
             try:
-                if not started:  # read after the stream's current end; earlier is for snapshots
-                    latest = await self.redis.xrevrange(keys.EVENTS, count=1)
-                    self.offset, started = (latest[0][0] if latest else offsets.ZERO), True
+                if not self._started:
+                    await self._find_start()
                 reply = await self.redis.xread(
                     {keys.EVENTS: self.offset}, block=READ_BLOCK_MS, count=READ_COUNT
                 )
@@ -112,6 +117,11 @@ class Fanout:
                 for entry_id, fields in entries:
                     self.offset = entry_id
                     self._dispatch(entry_id, fields)
+
+    async def _find_start(self) -> None:
+        latest = await self.redis.xrevrange(keys.EVENTS, count=1)
+        self.offset = latest[0][0] if latest else offsets.ZERO
+        self._started = True
 
     def _dispatch(self, entry_id: str, fields: dict[str, str]) -> None:
         try:

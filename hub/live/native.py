@@ -81,6 +81,8 @@ class _Session:
         self.scope = scope
         self.outbox = Outbox(live.settings.live_queue_max)
         self.view = "native:public" if scope.public else "native:merchant"
+        self.floor: str | None = None  # set after catch-up: live entries up to here were already sent
+        self.skip: set[str] = set()
 
     async def run(self, since: str | None) -> None:
         fanout = self.live.fanout
@@ -102,6 +104,10 @@ class _Session:
             fanout.unsubscribe(self.scope.topic, self._deliver)
 
     def _deliver(self, entry: Entry) -> None:
+        if self.floor is not None and (
+            not offsets.after(entry.offset, self.floor) or entry.event_id in self.skip
+        ):
+            return  # the process's reader lags behind what the snapshot or replay already covered
         location = entry.event.get("type") == EventType.LOCATION_UPDATED.value
         text = entry.rendered(self.view, self._render)
         self.outbox.put(Message(entry.offset, entry.event_id, text, entry.shipment_id if location else None))
@@ -126,6 +132,7 @@ class _Session:
             for entry in entries:
                 await self.websocket.send_text(self._render(entry))
             skip: set[str] = set()
+            await self.live.count("hub_live_recovered_total")
         else:
             recovered = False if since else None
             await _send(self.websocket, {"type": "subscribed", "scope": scope_name, "recovered": recovered})
@@ -134,6 +141,7 @@ class _Session:
             snap = await history.snapshot(self.live.redis, self.live.settings, self.scope)
             await _send(self.websocket, {"type": "snapshot", "offset": snap.offset, **snap.body})
             floor, skip = snap.offset, snap.event_ids
+        self.floor, self.skip = floor, skip
         self.outbox.keep_only(lambda m: offsets.after(m.offset, floor) and m.event_id not in skip)
 
     async def _send_live(self) -> None:
