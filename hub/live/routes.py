@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from hub.api.auth import require_merchant
-from hub.live import native, tokens
+from hub.live import native, pusher, pusher_auth, tokens
 
 
 async def issue_token(request: Request) -> Response:
@@ -21,4 +21,6 @@ async def issue_token(request: Request) -> Response:
 routes = [
     WebSocketRoute("/v1/live", native.endpoint),
     Route("/v1/live/tokens", issue_token, methods=["POST"]),
+    WebSocketRoute("/app/{key}", pusher.endpoint),
+    Route("/v1/live/pusher/auth", pusher_auth.authorize, methods=["POST"]),
 ]

@@ -50,11 +50,13 @@ def hub_process(redis_url: str, **env: str) -> Iterator[HubProcess]:
         "HUB_PUBLIC_URL": f"http://127.0.0.1:{port}",
         **env,
     }
+    log_path = os.environ.get("HUB_TEST_SERVER_LOG")  # set it to keep the servers' logs
+    log = open(log_path, "ab") if log_path else None  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "hub", "serve", "--port", str(port)],
         env=environ,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log if log else subprocess.DEVNULL,
     )
     try:
         hub = HubProcess(process, port)
@@ -68,6 +70,8 @@ def hub_process(redis_url: str, **env: str) -> Iterator[HubProcess]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=15)
+        if log:
+            log.close()
 
 
 @pytest.fixture
