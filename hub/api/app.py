@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 
-from hub.api import health, openapi, receivers, shipments
+from hub.api import health, openapi, receivers, shipments, tracking
 from hub.api.errors import HANDLERS
 from hub.connection import connect
 from hub.ingest import Ingestor
@@ -33,5 +33,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await app.state.live.stop()
             await redis.aclose()
 
-    routes = [*health.routes, *shipments.routes, *receivers.routes, *openapi.routes, *live_routes.routes]
+    routes = [
+        *health.routes,
+        *shipments.routes,
+        *receivers.routes,
+        *openapi.routes,
+        *live_routes.routes,
+        *tracking.routes,
+    ]
     return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
