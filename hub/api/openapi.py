@@ -25,6 +25,7 @@ def _error(description: str) -> dict[str, Any]:
 _MERCHANT: list[dict[str, list[str]]] = [{"apiKey": []}]
 _ID = {"name": "shipment_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _JSON = "application/json"
+_TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
 
 PATHS: dict[str, Any] = {
     "/healthz": {"get": {"summary": "Liveness", "security": [], "responses": {"200": {"description": "Up"}}}},
@@ -152,6 +153,36 @@ PATHS: dict[str, Any] = {
         }
     },
     # Live fan-out (hub/live); the WebSocket protocols are described in docs/live.md.
+    "/v1/live/pusher/auth": {
+        "post": {
+            "summary": "Pusher-style signature for private-merchant-{merchant_id} (form: socket_id, channel_name)",
+            "security": _MERCHANT,
+            "responses": {
+                "200": {"description": "{auth}"},
+                "401": _error("Bad credential"),
+                "403": _error("Not yours"),
+            },
+        }
+    },
+    "/track/{token}": {
+        "get": {
+            "summary": "The recipient's live-tracking map (HTML)",
+            "security": [],
+            "parameters": [_TOKEN],
+            "responses": {"200": {"description": "HTML page"}, "404": _error("Unknown tracking token")},
+        }
+    },
+    "/v1/track/{token}": {
+        "get": {
+            "summary": "The recipient's view of a shipment: state, trail, timeline, stops, live offset",
+            "security": [],
+            "parameters": [_TOKEN],
+            "responses": {
+                "200": {"description": "Public tracking view"},
+                "404": _error("Unknown tracking token"),
+            },
+        }
+    },
     "/v1/live/tokens": {
         "post": {
             "summary": "A short-lived token for a merchant's browser to subscribe to /v1/live",

@@ -61,6 +61,11 @@
     stopLayer.clearLayers();
     const list = $("stops");
     list.replaceChildren();
+    if (!stops.length) {
+      const li = document.createElement("li");
+      li.textContent = "No stop reported yet.";
+      list.append(li);
+    }
     for (const stop of stops) {
       const name = `${STOP_KINDS[stop.kind] || stop.kind} ${stop.index}`;
       const li = document.createElement("li");
@@ -130,7 +135,7 @@
       addTimeline({ status: d.status, time: e.time, stale: d.stale });
     } else if (e.type === "shipment.location_updated" && d.location) {
       moveCourier(d.location.lat, d.location.lng);
-      if (!fitted) fit();
+      if (!fitted || !map.getBounds().contains([d.location.lat, d.location.lng])) fit();
     } else if (e.type === "shipment.stop_updated" && d.stop) {
       stops.set(d.stop.index, { ...d.stop, time: e.time });
       showStops([...stops.values()].sort((a, b) => a.index - b.index));
