@@ -155,7 +155,7 @@ PATHS: dict[str, Any] = {
     # Live fan-out (hub/live); the WebSocket protocols are described in docs/live.md.
     "/v1/live/pusher/auth": {
         "post": {
-            "summary": "Pusher-signed auth for private-merchant-{merchant_id} (form: socket_id, channel_name)",
+            "summary": "Pusher-signed auth for private-merchant-{merchant_id} channels",
             "security": _MERCHANT,
             "responses": {
                 "200": {"description": "{auth}"},
