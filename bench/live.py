@@ -168,6 +168,14 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
+def _median(pairs: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+
+
+def _ms(pair: tuple[float, float]) -> str:
+    return f"p50 {pair[0]:.1f} ms, p99 {pair[1]:.1f} ms"
+
+
 async def main(args: argparse.Namespace) -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -198,9 +206,8 @@ async def main(args: argparse.Namespace) -> None:
                 baseline_socket = await open_sockets(hub, tokens[:1], 1)
                 rss_before = hub.rss_kib()
                 sockets = await open_sockets(hub, tokens, args.sockets)
-                print(
-                    f"{args.sockets} sockets over {args.shipments} shipments; {args.rate} events/s for {args.seconds} s; {args.runs} runs"
-                )
+                print(f"{args.sockets} sockets over {args.shipments} shipments; {args.rate} events/s", end="")
+                print(f" for {args.seconds} s; {args.runs} runs")
                 baseline, loaded = [], []
                 for run in range(args.runs):
                     low = await latency_run(http, path, orders[:1], baseline_socket, 20, 2, 50 + run)
@@ -208,13 +215,11 @@ async def main(args: argparse.Namespace) -> None:
                     baseline.append((pct(low, 0.5), pct(low, 0.99)))
                     loaded.append((pct(high, 0.5), pct(high, 0.99)))
                     print(
-                        f"  run {run}: baseline p50 {baseline[-1][0]:.1f} ms p99 {baseline[-1][1]:.1f} ms | loaded p50 {loaded[-1][0]:.1f} ms p99 {loaded[-1][1]:.1f} ms ({len(high)} receipts)"
+                        f"  run {run}: baseline {_ms(baseline[-1])} | loaded {_ms(loaded[-1])} ({len(high)} receipts)"
                     )
+                print(f"latency, baseline (1 socket, 20 events/s), median of runs: {_ms(_median(baseline))}")
                 print(
-                    f"latency, baseline (1 socket, 20 events/s): p50 {statistics.median(b[0] for b in baseline):.1f} ms, p99 {statistics.median(b[1] for b in baseline):.1f} ms"
-                )
-                print(
-                    f"latency, loaded ({args.sockets} sockets, {args.rate} events/s): p50 {statistics.median(x[0] for x in loaded):.1f} ms, p99 {statistics.median(x[1] for x in loaded):.1f} ms"
+                    f"latency, loaded ({args.sockets} sockets, {args.rate} events/s), median: {_ms(_median(loaded))}"
                 )
                 for ws in sockets + baseline_socket:
                     await ws.close()
@@ -230,8 +235,10 @@ async def main(args: argparse.Namespace) -> None:
                         break
                 per_conn = (hub.rss_kib() - rss_start) / max(1, len(idle))
                 print(
-                    f"idle sockets held by one process: {len(idle)} (bounded by --idle-max {args.idle_max}); {per_conn:.1f} KiB RSS per connection"
+                    f"idle sockets held by one process: {len(idle)} (bounded by --idle-max {args.idle_max});",
+                    end="",
                 )
+                print(f" {per_conn:.1f} KiB RSS per connection")
                 print(f"(RSS before the loaded sockets: {rss_before} KiB)")
                 for ws in idle:
                     await ws.close()
