@@ -215,11 +215,11 @@ async def main(args: argparse.Namespace) -> None:
                     baseline.append((pct(low, 0.5), pct(low, 0.99)))
                     loaded.append((pct(high, 0.5), pct(high, 0.99)))
                     print(
-                        f"  run {run}: baseline {_ms(baseline[-1])} | loaded {_ms(loaded[-1])} ({len(high)} receipts)"
+                        f"  run {run}: baseline {_ms(baseline[-1])} | loaded {_ms(loaded[-1])} ({len(high)} got)"
                     )
                 print(f"latency, baseline (1 socket, 20 events/s), median of runs: {_ms(_median(baseline))}")
                 print(
-                    f"latency, loaded ({args.sockets} sockets, {args.rate} events/s), median: {_ms(_median(loaded))}"
+                    f"latency, loaded ({args.sockets} sockets, {args.rate} events/s): {_ms(_median(loaded))}"
                 )
                 for ws in sockets + baseline_socket:
                     await ws.close()
