@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -129,7 +130,11 @@ async def latency_run(
 
     async def reader(ws: ClientConnection) -> None:
         while not done.is_set():
-            frame = json.loads(await ws.recv())
+            try:
+                frame = json.loads(await ws.recv())
+            except ConnectionClosed as closed:
+                print(f"  a socket was closed under load: {closed}")
+                return
             if frame["type"] != "event":
                 continue
             lat = frame["event"]["data"]["location"]["lat"]
