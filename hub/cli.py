@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from hub import deadletter, keys
 from hub.connection import connect
 from hub.embedded import EmbeddedRedis
@@ -22,6 +24,7 @@ from hub.observations import Channel
 from hub.settings import Settings
 
 DEV_REDIS_PORT = 6399
+CHECK_TIMEOUT_S = 3.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument("--count", type=int, default=0, help="stop after this many events (0: never)")
     tail.set_defaults(run=_tail)
 
+    check = sub.add_parser(
+        "check", help="exit 0 when Redis answers (a liveness probe for background processes)"
+    )
+    check.set_defaults(run=_check)
+
     dead = sub.add_parser("deadletter", help="inspect and replay payloads that could not be normalized")
     dead_sub = dead.add_subparsers(required=True, metavar="ACTION")
     listing = dead_sub.add_parser("list", help="the most recent dead letters")
@@ -70,7 +78,31 @@ def _parser() -> argparse.ArgumentParser:
     replay = dead_sub.add_parser("replay", help="normalize a dead letter again (after a fix)")
     replay.add_argument("entry_id")
     replay.set_defaults(run=_deadletter_replay)
+    _poller_commands(sub)
+
+    dispatcher = sub.add_parser("dispatcher", help="turn hub:events into merchant webhook deliveries")
+    dispatcher.set_defaults(run=_webhook_dispatcher)
+    delivery = sub.add_parser("delivery-worker", help="send merchant webhooks (RQ worker + async sender)")
+    delivery.add_argument("--queue", action="append", default=[], help="also serve this RQ queue")
+    delivery.add_argument("--burst", action="store_true", help="stop when the queues are empty")
+    delivery.set_defaults(run=_webhook_delivery_worker)
     return parser
+
+
+def _poller_commands(sub: Any) -> None:
+    """``hub worker``, ``hub scheduler``, ``hub emulator``: the poller (see docs/poller.md)."""
+    from hub.emulators import serve
+    from workers import cli
+
+    worker = sub.add_parser("worker", help="run an RQ worker that polls providers (needs HUB_REDIS_URL)")
+    worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    worker.add_argument("--name", help="worker name (default: RQ's)")
+    worker.set_defaults(run=cli.worker)
+    scheduler = sub.add_parser("scheduler", help="enqueue provider polls as they fall due")
+    scheduler.set_defaults(run=cli.scheduler)
+    emulator = sub.add_parser("emulator", help="serve a provider's API from scripted shipments")
+    serve.add_arguments(emulator)
+    emulator.set_defaults(run=serve.main)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -87,7 +119,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         fd=listener.fileno() if listener else None,
         workers=args.workers,
-        log_level="info",
+        log_config=None,  # the app configures JSON logs in every worker process
         proxy_headers=True,
     )
     return 0
@@ -173,6 +205,20 @@ def _pretty(entry_id: str, event: dict[str, Any]) -> str:
     )
 
 
+def _check(args: argparse.Namespace) -> int:
+    async def ping() -> bool:
+        redis = connect(Settings.from_env())
+        try:
+            return bool(await asyncio.wait_for(redis.ping(), CHECK_TIMEOUT_S))
+        except (RedisError, OSError, TimeoutError) as exc:
+            print(f"hub check: Redis unreachable ({type(exc).__name__})", file=sys.stderr)
+            return False
+        finally:
+            await redis.aclose()
+
+    return 0 if asyncio.run(ping()) else 1
+
+
 def _deadletter_list(args: argparse.Namespace) -> int:
     async def run() -> None:
         redis = connect(Settings.from_env())
@@ -218,3 +264,17 @@ def _deadletter_replay(args: argparse.Namespace) -> int:
             await redis.aclose()
 
     return asyncio.run(run())
+
+
+def _webhook_dispatcher(args: argparse.Namespace) -> int:
+    from hub.webhooks.service import run_dispatcher
+
+    run_dispatcher(Settings.from_env())
+    return 0
+
+
+def _webhook_delivery_worker(args: argparse.Namespace) -> int:
+    from hub.webhooks.service import run_delivery_worker
+
+    run_delivery_worker(Settings.from_env(), args.queue, burst=args.burst)
+    return 0

@@ -30,11 +30,27 @@ def server_binary() -> str:
     return str(path)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def cli_binary() -> str:
+    """``valkey-cli`` beside the server binary (used to form a cluster)."""
+    server = Path(server_binary())
+    for name in ("valkey-cli", "redis-cli"):
+        if (server.parent / name).exists():
+            return str(server.parent / name)
+    found = shutil.which("valkey-cli") or shutil.which("redis-cli")
+    if not found:
+        raise ConfigError("no valkey-cli found beside valkey-server")
+    return found
+
+
+def free_port(below: int = 65536) -> int:
+    """A free loopback port (``below`` a bound: a cluster node's bus listens on port + 10000)."""
+    for _ in range(1000):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port < below:
+            return port
+    raise ConfigError(f"no free loopback port below {below}")
 
 
 class EmbeddedRedis:
@@ -95,6 +111,69 @@ class EmbeddedRedis:
                 self.process.wait()
 
     def __enter__(self) -> EmbeddedRedis:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class EmbeddedCluster:
+    """A Redis Cluster of ``size`` primaries, each an :class:`EmbeddedRedis`, formed with valkey-cli."""
+
+    def __init__(self, data_dir: Path, size: int = 3) -> None:
+        cluster_args = ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+        self.nodes = [
+            EmbeddedRedis(data_dir / f"node{i}", free_port(below=55536), extra_args=cluster_args)
+            for i in range(size)
+        ]
+
+    @property
+    def url(self) -> str:
+        return self.nodes[0].url
+
+    def start(self) -> EmbeddedCluster:
+        try:
+            self._form()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _form(self) -> None:
+        for node in self.nodes:
+            node.start()
+        addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+        subprocess.run(  # noqa: S603
+            [cli_binary(), "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        self._wait_state_ok()
+
+    def _wait_state_ok(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            states = [self._info(node.port) for node in self.nodes]
+            if all("cluster_state:ok" in state for state in states):
+                return
+            time.sleep(0.1)
+        raise ConfigError("the embedded cluster did not reach cluster_state:ok")
+
+    @staticmethod
+    def _info(port: int) -> str:
+        reply = subprocess.run(  # noqa: S603
+            [cli_binary(), "-p", str(port), "cluster", "info"], capture_output=True, text=True, timeout=10
+        )
+        return reply.stdout
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def __enter__(self) -> EmbeddedCluster:
         return self.start()
 
     def __exit__(

@@ -23,6 +23,10 @@ class NormalizationError(HubError):
         self.reason = reason
 
 
+class UnreadableBody(NormalizationError):
+    """The bytes are not even the provider's wire format (not JSON, not base64 ...)."""
+
+
 class ProviderError(HubError):
     """A provider answered with an error (possibly inside an HTTP 200)."""
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
-from datetime import datetime
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from hub.observations import Channel, Observation
+from hub.observations import Channel, EventType, Observation
 from hub.timeparse import rfc3339
 
 SPECVERSION = "1.0"
@@ -34,14 +33,21 @@ class ShipmentRef:
 
 
 def event_id(observation: Observation, shipment_id: str) -> str:
-    """Deterministic id: provider, shipment, type, provider code, time, position, stop."""
+    """Deterministic id: provider, shipment, type, provider code, time, and position or stop.
+
+    The position counts only for a location update: a status change reported with a
+    position by one channel and without by another (HLD poll vs. push) is one change.
+    """
+    position = ""
+    if observation.type == EventType.LOCATION_UPDATED and observation.location:
+        position = f"{observation.location.lat:.6f},{observation.location.lng:.6f}"
     parts = [
         observation.provider,
         shipment_id,
         observation.type.value,
         str(observation.provider_status.code) if observation.provider_status else "",
         rfc3339(observation.time),
-        f"{observation.location.lat:.6f},{observation.location.lng:.6f}" if observation.location else "",
+        position,
         f"{observation.stop.index}:{observation.stop.status}" if observation.stop else "",
     ]
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
@@ -49,9 +55,12 @@ def event_id(observation: Observation, shipment_id: str) -> str:
 
 
 def build(
-    observation: Observation, shipment: ShipmentRef, channel: Channel, recorded: datetime
+    observation: Observation, shipment: ShipmentRef, channel: Channel, recordedtime: str
 ) -> dict[str, Any]:
-    """The CloudEvent without ``sequence`` and ``data.previous_status`` (set when appended)."""
+    """The CloudEvent without ``sequence`` and ``data.previous_status`` (set when appended).
+
+    ``recordedtime`` is RFC 3339 text, formatted once for all the events of one payload.
+    """
     data: dict[str, Any] = {
         "shipment_id": shipment.id,
         "merchant_id": shipment.merchant_id,
@@ -59,11 +68,11 @@ def build(
         "provider": observation.provider,
         "provider_ref": shipment.provider_ref,
         "status": observation.status.value if observation.status else None,
-        "provider_status": asdict(observation.provider_status) if observation.provider_status else None,
-        "location": asdict(observation.location) if observation.location else None,
-        "courier": asdict(observation.courier) if observation.courier else None,
+        "provider_status": _plain(observation.provider_status),
+        "location": _plain(observation.location),
+        "courier": _plain(observation.courier),
         "eta": rfc3339(observation.eta) if observation.eta else None,
-        "stop": asdict(observation.stop) if observation.stop else None,
+        "stop": _plain(observation.stop),
         "channel": channel.value,
     }
     return {
@@ -74,9 +83,19 @@ def build(
         "subject": f"shipments/{shipment.id}",
         "time": rfc3339(observation.time),
         "datacontenttype": "application/json",
-        "recordedtime": rfc3339(recorded),
+        "recordedtime": recordedtime,
         "partitionkey": shipment.id,
         "data": data,
+    }
+
+
+def _plain(value: Any) -> Any:
+    """A dataclass as a JSON-ready dict (``dataclasses.asdict`` is slow in this hot path)."""
+    if value is None:
+        return None
+    return {
+        key: _plain(item) if hasattr(item, "__dataclass_fields__") else item
+        for key, item in vars(value).items()
     }
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from redis.asyncio import Redis
 
-from hub import deadletter, events, keys, providers, shipments, timeparse
-from hub.errors import Conflict, NormalizationError
+from hub import deadletter, events, keys, metrics, providers, shipments, timeparse
+from hub.errors import Conflict, NormalizationError, UnreadableBody
+from hub.lru import LRU
 from hub.observations import Channel, Observation
 from hub.settings import Settings
 from hub.statuses import Status
@@ -25,7 +27,13 @@ class Rejected(NormalizationError):
 
     def __init__(self, error: NormalizationError, deadletter_id: str | None) -> None:
         super().__init__(error.provider, error.reason)
+        self.error = error
         self.deadletter_id = deadletter_id
+
+    @property
+    def unreadable(self) -> bool:
+        """The bytes were not the provider's wire format at all (a 400 rather than a 422)."""
+        return isinstance(self.error, UnreadableBody)
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,13 @@ class Ingestor:
         self.redis = redis
         self.settings = settings
         self.store = store or Store(redis, settings)
+        self.counts = metrics.Buffer(redis)
+        # A shipment's owner and references never change once registered.
+        self._shipments: LRU[tuple[str, str], shipments.Shipment] = LRU(max_entries=100_000, ttl_s=60)
+
+    async def close(self) -> None:
+        """Write the counts of the last second; call before the event loop ends."""
+        await self.counts.close()
 
     async def ingest_raw(
         self,
@@ -65,6 +80,9 @@ class Ingestor:
             return await self.ingest(observations, channel, merchant_id=merchant_id, register=register)
         except NormalizationError as error:
             entry = None
+            await metrics.inc(
+                self.redis, "hub_normalization_failures_total", provider=provider, channel=channel.value
+            )
             if dead_letter:
                 entry = await deadletter.add(
                     self.redis,
@@ -76,6 +94,9 @@ class Ingestor:
                     merchant_id=merchant_id,
                     ref=ref,
                 )
+                await metrics.inc(
+                    self.redis, "hub_deadletters_total", provider=provider, channel=channel.value
+                )
             raise Rejected(error, entry) from error
 
     async def ingest(
@@ -86,10 +107,11 @@ class Ingestor:
         merchant_id: str | None = None,
         register: bool = False,
     ) -> Ingested:
-        recorded = datetime.now(UTC)
+        recorded = timeparse.rfc3339(datetime.now(UTC))
         bound: dict[tuple[str, str], shipments.Shipment] = {}
         registered: list[str] = []
-        built = []
+        appended: list[Appended | None] = []
+        fresh: list[tuple[Observation, dict[str, Any]]] = []
         for observation in observations:
             key = (observation.provider, observation.provider_ref)
             if key not in bound:
@@ -97,18 +119,35 @@ class Ingestor:
                 bound[key] = shipment
                 if created:
                     registered.append(shipment.id)
-            built.append(events.build(observation, bound[key].ref, channel, recorded))
-        appended = await self.store.append(built)
-        await self._count_unknown(
-            [o for o, a in zip(observations, appended, strict=True) if a.outcome == "new"]
-        )
-        return Ingested(appended, registered)
+            event_id = events.event_id(observation, bound[key].id)
+            if self.store.published_here(event_id):  # a resend: no need to build or send it
+                appended.append(Appended(event_id, bound[key].id, "duplicate", provider=observation.provider))
+            else:
+                appended.append(None)
+                fresh.append((observation, events.build(observation, bound[key].ref, channel, recorded)))
+        written = await self.store.append([event for _, event in fresh])
+        remaining = iter(written)
+        results = [known or next(remaining) for known in appended]
+        await self._count_unknown([o for (o, _), a in zip(fresh, written, strict=True) if a.outcome == "new"])
+        self._count_outcomes(results, channel)
+        return Ingested(results, registered)
+
+    def _count_outcomes(self, results: list[Appended], channel: Channel) -> None:
+        for appended in results:
+            self.counts.add(
+                "hub_events_ingested_total",
+                channel=channel.value,
+                outcome=appended.outcome,
+                provider=appended.provider,
+            )
 
     async def _shipment(
         self, observation: Observation, merchant_id: str | None, register: bool
     ) -> tuple[shipments.Shipment, bool]:
-        found = await shipments.find(self.redis, observation.provider, observation.provider_ref)
+        key = (observation.provider, observation.provider_ref)
+        found = self._shipments.get(key) or await shipments.find(self.redis, *key)
         if found is not None:
+            self._shipments.put(key, found)
             if merchant_id is not None and found.merchant_id != merchant_id:
                 raise NormalizationError(
                     observation.provider,

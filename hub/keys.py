@@ -76,6 +76,84 @@ def unknown_codes() -> str:
     return f"{PREFIX}:stats:unknown-codes"
 
 
+# The poller (workers/).
+POLL_DUE = f"{PREFIX}:poll:due"  # sorted set: shipment id -> when its next poll falls due (ms)
+
+
+def poll_state(shipment_id: str) -> str:
+    """Hash: the poller's memory of one shipment (consecutive failures, last change seen)."""
+    return f"{PREFIX}:{{{shipment_id}}}:poll"
+
+
+# Keys of one provider account share the hash tag {provider:account}: the limiter touches them at once.
+def rate_window(provider: str, account: str, window_s: int) -> str:
+    """Sorted set: request times (ms) of one provider account within a sliding window."""
+    return f"{PREFIX}:poll:{{{provider}:{account}}}:rate:{window_s}"
+
+
+def provider_slowdown(provider: str, account: str) -> str:
+    """String with a TTL: the provider asked us to wait (429, Retry-After, remaining 0)."""
+    return f"{PREFIX}:poll:{{{provider}:{account}}}:slow"
+
+
+def provider_unhealthy(provider: str, account: str) -> str:
+    """String with a TTL: why the provider account refused our credentials (401)."""
+    return f"{PREFIX}:poll:{{{provider}:{account}}}:unhealthy"
+
+
+def alclient_token(account: str) -> str:
+    """String: the AL Client API access token shared by every worker."""
+    return f"{PREFIX}:poll:alclient-token:{account}"
+
+
+# --- merchant webhooks (hub/webhooks) ---
+WEBHOOK_ENDPOINTS = f"{PREFIX}:wh:endpoints"  # set: every endpoint id
+WEBHOOK_ENDPOINTS_VERSION = f"{PREFIX}:wh:endpoints:version"  # counter: bumped on every endpoint change
+WEBHOOK_DUE = f"{PREFIX}:wh:due"  # sorted set: "<endpoint_id>/<delivery_id>" -> when to (re)try, ms
+WEBHOOK_KICK = f"{PREFIX}:wh:kick"  # string: set while a wake-up job for delivery workers is queued
+WEBHOOK_GROUP = "webhooks"  # consumer group of the dispatchers on EVENTS
+
+
+def webhook_endpoint(endpoint_id: str) -> str:
+    """Hash: one endpoint's subscription, state and (encrypted) secrets."""
+    return f"{PREFIX}:wh:endpoint:{endpoint_id}"
+
+
+def webhook_merchant_endpoints(merchant_id: str) -> str:
+    """Set: a merchant's endpoint ids."""
+    return f"{PREFIX}:wh:merchant:{merchant_id}:endpoints"
+
+
+def webhook_endpoint_deliveries(endpoint_id: str) -> str:
+    """Sorted set: an endpoint's delivery ids scored by creation time (ms)."""
+    return f"{PREFIX}:wh:endpoint:{endpoint_id}:deliveries"
+
+
+def webhook_in_flight(endpoint_id: str) -> str:
+    """Sorted set: an endpoint's deliveries being sent, scored by lease expiry (ms)."""
+    return f"{PREFIX}:wh:endpoint:{endpoint_id}:inflight"
+
+
+def webhook_rate(endpoint_id: str) -> str:
+    """String prefix: requests started in one second (``<key>:<epoch s>``)."""
+    return f"{PREFIX}:wh:endpoint:{endpoint_id}:rate"
+
+
+def webhook_lane(endpoint_id: str, lane: str) -> str:
+    """Sorted set: one shipment's deliveries to one endpoint, scored by sequence; the head is in flight."""
+    return f"{PREFIX}:wh:lane:{endpoint_id}:{lane}"
+
+
+def webhook_delivery(delivery_id: str) -> str:
+    """Hash: one delivery (an event for an endpoint) and its outcome."""
+    return f"{PREFIX}:wh:delivery:{delivery_id}"
+
+
+def webhook_attempts(delivery_id: str) -> str:
+    """List: one JSON object per attempt of a delivery, oldest first."""
+    return f"{PREFIX}:wh:delivery:{delivery_id}:attempts"
+
+
 # Live fan-out (hub/live).
 def live_token(token_hash: str) -> str:
     """String with a TTL: the merchant id behind a short-lived browser token's SHA-256."""

@@ -40,7 +40,7 @@ async def create(redis: Redis, name: str) -> NewMerchant:
     merchant_id = "mer_" + secrets.token_hex(8)
     api_key = "hk_" + secrets.token_urlsafe(32)
     alopeyk_secret = secrets.token_urlsafe(32)
-    pipe = redis.pipeline(transaction=True)
+    pipe = redis.pipeline(transaction=False)  # three slots on a cluster: no MULTI across them
     pipe.hset(
         keys.merchant(merchant_id),
         mapping={

@@ -8,6 +8,7 @@ metric must never slow down or fail the work it counts.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import logging
 from collections.abc import Iterable
@@ -36,6 +37,50 @@ async def inc(redis: Redis, name: str, by: float = 1, **labels: str) -> None:
         await redis.hincrbyfloat(keys.METRICS, series(name, labels), by)
     except RedisError as exc:  # counting must never break the counted work
         log.warning("metric %s not recorded: %s", name, exc)
+
+
+class Buffer:
+    """Counts kept in memory and written within ``flush_interval_s``, for hot paths.
+
+    ``add`` costs no round trip: the first ``add`` after a write schedules the next one.
+    Call :meth:`flush` before the process exits to write what is left.
+    """
+
+    def __init__(self, redis: Redis, flush_interval_s: float = 1.0) -> None:
+        self.redis = redis
+        self.flush_interval_s = flush_interval_s
+        self._counts: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        self._scheduled: asyncio.Task[None] | None = None
+
+    def add(self, name: str, by: float = 1, **labels: str) -> None:
+        key = (name, tuple(sorted(labels.items())))
+        self._counts[key] = self._counts.get(key, 0) + by
+        if self._scheduled is None:
+            self._scheduled = asyncio.create_task(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self.flush_interval_s)
+        self._scheduled = None
+        await self.flush()
+
+    async def close(self) -> None:
+        """Write what is left now (the scheduled write would outlive the event loop)."""
+        if self._scheduled is not None:
+            self._scheduled.cancel()
+            self._scheduled = None
+        await self.flush()
+
+    async def flush(self) -> None:
+        counts, self._counts = self._counts, {}
+        if not counts:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for (name, labels), by in counts.items():
+            pipe.hincrbyfloat(keys.METRICS, series(name, dict(labels)), by)
+        try:
+            await pipe.execute()
+        except RedisError as exc:
+            log.warning("metrics not recorded: %s", exc)
 
 
 async def observe(redis: Redis, name: str, value_s: float, **labels: str) -> None:

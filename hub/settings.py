@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from hub.errors import ConfigError
 
@@ -50,6 +51,7 @@ class ProviderSettings:
 @dataclass(frozen=True)
 class Settings:
     redis_url: str | None = None
+    redis_cluster: bool = False
     admin_token: str | None = None
     public_url: str = "http://127.0.0.1:8000"
     data_dir: Path = Path(".hub-data")
@@ -57,7 +59,30 @@ class Settings:
     stream_maxlen: int = 1_000_000
     stream_max_age_s: int = 0
     outbox_lease_ms: int = 30_000
+    metrics_token: str | None = None
+    log_level: str = "info"
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
+    poll: PollSettings = field(default_factory=lambda: PollSettings())
+    # --- merchant webhooks (hub/webhooks, docs/webhooks.md) ---
+    webhook_master_keys: tuple[str, ...] = ()  # Fernet keys, newest first; empty: secrets kept in clear
+    webhook_allow_http: bool = False
+    webhook_allow_networks: tuple[str, ...] = ()  # CIDRs internal addresses may still be delivered to
+    webhook_retry_schedule_s: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    webhook_retry_jitter: float = 0.2
+    webhook_throttled_min_wait_s: float = 60  # after a timeout or a 429
+    webhook_retry_after_max_s: float = 36000
+    webhook_disable_after_s: float = 5 * 86400  # continuous failure before an endpoint is disabled
+    webhook_secret_overlap_s: float = 86400
+    webhook_connect_timeout_s: float = 5
+    webhook_total_timeout_s: float = 15
+    webhook_response_cap_bytes: int = 4096
+    webhook_max_in_flight: int = 32  # per endpoint
+    webhook_max_per_s: int = 100  # per endpoint
+    webhook_worker_concurrency: int = 512  # requests in flight per delivery worker process
+    webhook_lease_s: float = 60  # a claimed delivery returns to the queue if its worker dies
+    webhook_reclaim_idle_ms: int = 30_000  # dispatcher: take over entries pending this long
+    webhook_retention_s: int = 30 * 86400
+    webhook_queue: str = "hub-webhooks"
     # Live fan-out (hub/live): WebSockets, the Pusher-compatible endpoint and the tracking map.
     live_history_count: int = 50  # events in a snapshot's history
     live_recover_max: int = 1000  # missed events replayed on reconnect before a fresh snapshot instead
@@ -77,6 +102,7 @@ class Settings:
         env = os.environ if environ is None else environ
         return cls(
             redis_url=env.get("HUB_REDIS_URL") or None,
+            redis_cluster=_bool(env, "HUB_REDIS_CLUSTER"),
             admin_token=env.get("HUB_ADMIN_TOKEN") or None,
             public_url=env.get("HUB_PUBLIC_URL", cls.public_url).rstrip("/"),
             data_dir=Path(env.get("HUB_DATA_DIR", str(cls.data_dir))),
@@ -84,7 +110,11 @@ class Settings:
             stream_maxlen=_int(env, "HUB_STREAM_MAXLEN", cls.stream_maxlen),
             stream_max_age_s=_int(env, "HUB_STREAM_MAX_AGE_S", cls.stream_max_age_s),
             outbox_lease_ms=_int(env, "HUB_OUTBOX_LEASE_MS", cls.outbox_lease_ms),
+            metrics_token=env.get("HUB_METRICS_TOKEN") or None,
+            log_level=env.get("HUB_LOG_LEVEL", cls.log_level),
             providers={name: _provider(env, name) for name in PROVIDERS},
+            poll=PollSettings.from_env(env),
+            **_webhook_settings(env),
             # Live fan-out (hub/live).
             live_history_count=_int(env, "HUB_LIVE_HISTORY_COUNT", cls.live_history_count),
             live_recover_max=_int(env, "HUB_LIVE_RECOVER_MAX", cls.live_recover_max),
@@ -93,7 +123,7 @@ class Settings:
             live_max_per_ip=_int(env, "HUB_LIVE_MAX_PER_IP", cls.live_max_per_ip),
             live_max_per_merchant=_int(env, "HUB_LIVE_MAX_PER_MERCHANT", cls.live_max_per_merchant),
             live_token_ttl_s=_int(env, "HUB_LIVE_TOKEN_TTL_S", cls.live_token_ttl_s),
-            live_show_phones=env.get("HUB_LIVE_SHOW_PHONES", "").lower() in ("1", "true", "yes"),
+            live_show_phones=_bool(env, "HUB_LIVE_SHOW_PHONES"),
             live_pusher_key=env.get("HUB_LIVE_PUSHER_KEY") or cls.live_pusher_key,
             live_pusher_secret=env.get("HUB_LIVE_PUSHER_SECRET") or None,
             live_tile_url=env.get("HUB_LIVE_TILE_URL", cls.live_tile_url),
@@ -140,3 +170,176 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+# --- The poller (workers/, hub/clients/): cadence, limits, faults, timeouts. -----------------------
+# Per provider: HUB_<PROVIDER>_POLL_INTERVAL_S (while a shipment changes), _POLL_IDLE_INTERVAL_S
+# (after HUB_POLL_IDLE_AFTER_S without change), _POLL_NEAR_ETA_INTERVAL_S (within HUB_POLL_NEAR_ETA_S
+# of the ETA) and _RATE_LIMITS ("requests/window_s" pairs, comma separated; empty: unlimited).
+
+# Push providers are polled only to reconcile, after their push channel was silent this long.
+PUSH_PROVIDERS = ("alopeyk", "hld")
+
+_POLL_DEFAULTS = {  # interval_s, idle_interval_s, near_eta_interval_s, rate limits
+    "alopeyk": (30.0, 120.0, 15.0, "100/60,43200/86400"),
+    "hld": (30.0, 120.0, 15.0, ""),
+    "alclient": (300.0, 900.0, 60.0, ""),
+    "alod": (300.0, 900.0, 60.0, ""),
+    "all24": (300.0, 900.0, 60.0, ""),
+}
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    requests: int
+    window_s: int
+
+
+@dataclass(frozen=True)
+class ProviderPoll:
+    interval_s: float
+    idle_interval_s: float
+    near_eta_interval_s: float
+    rate_limits: tuple[RateLimit, ...] = ()
+
+
+@dataclass(frozen=True)
+class PollSettings:
+    providers: Mapping[str, ProviderPoll] = field(default_factory=dict)
+    idle_after_s: float = 3600.0
+    near_eta_s: float = 900.0
+    reconcile_after_s: float = 300.0
+    expire_after_s: float = 14 * 86400.0
+    backoff_base_s: float = 2.0
+    backoff_max_s: float = 600.0
+    unauthorized_pause_s: float = 300.0
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 10.0
+    batch_size: int = 100
+    concurrency: int = 100
+    tick_s: float = 0.5
+    lease_s: float = 120.0
+    queue: str = "hub-poll"
+    alclient_login_path: str = "/login"
+    alclient_tracking_path: str = "/orders/{order_id}/tracking"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> PollSettings:
+        return cls(
+            providers={name: _provider_poll(env, name) for name in PROVIDERS},
+            idle_after_s=_float(env, "HUB_POLL_IDLE_AFTER_S", cls.idle_after_s),
+            near_eta_s=_float(env, "HUB_POLL_NEAR_ETA_S", cls.near_eta_s),
+            reconcile_after_s=_float(env, "HUB_POLL_RECONCILE_AFTER_S", cls.reconcile_after_s),
+            expire_after_s=_float(env, "HUB_POLL_EXPIRE_AFTER_S", cls.expire_after_s),
+            backoff_base_s=_float(env, "HUB_POLL_BACKOFF_BASE_S", cls.backoff_base_s),
+            backoff_max_s=_float(env, "HUB_POLL_BACKOFF_MAX_S", cls.backoff_max_s),
+            unauthorized_pause_s=_float(env, "HUB_POLL_UNAUTHORIZED_PAUSE_S", cls.unauthorized_pause_s),
+            connect_timeout_s=_float(env, "HUB_POLL_CONNECT_TIMEOUT_S", cls.connect_timeout_s),
+            read_timeout_s=_float(env, "HUB_POLL_READ_TIMEOUT_S", cls.read_timeout_s),
+            batch_size=_int(env, "HUB_POLL_BATCH_SIZE", cls.batch_size),
+            concurrency=_int(env, "HUB_POLL_CONCURRENCY", cls.concurrency),
+            tick_s=_float(env, "HUB_POLL_TICK_S", cls.tick_s),
+            lease_s=_float(env, "HUB_POLL_LEASE_S", cls.lease_s),
+            queue=env.get("HUB_POLL_QUEUE") or cls.queue,
+            alclient_login_path=env.get("HUB_ALCLIENT_LOGIN_PATH") or cls.alclient_login_path,
+            alclient_tracking_path=env.get("HUB_ALCLIENT_TRACKING_PATH") or cls.alclient_tracking_path,
+        )
+
+    def provider(self, name: str) -> ProviderPoll:
+        if name in self.providers:
+            return self.providers[name]
+        interval_s, idle_s, near_eta_s, limits = _POLL_DEFAULTS[name]
+        return ProviderPoll(interval_s, idle_s, near_eta_s, _rate_limits(limits, name))
+
+
+def _provider_poll(env: Mapping[str, str], name: str) -> ProviderPoll:
+    prefix = f"HUB_{name.upper()}_"
+    interval_s, idle_s, near_eta_s, limits = _POLL_DEFAULTS[name]
+    return ProviderPoll(
+        interval_s=_float(env, prefix + "POLL_INTERVAL_S", interval_s),
+        idle_interval_s=_float(env, prefix + "POLL_IDLE_INTERVAL_S", idle_s),
+        near_eta_interval_s=_float(env, prefix + "POLL_NEAR_ETA_INTERVAL_S", near_eta_s),
+        rate_limits=_rate_limits(env.get(prefix + "RATE_LIMITS", limits), prefix + "RATE_LIMITS"),
+    )
+
+
+def _rate_limits(raw: str, variable: str) -> tuple[RateLimit, ...]:
+    limits = []
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        requests, _, window_s = part.partition("/")
+        try:
+            limits.append(RateLimit(int(requests), int(window_s)))
+        except ValueError:
+            raise ConfigError(f"{variable} must look like '100/60,43200/86400', got {raw!r}") from None
+    return tuple(limits)
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+# --- merchant webhooks ---
+
+
+def _webhook_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    d = Settings
+    schedule = _csv(env, "HUB_WEBHOOK_RETRY_SCHEDULE_S")
+    return {
+        "webhook_master_keys": _csv(env, "HUB_WEBHOOK_MASTER_KEYS"),
+        "webhook_allow_http": _bool(env, "HUB_WEBHOOK_ALLOW_HTTP"),
+        "webhook_allow_networks": _csv(env, "HUB_WEBHOOK_ALLOW_NETWORKS"),
+        "webhook_retry_schedule_s": tuple(_number("HUB_WEBHOOK_RETRY_SCHEDULE_S", v) for v in schedule)
+        if schedule
+        else d.webhook_retry_schedule_s,
+        "webhook_retry_jitter": _float(env, "HUB_WEBHOOK_RETRY_JITTER", d.webhook_retry_jitter),
+        "webhook_throttled_min_wait_s": _float(
+            env, "HUB_WEBHOOK_THROTTLED_MIN_WAIT_S", d.webhook_throttled_min_wait_s
+        ),
+        "webhook_retry_after_max_s": _float(
+            env, "HUB_WEBHOOK_RETRY_AFTER_MAX_S", d.webhook_retry_after_max_s
+        ),
+        "webhook_disable_after_s": _float(env, "HUB_WEBHOOK_DISABLE_AFTER_S", d.webhook_disable_after_s),
+        "webhook_secret_overlap_s": _float(env, "HUB_WEBHOOK_SECRET_OVERLAP_S", d.webhook_secret_overlap_s),
+        "webhook_connect_timeout_s": _float(
+            env, "HUB_WEBHOOK_CONNECT_TIMEOUT_S", d.webhook_connect_timeout_s
+        ),
+        "webhook_total_timeout_s": _float(env, "HUB_WEBHOOK_TOTAL_TIMEOUT_S", d.webhook_total_timeout_s),
+        "webhook_response_cap_bytes": _int(
+            env, "HUB_WEBHOOK_RESPONSE_CAP_BYTES", d.webhook_response_cap_bytes
+        ),
+        "webhook_max_in_flight": _int(env, "HUB_WEBHOOK_MAX_IN_FLIGHT", d.webhook_max_in_flight),
+        "webhook_max_per_s": _int(env, "HUB_WEBHOOK_MAX_PER_S", d.webhook_max_per_s),
+        "webhook_worker_concurrency": _int(
+            env, "HUB_WEBHOOK_WORKER_CONCURRENCY", d.webhook_worker_concurrency
+        ),
+        "webhook_lease_s": _float(env, "HUB_WEBHOOK_LEASE_S", d.webhook_lease_s),
+        "webhook_reclaim_idle_ms": _int(env, "HUB_WEBHOOK_RECLAIM_IDLE_MS", d.webhook_reclaim_idle_ms),
+        "webhook_retention_s": _int(env, "HUB_WEBHOOK_RETENTION_S", d.webhook_retention_s),
+        "webhook_queue": env.get("HUB_WEBHOOK_QUEUE") or d.webhook_queue,
+    }
+
+
+def _csv(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
+
+
+def _number(name: str, raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None

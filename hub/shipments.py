@@ -83,13 +83,17 @@ async def register(
     }
     if merchant_ref:
         record["merchant_ref"] = merchant_ref
-    await redis.hset(keys.shipment(shipment_id), mapping=record)
-    if await redis.set(keys.provider_ref(provider, provider_ref), shipment_id, nx=True):
+    pipe = redis.pipeline(transaction=False)
+    pipe.hset(keys.shipment(shipment_id), mapping=record)
+    pipe.set(keys.provider_ref(provider, provider_ref), shipment_id, nx=True)
+    _, created = await pipe.execute()
+    if created:
         pipe = redis.pipeline(transaction=False)
         pipe.set(keys.tracking_token(token), shipment_id)
         pipe.zadd(keys.merchant_shipments(merchant_id), {shipment_id: 0})
+        pipe.zadd(keys.POLL_DUE, {shipment_id: 0})  # the poller (workers/) takes it from here
         await pipe.execute()
-        return await get(redis, shipment_id), True
+        return _from_hash(shipment_id, {key: str(value) for key, value in record.items()}), True
     await redis.delete(keys.shipment(shipment_id))
     existing = await get(redis, await redis.get(keys.provider_ref(provider, provider_ref)))
     if existing.merchant_id != merchant_id:

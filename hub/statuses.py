@@ -47,3 +47,9 @@ class StatusTable:
     def text(self, code: object) -> str | None:
         row = self.rows.get(str(code).strip()) if code is not None else None
         return row[0] if row else None
+
+    def markdown(self) -> str:
+        """The table as the README prints it."""
+        lines = ["| provider code | provider's meaning | unified status |", "|---|---|---|"]
+        lines += [f"| `{code}` | {text} | `{status.value}` |" for code, (text, status) in self.rows.items()]
+        return "\n".join(lines)

@@ -72,4 +72,4 @@ def _parse_naive(text: str) -> datetime:
 
 def rfc3339(instant: datetime) -> str:
     """UTC, millisecond precision, ``Z`` suffix: the one time format the hub emits."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
+    return instant.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -41,7 +41,11 @@ async def test_a_webhook_registers_the_order_and_publishes_its_events(
     assert response.json()["published"] == 4  # new, searching, accepted + the courier's position
 
     shipment = (await http.get(f"/v1/shipments/{shipment_id}", headers=bearer(merchant["api_key"]))).json()
-    assert (shipment["provider"], shipment["provider_ref"], shipment["status"]) == ("alopeyk", "263197", "courier_assigned")
+    assert (shipment["provider"], shipment["provider_ref"], shipment["status"]) == (
+        "alopeyk",
+        "263197",
+        "courier_assigned",
+    )
     assert shipment["merchant_ref"] == "SHOP-3333"
     published = [json.loads(f["event"]) for _, f in await redis.xrange(keys.EVENTS)]
     assert [e["id"] for e in published] == [e["id"] for e in shipment["history"]]
@@ -50,7 +54,9 @@ async def test_a_webhook_registers_the_order_and_publishes_its_events(
         assert event["data"]["channel"] == "webhook" and event["data"]["merchant_id"] == merchant["id"]
 
 
-async def test_a_repeated_webhook_publishes_nothing_new(http: httpx.AsyncClient, redis: Redis, merchant: dict[str, Any]) -> None:
+async def test_a_repeated_webhook_publishes_nothing_new(
+    http: httpx.AsyncClient, redis: Redis, merchant: dict[str, Any]
+) -> None:
     await http.post(receiver_path(merchant), json=webhook_body())
     again = await http.post(receiver_path(merchant), json=webhook_body())
     assert again.json()["published"] == 0 and again.json()["duplicates"] == 4
@@ -61,7 +67,9 @@ async def test_a_repeated_webhook_publishes_nothing_new(http: httpx.AsyncClient,
     assert await redis.xlen(keys.EVENTS) == 5
 
 
-async def test_a_wrong_secret_is_404_and_stores_nothing(http: httpx.AsyncClient, redis: Redis, merchant: dict[str, Any]) -> None:
+async def test_a_wrong_secret_is_404_and_stores_nothing(
+    http: httpx.AsyncClient, redis: Redis, merchant: dict[str, Any]
+) -> None:
     response = await http.post("/ingest/alopeyk/not-the-secret", json=webhook_body())
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
     assert await redis.xlen(keys.EVENTS) == 0 and await dead_letters(redis) == []
@@ -98,7 +106,13 @@ async def test_dead_letters_can_be_listed_and_replayed_after_a_fix(
     entry_id = refused.json()["error"]["deadletter_id"]
 
     env = {"HUB_REDIS_URL": redis_url, "PATH": ""}
-    listing = subprocess.run([sys.executable, "-m", "hub", "deadletter", "list"], env=env, capture_output=True, text=True, timeout=60)
+    listing = subprocess.run(
+        [sys.executable, "-m", "hub", "deadletter", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert entry_id in listing.stdout and "unreadable time" in listing.stdout
 
     # An operator fixes the stored body (as a code fix would make it readable) and replays it.
@@ -106,11 +120,25 @@ async def test_dead_letters_can_be_listed_and_replayed_after_a_fix(
     import base64
 
     fixed = json.loads(base64.b64decode(fields["body"])) | {"accepted_at": "2017-09-12T18:49:34+04:30"}
-    await redis.xadd(keys.DEADLETTER, {**fields, "body": base64.b64encode(json.dumps(fixed).encode()).decode()})
+    await redis.xadd(
+        keys.DEADLETTER, {**fields, "body": base64.b64encode(json.dumps(fixed).encode()).decode()}
+    )
     fixed_id = (await redis.xrevrange(keys.DEADLETTER, count=1))[0][0]
-    replay = subprocess.run([sys.executable, "-m", "hub", "deadletter", "replay", fixed_id], env=env, capture_output=True, text=True, timeout=60)
+    replay = subprocess.run(
+        [sys.executable, "-m", "hub", "deadletter", "replay", fixed_id],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert replay.returncode == 0, replay.stderr
     assert "4 published" in replay.stdout
-    still_bad = subprocess.run([sys.executable, "-m", "hub", "deadletter", "replay", entry_id], env=env, capture_output=True, text=True, timeout=60)
+    still_bad = subprocess.run(
+        [sys.executable, "-m", "hub", "deadletter", "replay", entry_id],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert still_bad.returncode == 1 and "unreadable time" in still_bad.stderr
     assert await redis.xlen(keys.DEADLETTER) == 2  # a failed replay adds no new dead letter

@@ -13,8 +13,12 @@ from hub.settings import Settings
 from tests.conftest import admin_headers, bearer, create_merchant
 
 
-async def register(http: httpx.AsyncClient, key: str, provider: str, ref: str, **extra: Any) -> httpx.Response:
-    return await http.post("/v1/shipments", json={"provider": provider, "provider_ref": ref, **extra}, headers=bearer(key))
+async def register(
+    http: httpx.AsyncClient, key: str, provider: str, ref: str, **extra: Any
+) -> httpx.Response:
+    return await http.post(
+        "/v1/shipments", json={"provider": provider, "provider_ref": ref, **extra}, headers=bearer(key)
+    )
 
 
 async def test_creating_a_merchant_needs_the_admin_token(http: httpx.AsyncClient) -> None:
@@ -29,7 +33,9 @@ async def test_creating_a_merchant_needs_the_admin_token(http: httpx.AsyncClient
     assert body["alopeyk_webhook_url"].startswith(str(http.base_url).rstrip("/") + "/ingest/alopeyk/")
 
 
-async def test_register_get_and_stop_tracking_a_shipment(http: httpx.AsyncClient, merchant: dict[str, Any]) -> None:
+async def test_register_get_and_stop_tracking_a_shipment(
+    http: httpx.AsyncClient, merchant: dict[str, Any]
+) -> None:
     key = merchant["api_key"]
     created = await register(http, key, "all24", "HSBY37H7", merchant_ref="ORDER-1")
     assert created.status_code == 201
@@ -43,14 +49,20 @@ async def test_register_get_and_stop_tracking_a_shipment(http: httpx.AsyncClient
     assert fetched.json()["merchant_ref"] == "ORDER-1" and fetched.json()["history"] == []
 
     assert (await http.delete(f"/v1/shipments/{shipment['id']}", headers=bearer(key))).status_code == 204
-    assert (await http.get(f"/v1/shipments/{shipment['id']}", headers=bearer(key))).json()["tracking"] is False
+    assert (await http.get(f"/v1/shipments/{shipment['id']}", headers=bearer(key))).json()[
+        "tracking"
+    ] is False
 
 
-async def test_a_merchant_never_sees_another_merchants_shipment(http: httpx.AsyncClient, merchant: dict[str, Any]) -> None:
+async def test_a_merchant_never_sees_another_merchants_shipment(
+    http: httpx.AsyncClient, merchant: dict[str, Any]
+) -> None:
     other = await create_merchant(http, "Shop Two")
     shipment = (await register(http, merchant["api_key"], "alod", "625fe47c6b8812713f16c52a")).json()
     for method in ("GET", "DELETE"):
-        response = await http.request(method, f"/v1/shipments/{shipment['id']}", headers=bearer(other["api_key"]))
+        response = await http.request(
+            method, f"/v1/shipments/{shipment['id']}", headers=bearer(other["api_key"])
+        )
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "not_found"
     listed = await http.get("/v1/shipments", headers=bearer(other["api_key"]))
@@ -59,7 +71,9 @@ async def test_a_merchant_never_sees_another_merchants_shipment(http: httpx.Asyn
     assert taken.status_code == 409
 
 
-async def test_listing_filters_and_paginates_with_a_cursor(http: httpx.AsyncClient, merchant: dict[str, Any]) -> None:
+async def test_listing_filters_and_paginates_with_a_cursor(
+    http: httpx.AsyncClient, merchant: dict[str, Any]
+) -> None:
     key = merchant["api_key"]
     for i in range(5):
         await register(http, key, "all24", f"HS{i}")
@@ -91,7 +105,9 @@ async def test_invalid_bodies_get_precise_errors(http: httpx.AsyncClient, mercha
         assert (response.status_code, response.json()["error"]["code"]) == (status, code), body
 
 
-async def test_health_readiness_and_openapi_cover_every_route(http: httpx.AsyncClient, settings: Settings) -> None:
+async def test_health_readiness_and_openapi_cover_every_route(
+    http: httpx.AsyncClient, settings: Settings
+) -> None:
     assert (await http.get("/healthz")).json() == {"status": "ok"}
     assert (await http.get("/readyz")).json()["status"] == "ready"
     document = (await http.get("/openapi.json")).json()

@@ -17,6 +17,7 @@ from hub.observations import Channel, EventType, Location, Observation, Provider
 from hub.settings import Settings
 from hub.statuses import Status
 from hub.store import Store, _args
+from hub.timeparse import rfc3339
 
 T0 = datetime(2026, 4, 4, 10, 30, tzinfo=UTC)
 
@@ -30,7 +31,7 @@ def status_event(ref: ShipmentRef, code: int, status: Status, minutes: int) -> d
         status=status,
         provider_status=ProviderStatus(code, None),
     )
-    return events.build(observation, ref, Channel.POLL, datetime.now(UTC))
+    return events.build(observation, ref, Channel.POLL, rfc3339(datetime.now(UTC)))
 
 
 def position_event(ref: ShipmentRef, lat: float, minutes: int) -> dict[str, Any]:
@@ -41,7 +42,7 @@ def position_event(ref: ShipmentRef, lat: float, minutes: int) -> dict[str, Any]
         time=T0 + timedelta(minutes=minutes),
         location=Location(lat, 72.83),
     )
-    return events.build(observation, ref, Channel.PUSHER, datetime.now(UTC))
+    return events.build(observation, ref, Channel.PUSHER, rfc3339(datetime.now(UTC)))
 
 
 @pytest.fixture
@@ -142,7 +143,10 @@ async def test_an_append_interrupted_before_the_global_stream_is_published_by_th
     store = Store(redis, settings.replace(outbox_lease_ms=0))
     change = status_event(shipment, 2, Status.COURIER_ASSIGNED, 1)
     # Run only the first half of an append, as a crashed process would have.
-    await store._script(keys=keys.shipment_keys(shipment.id), args=_args(change, 0, 0))
+    # (as on a cluster: the script records and leaves publishing to the caller)
+    await store._script(
+        keys=keys.shipment_keys(shipment.id), args=[0, 0, shipment.id, "MAXLEN", 100, *_args(change)]
+    )
     assert await global_events(redis) == []
     [retry] = await store.append([change])
     assert retry.outcome == "republish"

@@ -6,14 +6,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
-from hub.api import health, openapi, receivers, shipments, tracking
+from hub import logs
+from hub.api import health, metrics, openapi, receivers, shipments, tracking, webhooks
 from hub.api.errors import HANDLERS
+from hub.api.middleware import RequestId
 from hub.connection import connect
 from hub.ingest import Ingestor
 from hub.live import routes as live_routes
 from hub.live.service import LiveService
+from hub.lru import LRU
 from hub.settings import Settings
+
+# How long a process may keep accepting a receiver secret after it was revoked.
+RECEIVER_SECRET_CACHE_S = 30
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -21,16 +28,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        logs.configure(settings.log_level)
         redis = connect(settings)
         app.state.settings = settings
         app.state.redis = redis
         app.state.ingestor = Ingestor(redis, settings)
+        app.state.receiver_secrets = LRU(max_entries=10_000, ttl_s=RECEIVER_SECRET_CACHE_S)
         app.state.live = LiveService(redis, settings)  # live fan-out: one stream reader per process
         await app.state.live.start()
         try:
             yield
         finally:
             await app.state.live.stop()
+            await app.state.ingestor.close()
             await redis.aclose()
 
     routes = [
@@ -38,7 +48,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *shipments.routes,
         *receivers.routes,
         *openapi.routes,
+        *metrics.routes,
+        *webhooks.routes,
         *live_routes.routes,
         *tracking.routes,
     ]
-    return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
+    middleware = [Middleware(RequestId)]
+    return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan, middleware=middleware)

@@ -9,6 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from workers import health as poller_health
+
 READY_TIMEOUT_S = 2.0
 
 
@@ -23,7 +25,11 @@ async def readyz(request: Request) -> Response:
         return JSONResponse(
             {"status": "unavailable", "checks": {"redis": f"unreachable: {type(exc).__name__}"}}, 503
         )
-    return JSONResponse({"status": "ready", "checks": {"redis": "ok"}})
+    checks = {"redis": "ok"}
+    # Provider accounts whose credentials were refused (401): polls paused, still ready to serve.
+    paused = await poller_health.unhealthy(request.app.state.redis, request.app.state.settings)
+    checks.update({f"provider:{name}": f"unauthorized: {reason}" for name, reason in paused.items()})
+    return JSONResponse({"status": "degraded" if paused else "ready", "checks": checks})
 
 
 routes = [Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"])]

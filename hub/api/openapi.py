@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.api.webhooks_openapi import OPENAPI_PATHS as WEBHOOK_PATHS
 from hub.events import schema as event_schema
 
 
@@ -34,6 +35,13 @@ PATHS: dict[str, Any] = {
             "summary": "Readiness (Redis reachable)",
             "security": [],
             "responses": {"200": {"description": "Ready"}, "503": {"description": "A dependency is down"}},
+        }
+    },
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics of the whole hub (bearer HUB_METRICS_TOKEN when set)",
+            "security": [{"metricsToken": []}],
+            "responses": {"200": {"description": "text/plain; version=0.0.4"}, "401": _error("Wrong token")},
         }
     },
     "/openapi.json": {
@@ -191,11 +199,13 @@ PATHS: dict[str, Any] = {
         }
     },
 }
+PATHS.update(WEBHOOK_PATHS)
 
 COMPONENTS: dict[str, Any] = {
     "securitySchemes": {
         "apiKey": {"type": "http", "scheme": "bearer", "description": "A merchant API key"},
         "adminToken": {"type": "http", "scheme": "bearer", "description": "HUB_ADMIN_TOKEN"},
+        "metricsToken": {"type": "http", "scheme": "bearer", "description": "HUB_METRICS_TOKEN"},
     },
     "schemas": {
         "Error": {

@@ -8,7 +8,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from hub import timeparse
-from hub.errors import NormalizationError
+from hub.errors import NormalizationError, UnreadableBody
 from hub.observations import Location
 
 
@@ -16,7 +16,7 @@ def parse_json(provider: str, body: bytes) -> Any:
     try:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise NormalizationError(provider, f"body is not valid JSON ({exc})") from None
+        raise UnreadableBody(provider, f"body is not valid JSON ({exc})") from None
 
 
 def mapping(provider: str, value: object, what: str) -> Mapping[str, Any]:

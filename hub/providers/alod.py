@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
-from hub.errors import NormalizationError, ProviderError
+from hub.errors import NormalizationError, ProviderError, UnreadableBody
 from hub.observations import EventType, Observation, ProviderStatus
 from hub.providers._common import mapping, required, time
 from hub.statuses import TERMINAL, Status, StatusTable
@@ -70,9 +70,9 @@ def parse_body(body: bytes) -> Any:
     try:
         return json.loads(text.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise NormalizationError(NAME, f"decoded body is not UTF-8 ({exc})") from None
+        raise UnreadableBody(NAME, f"decoded body is not UTF-8 ({exc})") from None
     except json.JSONDecodeError as exc:
-        raise NormalizationError(NAME, f"decoded body is not JSON ({exc})") from None
+        raise UnreadableBody(NAME, f"decoded body is not JSON ({exc})") from None
 
 
 def _unbase64(text: bytes) -> bytes:
@@ -80,7 +80,7 @@ def _unbase64(text: bytes) -> bytes:
     try:
         return base64.b64decode(compact + b"=" * (-len(compact) % 4), validate=True)
     except binascii.Error as exc:
-        raise NormalizationError(
+        raise UnreadableBody(
             NAME, f"body is not valid base64 ({exc}); ALOD base64-encodes its JSON"
         ) from None
 

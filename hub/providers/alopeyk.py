@@ -9,7 +9,6 @@ next one (event ids make the repeats harmless).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -84,6 +83,7 @@ def normalize(payload: Any, *, kind: str, tz: tzinfo, ref: str | None = None) ->
         "merchant_ref": _merchant_ref(order),
         "refs": _refs(order),
         "courier": _courier(order.get("courier")),
+        "eta": _eta(order.get("eta_minimal"), tz),
     }
     current = STATUSES.map(status_word)
     observations = _statuses(order, status_word, tz, updated_at, base)
@@ -91,9 +91,6 @@ def normalize(payload: Any, *, kind: str, tz: tzinfo, ref: str | None = None) ->
     position = _position(order, tz, updated_at, current, base)
     if position:
         observations.append(position)
-    eta = _eta(order.get("eta_minimal"), tz)
-    if eta and observations:
-        observations = [_with_eta(o, eta) if o.type != EventType.STOP_UPDATED else o for o in observations]
     return observations
 
 
@@ -230,10 +227,6 @@ def _eta(value: object, tz: tzinfo) -> datetime | None:
         return since + timedelta(seconds=float(value["duration"])) if since else None
     except (TypeError, ValueError):
         return None
-
-
-def _with_eta(observation: Observation, eta: datetime) -> Observation:
-    return replace(observation, eta=eta)
 
 
 def _merchant_ref(order: Mapping[str, Any]) -> str | None:

@@ -1,0 +1,156 @@
+"""Alopeyk receiver throughput vs. a bare Starlette endpoint that only parses the same JSON.
+
+Both run under uvicorn with one worker on 127.0.0.1 and are loaded by wrk (64 connections,
+one thread) with the same Alopeyk webhooks, alternately, several times; the figures are
+medians. The receiver answers only after its events are appended (valkey with an
+append-only file, fsync every second).
+
+    python bench/ingest.py [--runs 3] [--duration-s 10] [--connections 64]
+
+Needs wrk (Debian: apt-get install wrk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from redis.asyncio import Redis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from hub import merchants  # noqa: E402
+from hub.embedded import EmbeddedRedis, free_port  # noqa: E402
+
+SCRIPT = ROOT / "bench" / "alopeyk_webhooks.lua"
+
+
+@dataclass
+class Result:
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--duration-s", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("bench/ingest.py needs wrk: apt-get install wrk")
+
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp)) as redis_server:
+        secret = asyncio.run(_merchant_secret(redis_server.url))
+        bare, hub = [], []
+        for run in range(1, args.runs + 1):
+            bare.append(_measure(["bench.bare_app:app"], {}, "/ingest/alopeyk/x", args))
+            asyncio.run(_flush(redis_server.url, keep_merchants=True))
+            env = {"HUB_REDIS_URL": redis_server.url}
+            hub.append(
+                _measure(["--factory", "hub.api.app:create_app"], env, f"/ingest/alopeyk/{secret}", args)
+            )
+            rates = f"bare {bare[-1].requests_per_s:,.0f} req/s, receiver {hub[-1].requests_per_s:,.0f} req/s"
+            print(f"run {run}: {rates}")
+        _report(bare, hub, args)
+
+
+def _measure(app: list[str], env: dict[str, str], path: str, args: argparse.Namespace) -> Result:
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", *app, "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--no-access-log", "--log-level", "warning"]
+    server_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    with subprocess.Popen(command, env=server_env, cwd=ROOT) as server:
+        try:
+            _wait_listening(port)
+            load = ["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration_s}s", "--latency"]
+            wrk = subprocess.run(
+                [*load, "-s", str(SCRIPT), f"http://127.0.0.1:{port}{path}"],
+                capture_output=True,
+                text=True,
+                timeout=args.duration_s + 60,
+                check=True,
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return _parse(wrk.stdout)
+
+
+def _parse(output: str) -> Result:
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    latency = {p: _ms(v) for p, v in re.findall(r"^\s+(50|99)%\s+(\S+)", output, re.M)}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return Result(rate, latency["50"], latency["99"], int(errors.group(1)) if errors else 0)
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def _wait_listening(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit(f"server on port {port} did not start")
+
+
+async def _merchant_secret(redis_url: str) -> str:
+    redis = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        return (await merchants.create(redis, "bench")).alopeyk_secret
+    finally:
+        await redis.aclose()
+
+
+async def _flush(redis_url: str, keep_merchants: bool) -> None:
+    redis = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        async for key in redis.scan_iter(match="hub:*", count=1000):
+            if not (
+                keep_merchants and (key.startswith("hub:merchant:") or key.startswith("hub:alopeyk-secret:"))
+            ):
+                await redis.delete(key)
+    finally:
+        await redis.aclose()
+
+
+def _report(bare: list[Result], hub: list[Result], args: argparse.Namespace) -> None:
+    def median(results: list[Result], field: str) -> float:
+        return statistics.median(getattr(r, field) for r in results)
+
+    setup = f"{args.duration_s} s each, {args.connections} connections, uvicorn 1 worker"
+    print(f"\nmedian of {args.runs} runs, {setup}")
+    print(f"{'endpoint':<34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
+    for name, results in (("bare Starlette, parse only", bare), ("Alopeyk receiver, durable append", hub)):
+        print(
+            f"{name:<34}{median(results, 'requests_per_s'):>10,.0f}{median(results, 'p50_ms'):>10.1f}"
+            f"{median(results, 'p99_ms'):>10.1f}{sum(r.errors for r in results):>10}"
+        )
+    ratio = median(hub, "requests_per_s") / median(bare, "requests_per_s")
+    print(f"receiver / bare: {ratio:.0%} (target: at least 50%)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""``/metrics`` in Prometheus' text format, for the whole hub (every process counts into Redis)."""
+
+from __future__ import annotations
+
+import hmac
+
+from redis.exceptions import ResponseError
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from hub import keys, metrics
+from hub.api.auth import bearer
+from hub.api.errors import ApiError
+
+
+async def prometheus(request: Request) -> Response:
+    expected = request.app.state.settings.metrics_token
+    if expected and not hmac.compare_digest(bearer(request).encode(), expected.encode()):
+        raise ApiError(401, "invalid metrics token")
+    redis = request.app.state.redis
+    gauges = [
+        ('hub_stream_length{stream="hub:events"}', float(await redis.xlen(keys.EVENTS))),
+        ('hub_stream_length{stream="hub:deadletter"}', float(await redis.xlen(keys.DEADLETTER))),
+    ]
+    try:
+        groups = await redis.xinfo_groups(keys.EVENTS)
+    except ResponseError:  # no stream yet
+        groups = []
+    for group in groups:
+        labels = f'{{group="{group["name"]}"}}'
+        gauges.append((f"hub_consumer_group_lag{labels}", float(group.get("lag") or 0)))
+        gauges.append((f"hub_consumer_group_pending{labels}", float(group.get("pending", 0))))
+    body = metrics.render(await metrics.snapshot(redis), gauges)
+    return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
+
+
+routes = [Route("/metrics", prometheus, methods=["GET"])]

@@ -1,0 +1,256 @@
+"""Merchant webhook subscriptions under ``/v1/webhooks`` (merchant API key; the admin sees all)."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hub import merchants
+from hub.api.auth import bearer, require_merchant
+from hub.api.bodies import read_object, string_field
+from hub.api.errors import ApiError
+from hub.observations import EventType
+from hub.providers import PROVIDERS
+from hub.webhooks import endpoints, guard, notices
+from hub.webhooks.deliveries import Deliveries, Status, now_ms
+from hub.webhooks.endpoints import Endpoint, State
+from hub.webhooks.signing import SecretBox
+
+MAX_PAGE = 200
+MAX_DESCRIPTION = 500
+EVENT_TYPES = sorted([t.value for t in EventType] + [notices.ENDPOINT_DISABLED])
+_ONCE_NOTE = "secret is shown only now; store it to verify signatures (Standard Webhooks)."
+
+
+async def caller(request: Request) -> str | None:
+    """The calling merchant's id, or None for the admin."""
+    token = bearer(request)
+    admin = request.app.state.settings.admin_token
+    if admin and hmac.compare_digest(token.encode(), admin.encode()):
+        return None
+    return (await require_merchant(request)).id
+
+
+def _box(request: Request) -> SecretBox:
+    return SecretBox(request.app.state.settings.webhook_master_keys)
+
+
+def _deliveries(request: Request) -> Deliveries:
+    return Deliveries(request.app.state.redis, request.app.state.settings.webhook_retention_s)
+
+
+async def _endpoint(request: Request) -> Endpoint:
+    merchant_id = await caller(request)
+    return await endpoints.get(request.app.state.redis, request.path_params["endpoint_id"], merchant_id)
+
+
+def _url(body: dict[str, Any], request: Request) -> str:
+    url = string_field(body, "url")
+    assert url is not None
+    try:
+        return guard.check_url(url, request.app.state.settings)
+    except guard.UnsafeUrl as exc:
+        raise ApiError(422, str(exc), field="url") from None
+
+
+def _names(body: dict[str, Any], name: str, allowed: list[str] | None = None) -> tuple[str, ...]:
+    value = body.get(name) or []
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise ApiError(422, f"field {name!r} must be a list of strings", field=name)
+    if allowed is not None and (unknown := sorted(set(value) - set(allowed))):
+        raise ApiError(422, f"{name} {unknown} unknown; expected some of {allowed}", field=name)
+    return tuple(dict.fromkeys(value))
+
+
+def _subscription(body: dict[str, Any], request: Request, partial: bool) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if not partial or "url" in body:
+        changes["url"] = _url(body, request)
+    if not partial or "event_types" in body:
+        changes["event_types"] = _names(body, "event_types", EVENT_TYPES)
+    if not partial or "providers" in body:
+        changes["providers"] = _names(body, "providers", sorted(PROVIDERS))
+    if not partial or "shipment_ids" in body:
+        changes["shipment_ids"] = _names(body, "shipment_ids")
+    if not partial or "description" in body:
+        description = body.get("description") or ""
+        if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+            raise ApiError(422, f"description must be text of at most {MAX_DESCRIPTION} characters")
+        changes["description"] = description
+    return changes
+
+
+async def create_endpoint(request: Request) -> Response:
+    merchant_id = await caller(request)
+    body = await read_object(request)
+    if merchant_id is None:  # the admin names the merchant
+        merchant_id = string_field(body, "merchant_id")
+        assert merchant_id is not None
+        await merchants.get(request.app.state.redis, merchant_id)
+    subscription = _subscription(body, request, partial=False)
+    endpoint, secret = await endpoints.create(
+        request.app.state.redis, _box(request), merchant_id, **subscription
+    )
+    return JSONResponse({**endpoint.to_json(), "secret": secret, "note": _ONCE_NOTE}, status_code=201)
+
+
+async def list_endpoints(request: Request) -> Response:
+    merchant_id = await caller(request)
+    if merchant_id is None:
+        merchant_id = request.query_params.get("merchant_id")
+    found = await endpoints.listing(request.app.state.redis, merchant_id)
+    return JSONResponse({"data": [e.to_json() for e in found]})
+
+
+async def get_endpoint(request: Request) -> Response:
+    return JSONResponse((await _endpoint(request)).to_json())
+
+
+async def update_endpoint(request: Request) -> Response:
+    endpoint = await _endpoint(request)
+    changes = _subscription(await read_object(request), request, partial=True)
+    updated = await endpoints.save(request.app.state.redis, endpoint, **changes)
+    return JSONResponse(updated.to_json())
+
+
+async def delete_endpoint(request: Request) -> Response:
+    await endpoints.delete(request.app.state.redis, await _endpoint(request))
+    return Response(status_code=204)
+
+
+async def pause_endpoint(request: Request) -> Response:
+    endpoint = await _endpoint(request)
+    if endpoint.state is State.DISABLED:
+        raise ApiError(409, "endpoint is disabled; resume it instead")
+    updated = await endpoints.save(request.app.state.redis, endpoint, state=State.PAUSED)
+    return JSONResponse(updated.to_json())
+
+
+async def resume_endpoint(request: Request) -> Response:
+    """Active again (also after a disable); waiting deliveries are due at once."""
+    endpoint = await _endpoint(request)
+    updated = await endpoints.save(
+        request.app.state.redis,
+        endpoint,
+        state=State.ACTIVE,
+        disabled_reason=None,
+        disabled_ms=None,
+        failing_since_ms=None,
+    )
+    await _deliveries(request).wake_endpoint(endpoint.id)
+    return JSONResponse(updated.to_json())
+
+
+async def rotate_secret(request: Request) -> Response:
+    endpoint = await _endpoint(request)
+    body = await read_object(request) if int(request.headers.get("content-length") or 0) else {}
+    overlap_s = body.get("overlap_s", request.app.state.settings.webhook_secret_overlap_s)
+    if (
+        not isinstance(overlap_s, int | float)
+        or isinstance(overlap_s, bool)
+        or not 0 <= overlap_s <= 7 * 86400
+    ):
+        raise ApiError(422, "overlap_s must be a number of seconds between 0 and 604800", field="overlap_s")
+    updated, secret = await endpoints.rotate(request.app.state.redis, _box(request), endpoint, overlap_s)
+    return JSONResponse({**updated.to_json(), "secret": secret, "note": _ONCE_NOTE})
+
+
+async def send_test(request: Request) -> Response:
+    endpoint = await _endpoint(request)
+    event = notices.test_event(endpoint, now_ms(), secrets.token_hex(8))
+    deliveries = _deliveries(request)
+    ident = await deliveries.create(endpoint.id, endpoint.merchant_id, event)
+    return JSONResponse((await deliveries.get(ident)).to_json(), status_code=202)
+
+
+async def list_deliveries(request: Request) -> Response:
+    endpoint = await _endpoint(request)
+    params = request.query_params
+    status = params.get("status")
+    if status is not None and status not in Status.__members__.values():
+        raise ApiError(422, f"status must be one of {[s.value for s in Status]}", field="status")
+    limit = _int_param(params.get("limit", "50"), "limit")
+    if not 1 <= limit <= MAX_PAGE:
+        raise ApiError(422, f"limit must be between 1 and {MAX_PAGE}", field="limit")
+    cursor = _int_param(params["cursor"], "cursor") if params.get("cursor") else None
+    found, next_cursor = await _deliveries(request).page(
+        endpoint.id, limit=limit, before_ms=cursor, status=status
+    )
+    return JSONResponse({"data": [d.to_json() for d in found], "next_cursor": next_cursor})
+
+
+async def get_delivery(request: Request) -> Response:
+    merchant_id = await caller(request)
+    deliveries = _deliveries(request)
+    delivery = await deliveries.get(request.path_params["delivery_id"], merchant_id)
+    return JSONResponse({**delivery.to_json(), "attempts": await deliveries.attempts(delivery.id)})
+
+
+async def retry_delivery(request: Request) -> Response:
+    merchant_id = await caller(request)
+    deliveries = _deliveries(request)
+    delivery = await deliveries.get(request.path_params["delivery_id"], merchant_id)
+    await deliveries.requeue(delivery)
+    return JSONResponse((await deliveries.get(delivery.id)).to_json(), status_code=202)
+
+
+async def recover(request: Request) -> Response:
+    """Send every failed delivery of the endpoint created in ``[since, until]`` again."""
+    endpoint = await _endpoint(request)
+    body = await read_object(request)
+    since_ms = _instant_ms(body, "since")
+    until_ms = _instant_ms(body, "until") if body.get("until") else now_ms()
+    if until_ms < since_ms:
+        raise ApiError(422, "until must not be before since", field="until")
+    deliveries = _deliveries(request)
+    failed = [
+        d for d in await deliveries.in_range(endpoint.id, since_ms, until_ms) if d.status is Status.FAILED
+    ]
+    for delivery in sorted(failed, key=lambda d: (d.lane, d.sequence)):
+        await deliveries.requeue(delivery)
+    return JSONResponse({"requeued": len(failed), "delivery_ids": [d.id for d in failed]}, status_code=202)
+
+
+def _int_param(raw: str, name: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ApiError(422, f"{name} must be a whole number", field=name) from None
+
+
+def _instant_ms(body: dict[str, Any], name: str) -> int:
+    raw = string_field(body, name)
+    assert raw is not None
+    try:
+        instant = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ApiError(
+            422, f"{name} must be an RFC 3339 time, e.g. 2026-04-04T10:30:00Z", field=name
+        ) from None
+    if instant.tzinfo is None:
+        raise ApiError(422, f"{name} must carry a UTC offset (e.g. Z)", field=name)
+    return int(instant.timestamp() * 1000)
+
+
+_EP = "/v1/webhooks/endpoints/{endpoint_id}"
+routes = [
+    Route("/v1/webhooks/endpoints", create_endpoint, methods=["POST"]),
+    Route("/v1/webhooks/endpoints", list_endpoints, methods=["GET"]),
+    Route(_EP, get_endpoint, methods=["GET"]),
+    Route(_EP, update_endpoint, methods=["PATCH"]),
+    Route(_EP, delete_endpoint, methods=["DELETE"]),
+    Route(f"{_EP}/pause", pause_endpoint, methods=["POST"]),
+    Route(f"{_EP}/resume", resume_endpoint, methods=["POST"]),
+    Route(f"{_EP}/rotate-secret", rotate_secret, methods=["POST"]),
+    Route(f"{_EP}/test", send_test, methods=["POST"]),
+    Route(f"{_EP}/deliveries", list_deliveries, methods=["GET"]),
+    Route(f"{_EP}/recover", recover, methods=["POST"]),
+    Route("/v1/webhooks/deliveries/{delivery_id}", get_delivery, methods=["GET"]),
+    Route("/v1/webhooks/deliveries/{delivery_id}/retry", retry_delivery, methods=["POST"]),
+]

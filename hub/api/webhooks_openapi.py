@@ -1,0 +1,156 @@
+"""OpenAPI description of ``/v1/webhooks`` (merged into :data:`hub.api.openapi.PATHS`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_JSON = "application/json"
+_AUTH: list[dict[str, list[str]]] = [{"apiKey": []}, {"adminToken": []}]
+_EP = {"name": "endpoint_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_DLV = {"name": "delivery_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _body(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    return {"required": bool(required), "content": {_JSON: {"schema": schema}}}
+
+
+_LIST = {"type": "array", "items": {"type": "string"}}
+_SUBSCRIPTION = {
+    "url": {"type": "string", "format": "uri", "description": "https (http only if HUB_WEBHOOK_ALLOW_HTTP)"},
+    "event_types": {**_LIST, "description": "empty: every type"},
+    "providers": {**_LIST, "description": "empty: every provider"},
+    "shipment_ids": {**_LIST, "description": "empty: every shipment"},
+    "description": {"type": "string", "maxLength": 500},
+}
+_ENDPOINT = {"description": "The endpoint (never its secret)"}
+_WITH_SECRET = {"description": "The endpoint and its new signing secret (shown once)"}
+_NOT_FOUND = _error("No such endpoint (or not yours)")
+
+
+def _op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"summary": summary, "security": _AUTH, "responses": responses, **extra}
+
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/v1/webhooks/endpoints": {
+        "post": _op(
+            "Subscribe an endpoint; the admin names merchant_id",
+            {"201": _WITH_SECRET, "422": _error("Invalid or unsafe url, unknown type or provider")},
+            requestBody=_body({**_SUBSCRIPTION, "merchant_id": {"type": "string"}}, ["url"]),
+        ),
+        "get": _op(
+            "List endpoints (the admin: all, or ?merchant_id=)",
+            {"200": {"description": "{data: [Endpoint]}"}},
+            parameters=[{"name": "merchant_id", "in": "query", "schema": {"type": "string"}}],
+        ),
+    },
+    "/v1/webhooks/endpoints/{endpoint_id}": {
+        "get": _op("Read an endpoint", {"200": _ENDPOINT, "404": _NOT_FOUND}, parameters=[_EP]),
+        "patch": _op(
+            "Change url, types, providers, shipments or description",
+            {"200": _ENDPOINT, "404": _NOT_FOUND, "422": _error("Invalid field")},
+            parameters=[_EP],
+            requestBody=_body(_SUBSCRIPTION),
+        ),
+        "delete": _op(
+            "Delete; its pending deliveries are cancelled",
+            {"204": {"description": "Deleted"}, "404": _NOT_FOUND},
+            parameters=[_EP],
+        ),
+    },
+    "/v1/webhooks/endpoints/{endpoint_id}/pause": {
+        "post": _op(
+            "Pause: deliveries wait until resumed",
+            {"200": _ENDPOINT, "404": _NOT_FOUND, "409": _error("Disabled: resume instead")},
+            parameters=[_EP],
+        )
+    },
+    "/v1/webhooks/endpoints/{endpoint_id}/resume": {
+        "post": _op(
+            "Resume a paused or disabled endpoint", {"200": _ENDPOINT, "404": _NOT_FOUND}, parameters=[_EP]
+        )
+    },
+    "/v1/webhooks/endpoints/{endpoint_id}/rotate-secret": {
+        "post": _op(
+            "New secret; the old one keeps signing too for overlap_s (default HUB_WEBHOOK_SECRET_OVERLAP_S)",
+            {"200": _WITH_SECRET, "404": _NOT_FOUND, "422": _error("Invalid overlap_s")},
+            parameters=[_EP],
+            requestBody=_body({"overlap_s": {"type": "number", "minimum": 0, "maximum": 604800}}),
+        )
+    },
+    "/v1/webhooks/endpoints/{endpoint_id}/test": {
+        "post": _op(
+            "Queue a webhook.test event for this endpoint",
+            {"202": {"description": "The delivery"}, "404": _NOT_FOUND},
+            parameters=[_EP],
+        )
+    },
+    "/v1/webhooks/endpoints/{endpoint_id}/deliveries": {
+        "get": _op(
+            "Deliveries, newest first",
+            {
+                "200": {"description": "{data: [Delivery], next_cursor}"},
+                "404": _NOT_FOUND,
+                "422": _error("Bad filter"),
+            },
+            parameters=[
+                _EP,
+                {
+                    "name": "status",
+                    "in": "query",
+                    "schema": {"enum": ["pending", "succeeded", "failed", "cancelled"]},
+                },
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+                {"name": "cursor", "in": "query", "schema": {"type": "integer"}},
+            ],
+        )
+    },
+    "/v1/webhooks/endpoints/{endpoint_id}/recover": {
+        "post": _op(
+            "Send again every failed delivery created in [since, until]",
+            {
+                "202": {"description": "{requeued, delivery_ids}"},
+                "404": _NOT_FOUND,
+                "422": _error("Bad time"),
+            },
+            parameters=[_EP],
+            requestBody=_body(
+                {
+                    "since": {"type": "string", "format": "date-time"},
+                    "until": {"type": "string", "format": "date-time"},
+                },
+                ["since"],
+            ),
+        )
+    },
+    "/v1/webhooks/deliveries/{delivery_id}": {
+        "get": _op(
+            "A delivery with every attempt (time, status, latency, first 4 KiB of the response, error)",
+            {
+                "200": {"description": "Delivery with attempts"},
+                "404": _error("No such delivery (or not yours)"),
+            },
+            parameters=[_DLV],
+        )
+    },
+    "/v1/webhooks/deliveries/{delivery_id}/retry": {
+        "post": _op(
+            "Send this delivery again (same webhook-id), after earlier events of its shipment",
+            {
+                "202": {"description": "The delivery, pending"},
+                "404": _error("No such delivery (or not yours)"),
+            },
+            parameters=[_DLV],
+        )
+    },
+}

@@ -1,0 +1,251 @@
+"""The delivery engine: claims due deliveries and keeps many requests in flight at once.
+
+One engine per worker process, on its own event loop. It claims what is due (within
+each endpoint's throttle), sends each claimed delivery in its own task, and sleeps until
+the next delivery is due, a wake-up (:meth:`wake`, from an RQ job or a finished
+delivery) or the poll interval, whichever is first. A slow endpoint only ever holds its
+own in-flight slots, so it cannot delay anybody else's deliveries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import logging
+import random
+from typing import Any
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import RedisError
+
+from hub import metrics
+from hub.errors import ConfigError
+from hub.settings import Settings
+from hub.webhooks import endpoints, guard, notices, sender
+from hub.webhooks.deliveries import Deliveries, Delivery, Status, now_ms
+from hub.webhooks.endpoints import Endpoint, EndpointCache, State
+from hub.webhooks.retry import next_wait_s
+from hub.webhooks.signing import SecretBox
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL_S = 1.0  # look for due deliveries at least this often, woken or not
+CLAIM_BATCH = 200
+PAUSED_RECHECK_MS = 5_000  # a paused endpoint's deliveries are looked at again this much later
+ERROR_BACKOFF_S = 1.0
+MIN_SLEEP_S = 0.005
+
+
+REDIS_CONNECTIONS = 64  # many deliveries share these; they wait for one rather than fail
+
+
+def engine_redis(settings: Settings) -> Redis:
+    """A client whose pool makes callers wait when all its connections are busy (not raise)."""
+    if not settings.redis_url:
+        raise ConfigError("the delivery worker needs HUB_REDIS_URL")
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url, decode_responses=True, max_connections=REDIS_CONNECTIONS, timeout=None
+    )
+    return Redis(connection_pool=pool)
+
+
+class DeliveryEngine:
+    def __init__(self, redis: Redis, settings: Settings, rng: random.Random | None = None) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.deliveries = Deliveries(redis, settings.webhook_retention_s)
+        self.endpoints = EndpointCache(redis)
+        self.box = SecretBox(settings.webhook_master_keys)
+        self.allowed = guard.allowlist(settings)
+        self.rng = rng or random.Random()
+        self.clients = sender.Clients(settings, self.allowed)
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.metrics = metrics.Buffer(redis)  # counted in memory, written once a second
+
+    def wake(self) -> None:
+        """Look for due deliveries now (call on the engine's loop)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until ``stop`` is set, then let in-flight requests finish (bounded by their timeout)."""
+        try:
+            while not stop.is_set():
+                try:
+                    await self._claim_and_start()
+                    await self._sleep(stop)
+                except RedisError as exc:
+                    log.warning("delivery engine: Redis error, retrying in %s s: %s", ERROR_BACKOFF_S, exc)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), ERROR_BACKOFF_S)
+            if self._tasks:
+                await asyncio.wait(self._tasks, timeout=self.settings.webhook_total_timeout_s + 1)
+        finally:
+            await self.clients.aclose()
+            await self.metrics.close()
+
+    async def drain(self) -> None:
+        """Deliver everything due now and return (for a worker without a resident engine)."""
+        try:
+            while await self._claim_and_start():
+                await asyncio.wait(self._tasks)
+            if self._tasks:
+                await asyncio.wait(self._tasks)
+        finally:
+            await self.clients.aclose()
+            await self.metrics.close()
+
+    async def _claim_and_start(self) -> int:
+        self._wake.clear()
+        free = self.settings.webhook_worker_concurrency - len(self._tasks)
+        if free <= 0:
+            return 0
+        claimed = await self.deliveries.claim(
+            min(free, CLAIM_BATCH),
+            self.settings.webhook_lease_s,
+            self.settings.webhook_max_in_flight,
+            self.settings.webhook_max_per_s,
+        )
+        if not claimed:
+            return 0
+        by_id = await self.endpoints.refresh()
+        await self.clients.retain(set(by_id))
+        found = {d.id: d for d in await self.deliveries.get_many([m.partition("/")[2] for m in claimed])}
+        for member in claimed:
+            delivery = found.get(member.partition("/")[2])
+            if delivery is None:  # expired, or gone with its endpoint
+                await self.deliveries.forget(member)
+                continue
+            task = asyncio.create_task(self._deliver(delivery, by_id.get(delivery.endpoint_id)))
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+        if len(claimed) == min(free, CLAIM_BATCH):
+            self._wake.set()  # there may be more due right now
+        return len(claimed)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivery task failed", exc_info=task.exception())
+        # A lane may have moved on: claim again, but when busy only once a quarter of the
+        # slots are free, so claims come in batches rather than one round trip per delivery.
+        concurrency = self.settings.webhook_worker_concurrency
+        if concurrency - len(self._tasks) >= max(1, concurrency // 4):
+            self._wake.set()
+
+    async def _sleep(self, stop: asyncio.Event) -> None:
+        if self._wake.is_set():
+            await asyncio.sleep(0)  # let tasks run, then claim again
+            return
+        timeout_s = POLL_INTERVAL_S
+        if len(self._tasks) < self.settings.webhook_worker_concurrency:
+            next_ms = await self.deliveries.next_due_ms()
+            if next_ms is not None:
+                timeout_s = min(timeout_s, max(MIN_SLEEP_S, (next_ms - now_ms()) / 1000))
+        stopper = asyncio.ensure_future(stop.wait())
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({stopper, waker}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+            waker.cancel()
+
+    async def _deliver(self, delivery: Delivery, endpoint: Endpoint | None) -> None:
+        if endpoint is None:
+            await self.deliveries.finish(delivery, retry_at_ms=None, status=Status.CANCELLED.value)
+            return
+        if endpoint.state is State.PAUSED:
+            await self.deliveries.finish(delivery, retry_at_ms=now_ms() + PAUSED_RECHECK_MS)
+            return
+        if endpoint.state is State.DISABLED:
+            await self._give_up(delivery, "endpoint disabled", None)
+            return
+        attempt = await sender.send(
+            self.clients.get(endpoint.id),
+            self.settings,
+            self.allowed,
+            endpoint.url,
+            delivery.id,
+            delivery.event,
+            endpoint.live_secrets(self.box, now_ms()),
+        )
+        await self._record(endpoint, delivery, attempt)
+
+    async def _record(self, endpoint: Endpoint, delivery: Delivery, attempt: sender.Attempt) -> None:
+        number = delivery.attempts + 1
+        common: dict[str, Any] = {"attempts": number, "last_error": attempt.error or ""}
+        if attempt.status is not None:
+            common["last_status"] = attempt.status
+        record = {"attempt": number, **attempt.to_json()}
+        self.metrics.add("hub_webhook_attempts_total", outcome="succeeded" if attempt.ok else "failed")
+        if attempt.ok:
+            await self.deliveries.finish(
+                delivery,
+                retry_at_ms=None,
+                attempt=record,
+                status=Status.SUCCEEDED.value,
+                completed_ms=now_ms(),
+                **common,
+            )
+            _observe(
+                self.metrics, "hub_webhook_delivery_delay_seconds", (now_ms() - delivery.created_ms) / 1000
+            )
+            if endpoint.failing_since_ms is not None:
+                await endpoints.set_failing_since(self.redis, endpoint.id, None)
+            return
+        if attempt.status == 410:
+            await self._disable(endpoint, "the endpoint answered 410 Gone")
+            await self._give_up(delivery, "410 Gone: endpoint disabled", record, **common)
+            return
+        wait_s = next_wait_s(number - delivery.cycle_start, attempt.failure, self.settings, self.rng)
+        if wait_s is None:
+            await self._give_up(delivery, attempt.error or "failed", record, **common)
+        else:
+            retry_at = now_ms() + int(wait_s * 1000)
+            await self.deliveries.finish(
+                delivery, retry_at_ms=retry_at, attempt=record, next_attempt_ms=retry_at, **common
+            )
+        await self._note_failure(endpoint)
+
+    async def _give_up(
+        self, delivery: Delivery, reason: str, record: dict[str, Any] | None, **fields: Any
+    ) -> None:
+        await self.deliveries.finish(
+            delivery,
+            retry_at_ms=None,
+            attempt=record,
+            status=Status.FAILED.value,
+            completed_ms=now_ms(),
+            **{"last_error": reason, **{k: v for k, v in fields.items() if k != "last_error"}},
+        )
+        self.metrics.add("hub_webhook_deliveries_failed_total")
+
+    async def _note_failure(self, endpoint: Endpoint) -> None:
+        """Start the failure streak, or disable the endpoint once it has lasted the configured window."""
+        if endpoint.failing_since_ms is None:
+            await endpoints.set_failing_since(self.redis, endpoint.id, now_ms())
+            return
+        failing_s = (now_ms() - endpoint.failing_since_ms) / 1000
+        if failing_s >= self.settings.webhook_disable_after_s:
+            await self._disable(endpoint, f"failing continuously for {int(failing_s)} s")
+
+    async def _disable(self, endpoint: Endpoint, reason: str) -> None:
+        if not await endpoints.disable(self.redis, endpoint.id, reason):
+            return  # somebody else already did, and told the merchant
+        log.warning("webhook endpoint %s disabled: %s", endpoint.id, reason)
+        await metrics.inc(self.redis, "hub_webhook_endpoints_disabled_total")
+        disabled = await endpoints.get(self.redis, endpoint.id)
+        event = notices.endpoint_disabled(disabled, reason, disabled.disabled_ms or now_ms())
+        others = await endpoints.listing(self.redis, endpoint.merchant_id)
+        if await notices.tell_merchant(self.deliveries, disabled, others, event):
+            self.wake()
+
+
+def _observe(buffer: metrics.Buffer, name: str, value_s: float) -> None:
+    """A histogram observation through the buffer (same series as :func:`hub.metrics.observe`)."""
+    index = bisect.bisect_left(metrics.BUCKETS_S, value_s)
+    bucket = str(metrics.BUCKETS_S[index]) if index < len(metrics.BUCKETS_S) else "+Inf"
+    buffer.add(f"{name}_bucket", le=bucket)
+    buffer.add(f"{name}_sum", value_s)
+    buffer.add(f"{name}_count")

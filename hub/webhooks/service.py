@@ -1,0 +1,42 @@
+"""Process entry points for ``hub dispatcher`` and ``hub delivery-worker``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Sequence
+
+from hub.connection import connect
+from hub.settings import Settings
+from hub.webhooks.dispatcher import Dispatcher
+
+log = logging.getLogger(__name__)
+
+
+def run_dispatcher(settings: Settings) -> None:
+    asyncio.run(_dispatch(settings))
+
+
+async def _dispatch(settings: Settings) -> None:
+    from workers.deliveries import Kicker
+
+    redis = connect(settings)
+    kicker = Kicker(redis, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    dispatcher = Dispatcher(redis, settings, kick=kicker)
+    log.info("dispatcher %s reading the event stream", dispatcher.name)
+    try:
+        await dispatcher.run(stop)
+    finally:
+        kicker.close()
+        await redis.aclose()
+
+
+def run_delivery_worker(settings: Settings, extra_queues: Sequence[str] = (), burst: bool = False) -> None:
+    from workers.deliveries import serve
+
+    serve(settings, extra_queues, burst=burst)

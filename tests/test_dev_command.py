@@ -1,0 +1,58 @@
+"""`hub dev` runs with its own embedded server and keeps every event across a restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from hub.embedded import free_port
+from tests.conftest import ROOT
+from tests.servers import wait_until
+from tests.test_alopeyk_receiver import webhook_body
+
+
+@contextmanager
+def hub_dev(data_dir: Path, port: int, redis_port: int) -> Iterator[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env |= {"HUB_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "hub", "dev", "--port", str(port), "--redis-port", str(redis_port)]
+    with subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as process:
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until(lambda: _ready(url), 60, "hub dev to answer /readyz")
+            yield url
+        finally:
+            process.send_signal(signal.SIGINT)  # Ctrl-C
+            assert process.wait(timeout=30) in (0, 130)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_hub_dev_keeps_every_event_across_a_restart(tmp_path: Path) -> None:
+    port, redis_port = free_port(), free_port()
+    with hub_dev(tmp_path, port, redis_port) as url:
+        admin = {"Authorization": f"Bearer {(tmp_path / 'admin-token').read_text().strip()}"}
+        merchant = httpx.post(f"{url}/v1/merchants", json={"name": "Dev shop"}, headers=admin).json()
+        posted = httpx.post(merchant["alopeyk_webhook_url"], json=webhook_body(), timeout=10)
+        [shipment_id] = posted.json()["shipment_ids"]
+        key = {"Authorization": f"Bearer {merchant['api_key']}"}
+        before = httpx.get(f"{url}/v1/shipments/{shipment_id}", headers=key).json()
+    assert (tmp_path / "redis" / "appendonlydir").is_dir()
+
+    with hub_dev(tmp_path, port, redis_port) as url:
+        after = httpx.get(f"{url}/v1/shipments/{shipment_id}", headers=key).json()
+    assert len(before["history"]) == 4
+    assert after["history"] == before["history"]
+    assert after["status"] == "courier_assigned"

@@ -1,0 +1,198 @@
+"""One poll of one shipment, and a batch of them run concurrently.
+
+Every outcome ends with the shipment's next due time written back (or the shipment
+leaving the index), so nothing a provider does can stop a shipment from being polled
+again or crash the worker: faults become backoff, 401s a pause, unreadable answers
+dead letters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+from redis.asyncio import Redis
+
+from hub import keys, metrics, shipments, timeparse
+from hub.clients import Client, RateLimited, Unauthorized, Unavailable, account_id, build
+from hub.errors import NotFound, ProviderError
+from hub.ingest import Ingestor, Rejected
+from hub.observations import Channel, EventType, Observation, ProviderStatus
+from hub.settings import PUSH_PROVIDERS, Settings
+from hub.statuses import Status
+from workers import backoff, cadence, health, schedule
+from workers.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+
+EXPIRED_CODE = "hub.expired"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    shipment_id: str
+    result: str  # polled | waiting | throttled | failed | paused | stopped | expired | gone
+
+
+class Poller:
+    """Polls shipments with one Redis client and one HTTP pool (one per job's event loop)."""
+
+    def __init__(self, redis: Redis, settings: Settings, http: httpx.AsyncClient) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.poll = settings.poll
+        self.ingestor = Ingestor(redis, settings)
+        self.limiter = RateLimiter(redis)
+        self.http = http
+        self.clients: dict[str, Client] = {}
+
+    async def poll_many(self, due: Iterable[tuple[str, int]]) -> list[Outcome]:
+        gate = asyncio.Semaphore(self.poll.concurrency)
+
+        async def one(shipment_id: str, due_ms: int) -> Outcome:
+            async with gate:
+                return await self.poll_one(shipment_id, due_ms)
+
+        return list(await asyncio.gather(*(one(sid, due_ms) for sid, due_ms in due)))
+
+    async def poll_one(self, shipment_id: str, due_ms: int | None = None) -> Outcome:
+        try:
+            return await self._poll(shipment_id, due_ms)
+        except Exception:  # the worker outlives any single shipment's trouble
+            log.exception("poll of %s failed unexpectedly; retrying later", shipment_id)
+            await self._failed(shipment_id, "internal")
+            return Outcome(shipment_id, "failed")
+
+    async def _poll(self, shipment_id: str, due_ms: int | None) -> Outcome:
+        now_ms = _now_ms()
+        try:
+            shipment = await shipments.get(self.redis, shipment_id)
+        except NotFound:
+            await schedule.remove(self.redis, shipment_id)
+            return Outcome(shipment_id, "gone")
+        provider = shipment.provider
+        if not shipment.tracking:
+            await schedule.remove(self.redis, shipment_id)
+            return Outcome(shipment_id, "stopped")
+        state = await self.redis.hgetall(keys.poll_state(shipment_id))
+        heard_ms = max(shipment.state.get("last_event_ms") or 0, shipment.created_ms)
+        if now_ms - heard_ms > self.poll.expire_after_s * 1000:
+            await self._expire(shipment, heard_ms)
+            return Outcome(shipment_id, "expired")
+        if provider in PUSH_PROVIDERS and now_ms - heard_ms < self.poll.reconcile_after_s * 1000:
+            # The push channel spoke recently: nothing to reconcile yet.
+            await schedule.reschedule(
+                self.redis, shipment_id, heard_ms + int(self.poll.reconcile_after_s * 1000)
+            )
+            return Outcome(shipment_id, "waiting")
+
+        account = account_id(self.settings, provider)
+        paused_ms = await health.paused_ms(self.redis, provider, account)
+        if paused_ms:
+            await schedule.reschedule(self.redis, shipment_id, now_ms + paused_ms)
+            return Outcome(shipment_id, "paused")
+        wait_ms = await self.limiter.acquire(provider, account, self.poll.provider(provider).rate_limits)
+        if wait_ms:
+            await metrics.inc(self.redis, "hub_poll_throttled_total", provider=provider)
+            await schedule.reschedule(self.redis, shipment_id, now_ms + wait_ms)
+            return Outcome(shipment_id, "throttled")
+
+        if due_ms:
+            await metrics.observe(
+                self.redis, "hub_poll_lag_seconds", max(0, now_ms - due_ms) / 1000, provider=provider
+            )
+        was_terminal = shipment.terminal
+        started_s = time.perf_counter()
+        try:
+            answer = await self._client(provider).track(shipment.provider_ref)
+        except RateLimited as exc:
+            await self.limiter.slow_down(provider, account, exc.retry_after_s)
+            await metrics.inc(self.redis, "hub_poll_rate_limited_total", provider=provider)
+            await schedule.reschedule(self.redis, shipment_id, now_ms + int(exc.retry_after_s * 1000))
+            return Outcome(shipment_id, "throttled")
+        except Unauthorized as exc:
+            await health.mark_unauthorized(
+                self.redis, provider, account, exc.reason, self.poll.unauthorized_pause_s
+            )
+            await metrics.inc(self.redis, "hub_poll_failures_total", provider=provider, reason="unauthorized")
+            await schedule.reschedule(
+                self.redis, shipment_id, now_ms + int(self.poll.unauthorized_pause_s * 1000)
+            )
+            return Outcome(shipment_id, "paused")
+        except Unavailable as exc:
+            log.warning("poll of %s: %s", shipment_id, exc)
+            await self._failed(shipment_id, "unavailable", provider)
+            return Outcome(shipment_id, "failed")
+        finally:
+            await metrics.observe(
+                self.redis, "hub_poll_request_seconds", time.perf_counter() - started_s, provider=provider
+            )
+        if answer.remaining is not None and answer.remaining <= 0:
+            await self.limiter.slow_down(provider, account, answer.reset_s or 60.0)
+
+        try:
+            ingested = await self.ingestor.ingest_raw(
+                provider, answer.kind, answer.body, Channel.POLL, ref=shipment.provider_ref
+            )
+        except Rejected as exc:  # already in the dead-letter stream, with provider, ref and reason
+            log.warning("poll of %s: answer dead-lettered (%s)", shipment_id, exc.reason)
+            await self._failed(shipment_id, "unreadable", provider)
+            return Outcome(shipment_id, "failed")
+        except ProviderError as exc:
+            log.warning("poll of %s: provider reported %s", shipment_id, exc)
+            await self._failed(shipment_id, "provider_error", provider)
+            return Outcome(shipment_id, "failed")
+
+        published = len(ingested.published)
+        await metrics.inc(self.redis, "hub_polls_total", provider=provider)
+        if published:
+            await metrics.inc(self.redis, "hub_poll_events_total", published, provider=provider)
+        if was_terminal:  # this was the confirming poll after the terminal status
+            await schedule.remove(self.redis, shipment_id)
+            await self.redis.hset(keys.poll_state(shipment_id), mapping={"failures": 0, "stopped_ms": now_ms})
+            return Outcome(shipment_id, "stopped")
+        changed_ms = now_ms if published else int(state.get("changed_ms") or heard_ms)
+        await self.redis.hset(keys.poll_state(shipment_id), mapping={"failures": 0, "changed_ms": changed_ms})
+        fresh = await shipments.get(self.redis, shipment_id) if published else shipment
+        eta = fresh.state.get("eta")
+        eta_ms = int(timeparse.parse(eta, UTC).timestamp() * 1000) if eta else None
+        next_s = cadence.interval_s(self.poll, provider, now_ms=now_ms, changed_ms=changed_ms, eta_ms=eta_ms)
+        await schedule.reschedule(self.redis, shipment_id, now_ms + int(next_s * 1000))
+        return Outcome(shipment_id, "polled")
+
+    async def _failed(self, shipment_id: str, reason: str, provider: str = "") -> None:
+        failures = await self.redis.hincrby(keys.poll_state(shipment_id), "failures", 1)
+        await metrics.inc(self.redis, "hub_poll_failures_total", provider=provider, reason=reason)
+        wait_s = backoff.delay_s(failures, self.poll.backoff_base_s, self.poll.backoff_max_s)
+        await schedule.reschedule(self.redis, shipment_id, _now_ms() + int(wait_s * 1000))
+
+    async def _expire(self, shipment: shipments.Shipment, heard_ms: int) -> None:
+        days = self.poll.expire_after_s / 86400
+        observation = Observation(
+            type=EventType.STATUS_CHANGED,
+            provider=shipment.provider,
+            provider_ref=shipment.provider_ref,
+            time=datetime.now(UTC),
+            status=Status.EXPIRED,
+            provider_status=ProviderStatus(
+                EXPIRED_CODE, f"no news from {shipment.provider} for {days:g} days"
+            ),
+        )
+        await self.ingestor.ingest([observation], Channel.POLL)
+        await schedule.remove(self.redis, shipment.id)
+        await metrics.inc(self.redis, "hub_poll_expired_total", provider=shipment.provider)
+        log.info("shipment %s expired: no news since %d ms", shipment.id, heard_ms)
+
+    def _client(self, provider: str) -> Client:
+        if provider not in self.clients:
+            self.clients[provider] = build(provider, self.settings, self.http, self.redis)
+        return self.clients[provider]
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

@@ -1,0 +1,54 @@
+"""The due-time index: which shipment to poll when (sorted set, score = due time in ms)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis as sync_redis
+from redis.asyncio import Redis
+
+from hub import keys
+
+# Claim up to ARGV[2] shipments due by ARGV[1] and lease them until ARGV[3], atomically:
+# a second scheduler running the same script at the same moment finds them not due.
+_CLAIM = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, ARGV[2])
+for i = 1, #due, 2 do
+  redis.call('ZADD', KEYS[1], 'XX', ARGV[3], due[i])
+end
+return due
+"""
+
+
+async def add(redis: Redis, shipment_id: str, due_ms: int = 0) -> None:
+    await redis.zadd(keys.POLL_DUE, {shipment_id: due_ms})
+
+
+async def reschedule(redis: Redis, shipment_id: str, due_ms: int) -> None:
+    """Set the next due time, unless the shipment left the index meanwhile (stopped)."""
+    await redis.zadd(keys.POLL_DUE, {shipment_id: due_ms}, xx=True)
+
+
+async def remove(redis: Redis, shipment_id: str) -> None:
+    await redis.zrem(keys.POLL_DUE, shipment_id)
+
+
+async def due_at(redis: Redis, shipment_id: str) -> int | None:
+    score = await redis.zscore(keys.POLL_DUE, shipment_id)
+    return int(score) if score is not None else None
+
+
+class Claimer:
+    """The scheduler's side: claims due shipments with a synchronous client (RQ is synchronous)."""
+
+    def __init__(self, redis: sync_redis.Redis) -> None:
+        self.script: Any = redis.register_script(_CLAIM)
+
+    def claim(self, now_ms: int, limit: int, lease_ms: int) -> list[tuple[str, int]]:
+        """Up to ``limit`` due shipments with their due times, leased until ``now_ms + lease_ms``."""
+        flat = self.script(keys=[keys.POLL_DUE], args=[now_ms, limit, now_ms + lease_ms])
+        return [(_text(flat[i]), int(float(flat[i + 1]))) for i in range(0, len(flat), 2)]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,75 @@
+"""``hub scheduler``: enqueue polls as they fall due, one RQ job per batch of shipments.
+
+Any number of schedulers may run: the claim script leases what it returns, so two
+never enqueue the same poll. A claimed shipment whose job is lost (worker killed, queue
+flushed) is claimed again when its lease runs out.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import redis as sync_redis
+from rq import Queue
+
+from hub.settings import Settings
+from workers import jobs
+from workers.schedule import Claimer
+
+log = logging.getLogger(__name__)
+
+MAX_BATCHES_PER_TICK = 50
+
+
+class Scheduler:
+    def __init__(self, settings: Settings, connection: sync_redis.Redis) -> None:
+        self.poll = settings.poll
+        self.claimer = Claimer(connection)
+        self.queue = Queue(self.poll.queue, connection=connection)
+        self.stopping = threading.Event()
+
+    def tick(self) -> int:
+        """Enqueue what is due now; returns how many shipments were enqueued."""
+        now_ms = int(time.time() * 1000)
+        limit = self.poll.batch_size * MAX_BATCHES_PER_TICK
+        claimed = self.claimer.claim(now_ms, limit, int(self.poll.lease_s * 1000))
+        batches = [
+            claimed[i : i + self.poll.batch_size] for i in range(0, len(claimed), self.poll.batch_size)
+        ]
+        if batches:
+            self.queue.enqueue_many(
+                [
+                    Queue.prepare_data(
+                        jobs.poll_batch,
+                        args=(batch,),
+                        timeout=int(self.poll.lease_s),
+                        result_ttl=0,
+                        failure_ttl=86400,
+                        description=f"poll {len(batch)} shipments",
+                    )
+                    for batch in batches
+                ]
+            )
+        return len(claimed)
+
+    def run(self) -> None:
+        log.info("scheduler enqueueing on queue %r every %.2f s", self.poll.queue, self.poll.tick_s)
+        while not self.stopping.is_set():
+            try:
+                full = self.tick() == self.poll.batch_size * MAX_BATCHES_PER_TICK
+            except sync_redis.RedisError as exc:
+                log.warning("scheduler tick failed, retrying: %s", exc)
+                full = False
+            if not full:  # a full tick means more is due: go again at once
+                self.stopping.wait(self.poll.tick_s)
+
+
+def connection(settings: Settings) -> sync_redis.Redis:
+    """A synchronous client without decoding: RQ stores pickled job data."""
+    if not settings.redis_url:
+        from hub.errors import ConfigError
+
+        raise ConfigError("HUB_REDIS_URL is not set")
+    return sync_redis.Redis.from_url(settings.redis_url)
