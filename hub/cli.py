@@ -19,6 +19,7 @@ from hub.connection import connect
 from hub.embedded import EmbeddedRedis
 from hub.errors import HubError
 from hub.ingest import Ingestor, Rejected
+from hub.live.listener import listening_socket
 from hub.observations import Channel
 from hub.settings import Settings
 
@@ -111,11 +112,13 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     if not settings.redis_url:
         raise HubError("hub serve needs HUB_REDIS_URL (redis://host:port/db); for a local run use `hub dev`")
+    listener = listening_socket(args.host, args.port, settings.live_send_buffer_bytes)  # live fan-out
     uvicorn.run(
         "hub.api.app:create_app",
         factory=True,
         host=args.host,
         port=args.port,
+        fd=listener.fileno() if listener else None,
         workers=args.workers,
         log_config=None,  # the app configures JSON logs in every worker process
         proxy_headers=True,

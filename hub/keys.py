@@ -164,3 +164,9 @@ PUSHER_WORKERS = f"{PREFIX}:pusher:workers"  # sorted set: `hub pusher` worker i
 def active(provider: str) -> str:
     """Hash: shipment id -> provider_ref of the provider's tracked, not yet terminal shipments."""
     return f"{PREFIX}:active:{provider}"
+
+
+# Live fan-out (hub/live).
+def live_token(token_hash: str) -> str:
+    """String with a TTL: the merchant id behind a short-lived browser token's SHA-256."""
+    return f"{PREFIX}:live-token:{token_hash}"

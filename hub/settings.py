@@ -98,6 +98,19 @@ class Settings:
     pusher_webhook_app_id: str | None = None  # the Pusher app whose webhooks POST /ingest/pusher accepts
     pusher_webhook_key: str | None = None
     pusher_webhook_secret: str | None = None
+    # Live fan-out (hub/live): WebSockets, the Pusher-compatible endpoint and the tracking map.
+    live_history_count: int = 50  # events in a snapshot's history
+    live_recover_max: int = 1000  # missed events replayed on reconnect before a fresh snapshot instead
+    live_queue_max: int = 256  # unsent messages per socket before it is closed as too slow
+    live_ping_interval_s: float = 25.0
+    live_max_per_ip: int = 100  # open live sockets per client IP, per process
+    live_max_per_merchant: int = 1000  # open merchant-scope live sockets per merchant, per process
+    live_token_ttl_s: int = 300  # lifetime of a browser token from POST /v1/live/tokens
+    live_show_phones: bool = False  # show phone numbers unmasked to tracking-token viewers
+    live_pusher_key: str = "hub"  # app key in /app/{key}
+    live_pusher_secret: str | None = None  # signs private-channel auth; unset disables private channels
+    live_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"  # "" for no tiles
+    live_send_buffer_bytes: int = 0  # SO_SNDBUF of served sockets (0: the kernel's autotuning)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -119,6 +132,19 @@ class Settings:
             poll=PollSettings.from_env(env),
             **_webhook_settings(env),
             **_pusher(env),
+            # Live fan-out (hub/live).
+            live_history_count=_int(env, "HUB_LIVE_HISTORY_COUNT", cls.live_history_count),
+            live_recover_max=_int(env, "HUB_LIVE_RECOVER_MAX", cls.live_recover_max),
+            live_queue_max=_int(env, "HUB_LIVE_QUEUE_MAX", cls.live_queue_max),
+            live_ping_interval_s=float(env.get("HUB_LIVE_PING_INTERVAL_S") or cls.live_ping_interval_s),
+            live_max_per_ip=_int(env, "HUB_LIVE_MAX_PER_IP", cls.live_max_per_ip),
+            live_max_per_merchant=_int(env, "HUB_LIVE_MAX_PER_MERCHANT", cls.live_max_per_merchant),
+            live_token_ttl_s=_int(env, "HUB_LIVE_TOKEN_TTL_S", cls.live_token_ttl_s),
+            live_show_phones=_bool(env, "HUB_LIVE_SHOW_PHONES"),
+            live_pusher_key=env.get("HUB_LIVE_PUSHER_KEY") or cls.live_pusher_key,
+            live_pusher_secret=env.get("HUB_LIVE_PUSHER_SECRET") or None,
+            live_tile_url=env.get("HUB_LIVE_TILE_URL", cls.live_tile_url),
+            live_send_buffer_bytes=_int(env, "HUB_LIVE_SEND_BUFFER_BYTES", cls.live_send_buffer_bytes),
         )
 
     def provider(self, name: str) -> ProviderSettings:

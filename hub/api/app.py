@@ -9,11 +9,13 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from hub import logs
-from hub.api import health, metrics, openapi, pusher_webhook, receivers, shipments, webhooks
+from hub.api import health, metrics, openapi, pusher_webhook, receivers, shipments, tracking, webhooks
 from hub.api.errors import HANDLERS
 from hub.api.middleware import RequestId
 from hub.connection import connect
 from hub.ingest import Ingestor
+from hub.live import routes as live_routes
+from hub.live.service import LiveService
 from hub.lru import LRU
 from hub.settings import Settings
 
@@ -32,9 +34,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.redis = redis
         app.state.ingestor = Ingestor(redis, settings)
         app.state.receiver_secrets = LRU(max_entries=10_000, ttl_s=RECEIVER_SECRET_CACHE_S)
+        app.state.live = LiveService(redis, settings)  # live fan-out: one stream reader per process
+        await app.state.live.start()
         try:
             yield
         finally:
+            await app.state.live.stop()
             await app.state.ingestor.close()
             await redis.aclose()
 
@@ -46,6 +51,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *webhooks.routes,
         *openapi.routes,
         *metrics.routes,
+        *live_routes.routes,
+        *tracking.routes,
     ]
     middleware = [Middleware(RequestId)]
     return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan, middleware=middleware)

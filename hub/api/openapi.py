@@ -26,6 +26,7 @@ def _error(description: str) -> dict[str, Any]:
 _MERCHANT: list[dict[str, list[str]]] = [{"apiKey": []}]
 _ID = {"name": "shipment_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _JSON = "application/json"
+_TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
 
 PATHS: dict[str, Any] = {
     "/healthz": {"get": {"summary": "Liveness", "security": [], "responses": {"200": {"description": "Up"}}}},
@@ -157,6 +158,44 @@ PATHS: dict[str, Any] = {
                 "413": _error("Body over the size limit (kept, truncated, in the dead-letter stream)"),
                 "422": _error("Not an Alopeyk order (kept in the dead-letter stream)"),
             },
+        }
+    },
+    # Live fan-out (hub/live); the WebSocket protocols are described in docs/live.md.
+    "/v1/live/pusher/auth": {
+        "post": {
+            "summary": "Pusher-signed auth for private-merchant-{merchant_id} channels",
+            "security": _MERCHANT,
+            "responses": {
+                "200": {"description": "{auth}"},
+                "401": _error("Bad credential"),
+                "403": _error("Not yours"),
+            },
+        }
+    },
+    "/track/{token}": {
+        "get": {
+            "summary": "The recipient's live-tracking map (HTML)",
+            "security": [],
+            "parameters": [_TOKEN],
+            "responses": {"200": {"description": "HTML page"}, "404": _error("Unknown tracking token")},
+        }
+    },
+    "/v1/track/{token}": {
+        "get": {
+            "summary": "The recipient's view of a shipment: state, trail, timeline, stops, live offset",
+            "security": [],
+            "parameters": [_TOKEN],
+            "responses": {
+                "200": {"description": "Public tracking view"},
+                "404": _error("Unknown tracking token"),
+            },
+        }
+    },
+    "/v1/live/tokens": {
+        "post": {
+            "summary": "A short-lived token for a merchant's browser to subscribe to /v1/live",
+            "security": _MERCHANT,
+            "responses": {"201": {"description": "token and expires_in_s"}, "401": _error("Bad API key")},
         }
     },
 }

@@ -1,0 +1,85 @@
+"""The recipient's live-tracking page (``/track/{token}``) and its JSON (``/v1/track/{token}``).
+
+The page is static HTML/JS/CSS from ``hub/static`` plus Leaflet from the
+``xstatic-leaflet`` package, all served by the hub (no CDN, no build step). The JSON is
+the public view: what a recipient may see, phones masked (see :mod:`hub.live.views`).
+The registry keeps no addresses, so pickup and drop-off points are known only once
+stop events carrying them have arrived.
+"""
+
+from __future__ import annotations
+
+import html
+from importlib import resources
+from typing import Any
+
+import xstatic.pkg.leaflet
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from hub import shipments
+from hub.live import history, views
+from hub.observations import EventType
+from hub.settings import Settings
+
+TRAIL_EVENTS = 500
+STATIC = resources.files("hub") / "static"
+
+
+async def track_json(request: Request) -> Response:
+    return JSONResponse(await tracking_view(request, request.path_params["token"]))
+
+
+async def track_page(request: Request) -> Response:
+    await shipments.by_token(request.app.state.redis, request.path_params["token"])  # 404 when unknown
+    settings: Settings = request.app.state.settings
+    page = (STATIC / "track.html").read_text()
+    page = page.replace("{{token}}", html.escape(request.path_params["token"]))
+    page = page.replace("{{tile_url}}", html.escape(settings.live_tile_url))
+    return HTMLResponse(page, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+async def tracking_view(request: Request, token: str) -> dict[str, Any]:
+    redis = request.app.state.redis
+    settings: Settings = request.app.state.settings
+    shipment = await shipments.by_token(redis, token)
+    offset, _ = await history.stream_end(redis)  # read first: later events reach the page live
+    events = [
+        views.public_event(e, settings.live_show_phones)
+        for e in await shipments.history(redis, shipment.id, TRAIL_EVENTS)
+    ]
+    return {
+        **views.public_shipment(shipment, settings.live_show_phones),
+        "offset": offset,
+        "trail": [
+            {**e["data"]["location"], "time": e["time"]}
+            for e in events
+            if e["type"] == EventType.LOCATION_UPDATED.value and e["data"].get("location")
+        ],
+        "timeline": [
+            {"status": e["data"]["status"], "time": e["time"], "stale": e["data"].get("stale", False)}
+            for e in events
+            if e["type"] == EventType.STATUS_CHANGED.value
+        ],
+        "stops": _stops(events),
+    }
+
+
+def _stops(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The latest word on every stop, by index."""
+    latest: dict[int, dict[str, Any]] = {}
+    for event in events:
+        stop = event["data"].get("stop")
+        if stop:
+            latest[int(stop["index"])] = {**stop, "time": event["time"]}
+    return [latest[index] for index in sorted(latest)]
+
+
+routes = [
+    Route("/track/{token}", track_page, methods=["GET"]),
+    Route("/v1/track/{token}", track_json, methods=["GET"]),
+    Mount("/static/live", StaticFiles(directory=str(STATIC)), name="live-static"),
+    Mount("/static/leaflet", StaticFiles(directory=xstatic.pkg.leaflet.BASE_DIR), name="leaflet"),
+]

@@ -1,0 +1,69 @@
+"""Who may watch what: a tracking token sees one shipment, a merchant sees all of its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from hub import merchants, shipments
+from hub.errors import HubError, NotFound
+from hub.live import tokens
+from hub.live.fanout import merchant_topic, shipment_topic
+from hub.shipments import Shipment
+
+# WebSocket close codes of the native protocol (4000-4999 is the application's range).
+BAD_REQUEST = 4000
+UNAUTHORIZED = 4001
+NOT_FOUND = 4004
+TOO_SLOW = 4008
+TOO_MANY_CONNECTIONS = 4029
+
+
+class Refused(HubError):
+    """A subscription is refused; ``close_code`` is what the socket is closed with."""
+
+    def __init__(self, close_code: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.close_code = close_code
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Scope:
+    topic: str
+    merchant_id: str
+    shipment: Shipment | None = None  # set for a tracking-token (public) subscription
+
+    @property
+    def public(self) -> bool:
+        return self.shipment is not None
+
+
+async def by_tracking_token(redis: Redis, token: object) -> Scope:
+    if not isinstance(token, str) or not token:
+        raise Refused(BAD_REQUEST, "bad_request", "tracking_token must be a non-empty string")
+    try:
+        shipment = await shipments.by_token(redis, token)
+    except NotFound:
+        raise Refused(NOT_FOUND, "not_found", "no shipment has this tracking token") from None
+    return Scope(shipment_topic(shipment.id), shipment.merchant_id, shipment)
+
+
+async def by_credential(redis: Redis, credential: object) -> Scope:
+    """A merchant API key, or a browser token from ``POST /v1/live/tokens``."""
+    if not isinstance(credential, str) or not credential:
+        raise Refused(BAD_REQUEST, "bad_request", "token must be a merchant API key or a live token")
+    if credential.startswith(tokens.PREFIX):
+        merchant_id = await tokens.merchant_for(redis, credential)
+    else:
+        merchant = await merchants.by_api_key(redis, credential)
+        merchant_id = merchant.id if merchant else None
+    if merchant_id is None:
+        raise Refused(UNAUTHORIZED, "unauthorized", "invalid or expired API key or live token")
+    return Scope(merchant_topic(merchant_id), merchant_id)
+
+
+def merchant_scope(merchant_id: str) -> Scope:
+    return Scope(merchant_topic(merchant_id), merchant_id)

@@ -1,0 +1,137 @@
+"""One reader of ``hub:events`` per process, fanning entries out in memory.
+
+Like encode/broadcaster: a single blocking ``XREAD`` loop serves every socket of the
+process, so Redis sees one reader per process however many clients are connected.
+Each entry is parsed once and routed to the subscribers of its shipment and of its
+merchant; rendering for a view is cached on the entry, so a thousand sockets watching
+one merchant cost one ``json.dumps``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from hub import keys
+from hub.live import offsets
+
+log = logging.getLogger(__name__)
+
+READ_BLOCK_MS = 5000
+READ_COUNT = 1000
+RETRY_DELAY_S = 1.0
+
+
+class Entry:
+    """One ``hub:events`` entry, with renderings cached per view."""
+
+    __slots__ = ("_rendered", "event", "merchant_id", "offset", "shipment_id")
+
+    def __init__(self, offset: str, event: dict[str, Any]) -> None:
+        self.offset = offset
+        self.event = event
+        self.shipment_id: str = event["data"]["shipment_id"]
+        self.merchant_id: str = event["data"]["merchant_id"]
+        self._rendered: dict[str, str] = {}
+
+    @property
+    def event_id(self) -> str:
+        event_id: str = self.event["id"]
+        return event_id
+
+    def rendered(self, view: str, render: Callable[[Entry], str]) -> str:
+        if view not in self._rendered:
+            self._rendered[view] = render(self)
+        return self._rendered[view]
+
+
+Subscriber = Callable[[Entry], None]
+
+
+def shipment_topic(shipment_id: str) -> str:
+    return f"shipment:{shipment_id}"
+
+
+def merchant_topic(merchant_id: str) -> str:
+    return f"merchant:{merchant_id}"
+
+
+class Fanout:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self.offset = offsets.ZERO
+        self._topics: dict[str, set[Subscriber]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._started = False
+
+    @property
+    def subscriber_count(self) -> int:
+        return sum(len(s) for s in self._topics.values())
+
+    def subscribe(self, topic: str, subscriber: Subscriber) -> None:
+        self._topics.setdefault(topic, set()).add(subscriber)
+
+    def unsubscribe(self, topic: str, subscriber: Subscriber) -> None:
+        subscribers = self._topics.get(topic)
+        if subscribers is not None:
+            subscribers.discard(subscriber)
+            if not subscribers:
+                del self._topics[topic]
+
+    async def start(self) -> None:
+        """Start reading after the stream's current end; earlier entries are for snapshots.
+
+        A Redis outage must not stop the process starting: the reader then finds its
+        starting point once Redis is back.
+        """
+        with contextlib.suppress(RedisError, OSError):
+            await self._find_start()
+        self._task = asyncio.create_task(self._run(), name="hub-live-fanout")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                if not self._started:
+                    await self._find_start()
+                reply = await self.redis.xread(
+                    {keys.EVENTS: self.offset}, block=READ_BLOCK_MS, count=READ_COUNT
+                )
+            except (RedisError, OSError) as exc:
+                log.warning("live fan-out cannot read %s (%s); retrying", keys.EVENTS, exc)
+                await asyncio.sleep(RETRY_DELAY_S)
+                continue
+            for _, entries in reply:
+                for entry_id, fields in entries:
+                    self.offset = entry_id
+                    self._dispatch(entry_id, fields)
+
+    async def _find_start(self) -> None:
+        latest = await self.redis.xrevrange(keys.EVENTS, count=1)
+        self.offset = latest[0][0] if latest else offsets.ZERO
+        self._started = True
+
+    def _dispatch(self, entry_id: str, fields: dict[str, str]) -> None:
+        try:
+            entry = Entry(entry_id, json.loads(fields["event"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            log.error("live fan-out skips malformed entry %s: %s", entry_id, exc)
+            return
+        for topic in (shipment_topic(entry.shipment_id), merchant_topic(entry.merchant_id)):
+            for subscriber in tuple(self._topics.get(topic, ())):
+                try:
+                    subscriber(entry)
+                except Exception:  # one socket's bug must not starve the others
+                    log.exception("live subscriber failed on %s", entry_id)

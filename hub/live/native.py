@@ -1,0 +1,181 @@
+"""The native live protocol at ``/v1/live``: JSON text frames, one subscription per socket.
+
+The client's first frame subscribes, by tracking token or by merchant credential,
+optionally with ``since``, the offset of the last event it saw::
+
+    {"type": "subscribe", "tracking_token": "..."}
+    {"type": "subscribe", "token": "<API key or live token>", "since": "1700000000000-0"}
+
+The server answers ``subscribed`` (with ``recovered`` true or false when ``since`` was
+given), then a ``snapshot`` unless every missed event could be replayed, then one
+``event`` frame per event, each with its ``offset``. ``ping`` frames keep idle sockets
+alive; a client may send ``ping`` and is answered ``pong``. Refusals are an ``error``
+frame followed by a close with a code from :mod:`hub.live.access`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from hub.live import access, history, offsets, service, views
+from hub.live.access import Refused, Scope
+from hub.live.fanout import Entry
+from hub.live.limits import TooManyConnections
+from hub.live.outbox import Message, Outbox
+from hub.observations import EventType
+
+SUBSCRIBE_TIMEOUT_S = 10.0
+MAX_FRAME_CHARS = 4096
+
+
+async def endpoint(websocket: WebSocket) -> None:
+    live = service.of(websocket)
+    await websocket.accept()
+    try:
+        request = await _subscribe_request(websocket)
+        if "tracking_token" in request:
+            scope = await access.by_tracking_token(live.redis, request["tracking_token"])
+        else:
+            scope = await access.by_credential(live.redis, request.get("token"))
+        since = request.get("since")
+        if since is not None and not offsets.valid(since):
+            raise Refused(access.BAD_REQUEST, "bad_request", "since must be an offset like '1700000000000-0'")
+        try:
+            with live.limits.hold(service.client_ip(websocket), None if scope.public else scope.merchant_id):
+                await _Session(websocket, live, scope).run(since)
+        except TooManyConnections as exc:
+            raise Refused(access.TOO_MANY_CONNECTIONS, "too_many_connections", str(exc)) from None
+    except Refused as refused:
+        await live.count("hub_live_refused_total", code=refused.code)
+        await _send(websocket, {"type": "error", "code": refused.code, "message": refused.message})
+        await _close(websocket, refused.close_code)
+    except WebSocketDisconnect:
+        pass
+
+
+async def _subscribe_request(websocket: WebSocket) -> dict[str, Any]:
+    try:
+        text = await asyncio.wait_for(websocket.receive_text(), SUBSCRIBE_TIMEOUT_S)
+    except TimeoutError:
+        raise Refused(access.BAD_REQUEST, "bad_request", "send a subscribe frame first") from None
+    except KeyError:  # a binary frame
+        raise Refused(access.BAD_REQUEST, "bad_request", "frames must be JSON text") from None
+    try:
+        request = json.loads(text[:MAX_FRAME_CHARS])
+    except ValueError:
+        raise Refused(access.BAD_REQUEST, "bad_request", "frames must be JSON text") from None
+    if not isinstance(request, dict) or request.get("type") != "subscribe":
+        raise Refused(access.BAD_REQUEST, "bad_request", 'the first frame must be {"type": "subscribe", ...}')
+    return request
+
+
+class _Session:
+    def __init__(self, websocket: WebSocket, live: service.LiveService, scope: Scope) -> None:
+        self.websocket = websocket
+        self.live = live
+        self.scope = scope
+        self.outbox = Outbox(live.settings.live_queue_max)
+        self.view = "native:public" if scope.public else "native:merchant"
+        self.floor: str | None = None  # set after catch-up: live entries up to here were already sent
+        self.skip: set[str] = set()
+
+    async def run(self, since: str | None) -> None:
+        fanout = self.live.fanout
+        fanout.subscribe(self.scope.topic, self._deliver)
+        await self.live.count(
+            "hub_live_subscriptions_total", scope="public" if self.scope.public else "merchant"
+        )
+        try:
+            await self._catch_up(since)
+            receiver = asyncio.create_task(self._receive())
+            sender = asyncio.create_task(self._send_live())
+            done, pending = await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            for task in done:
+                task.result()
+        finally:
+            fanout.unsubscribe(self.scope.topic, self._deliver)
+
+    def _deliver(self, entry: Entry) -> None:
+        if self.floor is not None and (
+            not offsets.after(entry.offset, self.floor) or entry.event_id in self.skip
+        ):
+            return  # the process's reader lags behind what the snapshot or replay already covered
+        location = entry.event.get("type") == EventType.LOCATION_UPDATED.value
+        text = entry.rendered(self.view, self._render)
+        self.outbox.put(Message(entry.offset, entry.event_id, text, entry.shipment_id if location else None))
+
+    def _render(self, entry: Entry) -> str:
+        return json.dumps({"type": "event", "offset": entry.offset, "event": self._event_view(entry.event)})
+
+    def _event_view(self, event: dict[str, Any]) -> dict[str, Any]:
+        if self.scope.public:
+            return views.public_event(event, self.live.settings.live_show_phones)
+        return event
+
+    async def _catch_up(self, since: str | None) -> None:
+        """Replay or snapshot, then drop live messages those already covered."""
+        scope_name = "shipment" if self.scope.public else "merchant"
+        replay = (
+            await history.missed(self.live.redis, self.live.settings, self.scope, since) if since else None
+        )
+        if replay is not None:
+            entries, floor = replay
+            await _send(self.websocket, {"type": "subscribed", "scope": scope_name, "recovered": True})
+            for entry in entries:
+                await self.websocket.send_text(self._render(entry))
+            skip: set[str] = set()
+            await self.live.count("hub_live_recovered_total")
+        else:
+            recovered = False if since else None
+            await _send(self.websocket, {"type": "subscribed", "scope": scope_name, "recovered": recovered})
+            if since:
+                await self.live.count("hub_live_unrecovered_total")
+            snap = await history.snapshot(self.live.redis, self.live.settings, self.scope)
+            await _send(self.websocket, {"type": "snapshot", "offset": snap.offset, **snap.body})
+            floor, skip = snap.offset, snap.event_ids
+        self.floor, self.skip = floor, skip
+        self.outbox.keep_only(lambda m: offsets.after(m.offset, floor) and m.event_id not in skip)
+
+    async def _send_live(self) -> None:
+        ping_s = self.live.settings.live_ping_interval_s
+        while True:
+            try:
+                message = await asyncio.wait_for(self.outbox.get(), ping_s)
+            except TimeoutError:
+                await _send(self.websocket, {"type": "ping"})
+                continue
+            if message is None:
+                await self.live.count("hub_live_too_slow_total")
+                await _send(
+                    self.websocket, {"type": "error", "code": "too_slow", "message": "client too slow"}
+                )
+                await _close(self.websocket, access.TOO_SLOW)
+                return
+            await self.websocket.send_text(message.text)
+
+    async def _receive(self) -> None:
+        while True:
+            text = await self.websocket.receive_text()
+            try:
+                frame = json.loads(text[:MAX_FRAME_CHARS])
+            except ValueError:
+                continue
+            if isinstance(frame, dict) and frame.get("type") == "ping":
+                self.outbox.put(Message(offsets.ZERO, "", json.dumps({"type": "pong"})))
+
+
+async def _send(websocket: WebSocket, frame: dict[str, Any]) -> None:
+    await websocket.send_text(json.dumps(frame))
+
+
+async def _close(websocket: WebSocket, code: int) -> None:
+    with contextlib.suppress(RuntimeError):  # already closed by the client
+        await websocket.close(code)

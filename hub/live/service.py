@@ -1,0 +1,37 @@
+"""The live service of one process: its fan-out reader, socket limits and counters."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+from starlette.websockets import WebSocket
+
+from hub import metrics
+from hub.live.fanout import Fanout
+from hub.live.limits import Limits
+from hub.settings import Settings
+
+
+class LiveService:
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.fanout = Fanout(redis)
+        self.limits = Limits(settings.live_max_per_ip, settings.live_max_per_merchant)
+
+    async def start(self) -> None:
+        await self.fanout.start()
+
+    async def stop(self) -> None:
+        await self.fanout.stop()
+
+    async def count(self, name: str, **labels: str) -> None:
+        await metrics.inc(self.redis, name, 1, **labels)
+
+
+def of(websocket: WebSocket) -> LiveService:
+    live: LiveService = websocket.app.state.live
+    return live
+
+
+def client_ip(websocket: WebSocket) -> str:
+    return websocket.client.host if websocket.client else "unknown"
