@@ -6,17 +6,14 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from redis.exceptions import RedisError
 
-from hub import deadletter, keys
+from hub import deadletter, keys, logs
 from hub.connection import connect
-from hub.embedded import EmbeddedRedis
 from hub.errors import HubError
 from hub.ingest import Ingestor, Rejected
 from hub.live.listener import listening_socket
@@ -30,6 +27,8 @@ CHECK_TIMEOUT_S = 3.0
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.run not in _FOR_PEOPLE:
+        logs.configure(os.environ.get("HUB_LOG_LEVEL", "info"))
     try:
         result: int = args.run(args)
         return result
@@ -48,7 +47,18 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8000)
     dev.add_argument("--redis-port", type=int, default=DEV_REDIS_PORT)
+    dev.add_argument(
+        "--demo",
+        action="store_true",
+        help="emulated providers and moving shipments (default when none is configured)",
+    )
     dev.set_defaults(run=_dev)
+
+    receiver = sub.add_parser(
+        "demo-receiver", help="the demo merchant's webhook endpoint (run by hub dev --demo)"
+    )
+    receiver.add_argument("--port", type=int, required=True)
+    receiver.set_defaults(run=_demo_receiver)
 
     serve = sub.add_parser("serve", help="run the web process (needs HUB_REDIS_URL)")
     serve.add_argument("--host", default="127.0.0.1")
@@ -127,46 +137,21 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    with _dev_redis(settings, args.redis_port) as redis_url:
-        os.environ["HUB_REDIS_URL"] = redis_url
-        os.environ.setdefault("HUB_PUBLIC_URL", f"http://{args.host}:{args.port}")
-        os.environ.setdefault("HUB_ADMIN_TOKEN", _dev_admin_token(settings.data_dir))
-        base = os.environ["HUB_PUBLIC_URL"]
-        print(
-            f"\n  tracking hub (dev)\n  API:          {base}  (OpenAPI: {base}/openapi.json)\n"
-            f"  admin token:  {os.environ['HUB_ADMIN_TOKEN']}\n  redis:        {redis_url}\n"
-            f"  follow:       HUB_REDIS_URL={redis_url} hub tail\n",
-            flush=True,
-        )
-        return _serve(argparse.Namespace(host=args.host, port=args.port, workers=1))
+    from hub import dev
+
+    return dev.run(args)
 
 
-class _dev_redis:
-    """The configured Redis when HUB_REDIS_URL is set, else an embedded one under the data directory."""
+def _demo_receiver(args: argparse.Namespace) -> int:
+    import uvicorn
 
-    def __init__(self, settings: Settings, port: int) -> None:
-        self.settings = settings
-        self.embedded = None if settings.redis_url else EmbeddedRedis(settings.data_dir / "redis", port)
+    from hub.demo import receiver_app
 
-    def __enter__(self) -> str:
-        if self.embedded is None:
-            assert self.settings.redis_url
-            return self.settings.redis_url
-        return self.embedded.start().url
-
-    def __exit__(self, *exc: object) -> None:
-        if self.embedded:
-            self.embedded.stop()
-
-
-def _dev_admin_token(data_dir: Path) -> str:
-    path = data_dir / "admin-token"
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(24))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    secret = os.environ.get("HUB_DEMO_WEBHOOK_SECRET", "")
+    if not secret:
+        raise HubError("hub demo-receiver needs HUB_DEMO_WEBHOOK_SECRET (hub dev sets it)")
+    uvicorn.run(receiver_app(secret), host="127.0.0.1", port=args.port, log_level="warning")
+    return 0
 
 
 def _tail(args: argparse.Namespace) -> int:
@@ -278,3 +263,7 @@ def _webhook_dispatcher(args: argparse.Namespace) -> int:
 
     run_dispatcher(Settings.from_env())
     return 0
+
+
+# Commands that print for people; every other one is a process that logs JSON lines.
+_FOR_PEOPLE = {_dev, _tail, _check, _deadletter_list, _deadletter_replay}

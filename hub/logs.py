@@ -57,6 +57,7 @@ def configure(level: str = "info") -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per outbound request is noise
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "rq.worker"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []

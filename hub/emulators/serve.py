@@ -19,11 +19,15 @@ APPS = {
 
 
 def build(provider: str, step_s: float) -> Starlette:
+    if provider == "pusher":  # HLD's side: Pusher channels and the tracking built from them
+        from hub.emulators.pusher import PusherEmulator
+
+        return PusherEmulator().app
     return APPS[provider](step_s)
 
 
 def add_arguments(parser: Any) -> None:
-    parser.add_argument("provider", choices=sorted(APPS))
+    parser.add_argument("provider", choices=[*sorted(APPS), "pusher"])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000)
     parser.add_argument("--step-s", type=float, default=5.0, help="seconds between status steps")
@@ -34,7 +38,8 @@ def main(args: argparse.Namespace) -> int:
     import uvicorn
 
     app = build(args.provider, args.step_s)
-    app.state.emulator.knobs.faults.latency_ms = args.latency_ms
+    if args.latency_ms and args.provider != "pusher":
+        app.state.emulator.knobs.faults.latency_ms = args.latency_ms
     print(f"{args.provider} emulator on http://{args.host}:{args.port} (faults: POST /_emulator/faults)")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
