@@ -62,7 +62,7 @@ def main() -> None:
         for run in range(1, args.runs + 1):
             bare.append(_measure(["bench.bare_app:app"], {}, "/ingest/alopeyk/x", args))
             asyncio.run(_flush(redis_server.url, keep_merchants=True))
-            env = {"HUB_REDIS_URL": redis_server.url}
+            env = {"HUB_REDIS_URL": redis_server.url, "HUB_LOG_LEVEL": "warning"}
             hub.append(
                 _measure(["--factory", "hub.api.app:create_app"], env, f"/ingest/alopeyk/{secret}", args)
             )
