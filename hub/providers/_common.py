@@ -9,7 +9,8 @@ from typing import Any
 
 from hub import timeparse
 from hub.errors import NormalizationError, UnreadableBody
-from hub.observations import Location
+from hub.observations import EventType, Location, Observation, ProviderStatus
+from hub.statuses import StatusTable
 
 
 def parse_json(provider: str, body: bytes) -> Any:
@@ -60,3 +61,17 @@ def location(value: object) -> Location | None:
     if not (-90 <= lat <= 90 and -180 <= lng <= 180):
         return None
     return Location(lat, lng)
+
+
+def status_change(
+    table: StatusTable, code: Any, text: object, at: datetime, where: Location | None, base: dict[str, Any]
+) -> Observation:
+    """A status change; when the provider sends no text, its table's name for the code fills in."""
+    return Observation(
+        type=EventType.STATUS_CHANGED,
+        time=at,
+        status=table.map(code),
+        provider_status=ProviderStatus(code, str(text) if text else table.text(code)),
+        location=where,
+        **base,
+    )

@@ -34,8 +34,8 @@ from typing import Any
 
 from hub import timeparse
 from hub.errors import NormalizationError, ProviderError
-from hub.observations import EventType, Location, Observation, ProviderStatus
-from hub.providers._common import location, mapping, optional_time, parse_json, time
+from hub.observations import EventType, Location, Observation
+from hub.providers._common import location, mapping, optional_time, parse_json, status_change, time
 from hub.statuses import Status, StatusTable
 
 NAME = "alclient"
@@ -145,14 +145,7 @@ def _status(
     code: int, text: object, at: datetime, where: Location | None, base: dict[str, Any]
 ) -> Observation:
     """A status change; when the API sends no text, the document's name for the code fills in."""
-    return Observation(
-        type=EventType.STATUS_CHANGED,
-        time=at,
-        status=STATUSES.map(code),
-        provider_status=ProviderStatus(code, str(text) if text else STATUSES.text(code)),
-        location=where,
-        **base,
-    )
+    return status_change(STATUSES, code, text, at, where, base)
 
 
 def _code(value: object, what: str) -> int:

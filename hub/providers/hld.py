@@ -18,8 +18,8 @@ from typing import Any
 
 from hub import timeparse
 from hub.errors import NormalizationError, ProviderError
-from hub.observations import Courier, EventType, Location, Observation, ProviderStatus
-from hub.providers._common import location, mapping, optional_time, parse_json, required, time
+from hub.observations import Courier, EventType, Location, Observation
+from hub.providers._common import location, mapping, optional_time, parse_json, required, status_change, time
 from hub.statuses import Status, StatusTable
 
 NAME = "hld"
@@ -134,14 +134,7 @@ def _status(
     code: Any, text: object, at: datetime, where: Location | None, base: dict[str, Any]
 ) -> Observation:
     """A status change; HLD omits the text in real_time_updates, so the table's name fills in."""
-    return Observation(
-        type=EventType.STATUS_CHANGED,
-        time=at,
-        status=STATUSES.map(code),
-        provider_status=ProviderStatus(code, str(text) if text else STATUSES.text(code)),
-        location=where,
-        **base,
-    )
+    return status_change(STATUSES, code, text, at, where, base)
 
 
 def _reached_at(data: Mapping[str, Any], code: object, tz: tzinfo) -> datetime | None:
