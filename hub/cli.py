@@ -131,6 +131,7 @@ def _serve(args: argparse.Namespace) -> int:
         fd=listener.fileno() if listener else None,
         workers=args.workers,
         log_config=None,  # the app configures JSON logs in every worker process
+        access_log=False,  # hub.api.middleware logs each request, with its request id
         proxy_headers=True,
     )
     return 0
