@@ -8,7 +8,9 @@ import time
 from pathlib import Path
 
 import httpx
+import redis
 
+from hub import keys
 from hub.embedded import free_port
 from hub.supervisor import Supervisor
 from tests.conftest import ROOT
@@ -24,6 +26,20 @@ def _up(url: str) -> bool:
         return False
 
 
+def _all_running(redis_url: str) -> bool:
+    """Each process has announced itself in Redis, so it is past installing its signal handlers."""
+    with redis.Redis.from_url(redis_url) as client:
+        worker = client.scard("rq:workers") > 0
+        pusher = client.zcard(keys.PUSHER_WORKERS) > 0
+        try:
+            dispatcher = any(
+                g["name"] == keys.WEBHOOK_GROUP.encode() for g in client.xinfo_groups(keys.EVENTS)
+            )
+        except redis.ResponseError:
+            dispatcher = False
+    return worker and pusher and dispatcher
+
+
 def test_every_process_stops_cleanly_on_sigterm(redis_url: str, tmp_path: Path) -> None:
     web_port, pusher_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
@@ -34,6 +50,8 @@ def test_every_process_stops_cleanly_on_sigterm(redis_url: str, tmp_path: Path) 
         "HUB_PUSHER_HOST": f"ws://127.0.0.1:{pusher_port}",
         "HUB_HLD_BASE_URL": f"http://127.0.0.1:{pusher_port}",
     }
+    with redis.Redis.from_url(redis_url) as client:
+        client.flushall()  # no worker or lease left by an earlier test
     supervisor = Supervisor(env)
     emulator = Supervisor(env)
     emulator.start("pusher-emulator", "emulator", "pusher", "--port", str(pusher_port))
@@ -43,6 +61,7 @@ def test_every_process_stops_cleanly_on_sigterm(redis_url: str, tmp_path: Path) 
         for process in ("worker", "scheduler", "dispatcher", "pusher"):
             supervisor.start(process, process)
         wait_until(lambda: _up(f"http://127.0.0.1:{web_port}/readyz"), 60, "the web process")
+        wait_until(lambda: _all_running(redis_url), 60, "the worker, dispatcher and pusher to be at work")
         assert supervisor.failed() is None
         started = time.monotonic()
         codes: dict[str, int] = {}
