@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 from redis.asyncio.cluster import RedisCluster
 
 from hub import keys
@@ -68,11 +70,22 @@ async def test_ingest_streams_and_api_run_unchanged_on_a_cluster(
                 "/v1/shipments", params={"limit": "100"}, headers=bearer(merchant["api_key"])
             )
             assert len(listed.json()["data"]) == SHIPMENTS
+            # Live fan-out from the cluster: a subscriber gets the snapshot, then a new event live.
+            token = listed.json()["data"][0]["tracking_token"]
+            order = int(listed.json()["data"][0]["provider_ref"])
+            async with websockets.connect(server.url.replace("http", "ws") + "/v1/live") as socket:
+                await socket.send(json.dumps({"type": "subscribe", "tracking_token": token}))
+                frames = [json.loads(await asyncio.wait_for(socket.recv(), 20)) for _ in range(2)]
+                assert [f["type"] for f in frames] == ["subscribed", "snapshot"]
+                moved = webhook_body(id=order, status="picking", picking_at="2017-09-12T18:55:00+04:30")
+                assert (await http.post(receiver, json=moved)).json()["published"] == 1
+                live = json.loads(await asyncio.wait_for(socket.recv(), 20))
+                assert live["type"] == "event" and live["event"]["data"]["status"] == "at_pickup"
 
     nodes = {cluster_redis.get_node_from_key(keys.history(sid)).name for sid in shipment_ids}
     assert len(nodes) == 3, "shipments should be spread over all three nodes"
     published = [json.loads(fields["event"]) for _, fields in await cluster_redis.xrange(keys.EVENTS)]
-    assert len(published) == len({event["id"] for event in published}) == SHIPMENTS * 4
+    assert len(published) == len({event["id"] for event in published}) == SHIPMENTS * 4 + 1
     for sid in shipment_ids:
         history = [json.loads(f["event"]) for _, f in await cluster_redis.xrange(keys.history(sid))]
-        assert [event["sequence"] for event in history] == [1, 2, 3, 4]
+        assert [event["sequence"] for event in history][:4] == [1, 2, 3, 4]
