@@ -16,9 +16,11 @@ from typing import Any
 
 import httpx
 import websockets
+from playwright.async_api import async_playwright
 
 from hub.embedded import free_port
 from tests.conftest import ROOT
+from tests.live.test_map import ARGS, ARTIFACTS, CHROMIUM
 from tests.servers import wait_until
 
 PROVIDERS = {"alopeyk", "hld", "alclient", "alod", "all24"}
@@ -90,6 +92,26 @@ async def follow_live(url: str, token: str) -> list[dict[str, Any]]:
         return [json.loads(await asyncio.wait_for(socket.recv(), 30)) for _ in range(2)]
 
 
+async def watch_map(url: str) -> None:
+    """The map of a demo shipment in headless Chromium: connected, and the courier moves."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 375, "height": 740})
+            await page.goto(url)
+            await page.wait_for_function("window.hubTrack.connected()", timeout=30_000)
+            await page.wait_for_function("window.hubTrack.courier() !== null", timeout=60_000)
+            first = await page.evaluate("JSON.stringify(window.hubTrack.courier())")
+            await page.wait_for_function(
+                f"JSON.stringify(window.hubTrack.courier()) !== {json.dumps(first)}", timeout=60_000
+            )
+            assert await page.locator("#status").text_content() not in ("", "–")  # a position says no status
+            ARTIFACTS.mkdir(exist_ok=True)
+            assert await page.screenshot(path=str(ARTIFACTS / "demo-map.png"), full_page=True)
+        finally:
+            await browser.close()
+
+
 def test_hub_dev_demo_runs_everything_and_keeps_its_data_across_a_restart(tmp_path: Path) -> None:
     port, redis_port = free_port(), free_port()
     with hub_dev(tmp_path, port, redis_port) as dev:
@@ -102,8 +124,7 @@ def test_hub_dev_demo_runs_everything_and_keeps_its_data_across_a_restart(tmp_pa
         subscribed, snapshot = asyncio.run(follow_live(dev.url, hld["tracking_token"]))
         assert subscribed["type"] == "subscribed" and snapshot["type"] == "snapshot"
         assert snapshot["history"], "the snapshot carries the shipment's events"
-        page = httpx.get(f"{dev.url}/track/{hld['tracking_token']}", timeout=10)
-        assert page.status_code == 200 and "leaflet" in page.text.lower()
+        asyncio.run(watch_map(f"{dev.url}/track/{hld['tracking_token']}"))
         wait_until(
             lambda: "demo receiver: verified" in dev.output(), 60, "the demo receiver to verify a webhook"
         )

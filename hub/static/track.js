@@ -40,7 +40,7 @@
   }
 
   function showState(state) {
-    $("status").textContent = label(state.status);
+    if (state.status !== undefined) $("status").textContent = label(state.status);
     $("eta").textContent = state.eta ? when.format(new Date(state.eta)) : "–";
     $("provider").textContent = state.provider || "–";
     if (state.courier) {
@@ -129,7 +129,9 @@
     offset = frame.offset;
     const e = frame.event;
     const d = e.data;
-    if (d.eta || d.courier) showState({ status: d.stale ? undefined : d.status, eta: d.eta, provider: d.provider, courier: d.courier });
+    // Only a status change (not a late one) says what the status is; positions and stops carry none.
+    const status = e.type === "shipment.status_changed" && !d.stale ? d.status : undefined;
+    if (d.eta || d.courier) showState({ status, eta: d.eta, provider: d.provider, courier: d.courier });
     if (e.type === "shipment.status_changed") {
       if (!d.stale) $("status").textContent = label(d.status);
       addTimeline({ status: d.status, time: e.time, stale: d.stale });
