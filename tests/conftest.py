@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from hub.api.app import create_app
 from hub.embedded import EmbeddedRedis
+from hub.ingest import Ingestor
 from hub.settings import Settings
 from tests.servers import ServerThread
 
@@ -44,6 +45,14 @@ def settings(redis_url: str) -> Settings:
     return Settings.from_env(
         {"HUB_REDIS_URL": redis_url, "HUB_ADMIN_TOKEN": ADMIN_TOKEN, "HUB_MAX_BODY_BYTES": "65536"}
     )
+
+
+@pytest.fixture
+async def ingestor(redis: Redis, settings: Settings) -> AsyncIterator[Ingestor]:
+    """An in-process ingestor, closed after the test (it writes its metrics before the loop ends)."""
+    made = Ingestor(redis, settings)
+    yield made
+    await made.close()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from redis.asyncio import Redis
 from hub import events, keys, shipments
 from hub.ingest import Ingestor, Rejected
 from hub.observations import Channel
-from hub.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -57,10 +56,9 @@ async def published(redis: Redis) -> list[dict[str, Any]]:
     ("provider", "kind", "fixture", "ref", "b64"), EXAMPLES, ids=[e[2] for e in EXAMPLES]
 )
 async def test_every_example_becomes_schema_valid_events_once(
-    redis: Redis, settings: Settings, provider: str, kind: str, fixture: str, ref: str, b64: bool
+    redis: Redis, ingestor: Ingestor, provider: str, kind: str, fixture: str, ref: str, b64: bool
 ) -> None:
     await shipments.register(redis, "mer_1", provider, ref, "ORDER-1")
-    ingestor = Ingestor(redis, settings)
     first = await ingestor.ingest_raw(provider, kind, wire_body(fixture, b64), Channel.POLL, ref=ref)
     assert first.published, "an example payload must yield events"
     again = await ingestor.ingest_raw(provider, kind, wire_body(fixture, b64), Channel.POLL, ref=ref)
@@ -72,11 +70,10 @@ async def test_every_example_becomes_schema_valid_events_once(
         assert event["source"] == f"/providers/{provider}" and event["data"]["provider_ref"] == ref
 
 
-async def test_a_status_seen_by_poll_and_by_push_is_published_once(redis: Redis, settings: Settings) -> None:
+async def test_a_status_seen_by_poll_and_by_push_is_published_once(redis: Redis, ingestor: Ingestor) -> None:
     """HLD's tracking response dates the current status 25 by a guess; the Pusher event has its own time."""
     token = "HLD67890ABCDEF"
     await shipments.register(redis, "mer_1", "hld", token)
-    ingestor = Ingestor(redis, settings)
     await ingestor.ingest_raw(
         "hld", "tracking", wire_body("hld/tracking_on_the_way.json", False), Channel.POLL, ref=token
     )
@@ -97,14 +94,14 @@ async def test_a_status_seen_by_poll_and_by_push_is_published_once(redis: Redis,
 
 
 async def test_an_unknown_status_code_is_published_as_unknown_and_counted(
-    redis: Redis, settings: Settings
+    redis: Redis, ingestor: Ingestor
 ) -> None:
     token = "HLD67890ABCDEF"
     await shipments.register(redis, "mer_1", "hld", token)
     body = json.loads((FIXTURES / "hld/pusher_order_status_changed.json").read_text())
     body["order"].update(status=99, status_text="Teleported")
     body["tracking_entry"]["status"] = 99
-    result = await Ingestor(redis, settings).ingest_raw(
+    result = await ingestor.ingest_raw(
         "hld", "pusher:hld.order.status_changed", json.dumps(body).encode(), Channel.PUSHER, ref=token
     )
     [event] = [a.event for a in result.published]
@@ -115,10 +112,9 @@ async def test_an_unknown_status_code_is_published_as_unknown_and_counted(
 
 
 async def test_a_push_for_an_unregistered_shipment_is_dead_lettered_and_replayable(
-    redis: Redis, settings: Settings
+    redis: Redis, ingestor: Ingestor
 ) -> None:
     body = wire_body("hld/pusher_order_status_changed.json", False)
-    ingestor = Ingestor(redis, settings)
     with pytest.raises(Rejected, match="no shipment is registered") as rejected:
         await ingestor.ingest_raw(
             "hld", "pusher:hld.order.status_changed", body, Channel.PUSHER, ref="HLDUNKNOWN"

@@ -147,10 +147,10 @@ async def test_a_slow_client_is_coalesced_then_closed_while_a_fast_one_gets_ever
     slow = StarvedClient("127.0.0.1", hub.port, "/v1/live")
     await slow.connect()
     await slow.send({"type": "subscribe", "token": merchant["api_key"]})
+    ingestor = Ingestor(redis, settings)
     try:
         await recv(fast)
         await recv(fast)  # subscribed, snapshot
-        ingestor = Ingestor(redis, settings)
         positions = [round(35.7 + n / 100_000, 6) for n in range(POSITIONS)]  # more than socket buffers hold
         for start in range(0, len(positions), BATCH):  # at a pace a healthy client keeps up with
             batch = positions[start : start + BATCH]
@@ -178,6 +178,7 @@ async def test_a_slow_client_is_coalesced_then_closed_while_a_fast_one_gets_ever
         assert received[-1] == {"type": "error", "code": "too_slow", "message": "client too slow"}
         assert slow.close_code == TOO_SLOW == 4008
     finally:
+        await ingestor.close()
         await fast.close()
         slow.close()
 

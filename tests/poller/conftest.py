@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +16,11 @@ import pytest
 from redis.asyncio import Redis
 
 from hub import keys
+from hub.clients import http_client
 from hub.emulators import serve
 from hub.settings import PROVIDERS, Settings
 from tests.servers import ServerThread
+from workers.poll import Poller
 
 ROOT = Path(__file__).resolve().parents[2]
 STEP_S = 1.0  # emulated shipments move one status per second (all24 times have whole seconds)
@@ -126,6 +128,14 @@ class Processes:
                 process.wait(timeout=5)
             if process.stderr:
                 process.stderr.close()
+
+
+@pytest.fixture
+async def poller(redis: Redis, poll_settings: Settings) -> AsyncIterator[Poller]:
+    async with http_client(poll_settings) as http:
+        poller = Poller(redis, poll_settings, http)
+        yield poller
+        await poller.ingestor.close()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -13,9 +12,7 @@ from redis.asyncio import Redis
 
 from hub import deadletter, keys, shipments
 from hub.api.app import create_app
-from hub.clients import http_client
 from hub.emulators import alclient, all24
-from hub.ingest import Ingestor
 from hub.observations import Channel
 from hub.settings import Settings
 from tests.poller.conftest import Emulators, status_codes
@@ -24,14 +21,6 @@ from tests.servers import ServerThread
 from workers.poll import Poller
 
 ALL24_FLOW = [step.code for step in all24.FLOWS["deliver"]]
-
-
-@pytest.fixture
-async def poller(redis: Redis, poll_settings: Settings) -> AsyncIterator[Poller]:
-    async with http_client(poll_settings) as http:
-        poller = Poller(redis, poll_settings, http)
-        yield poller
-        await poller.ingestor.close()
 
 
 async def push_silenced(redis: Redis, ref: str) -> shipments.Shipment:
@@ -167,7 +156,7 @@ async def test_push_then_poll_publishes_nothing_twice(
             headers={"Authorization": "Bearer x", "X-Requested-With": "XMLHttpRequest"},
         )
     order = answer.json()["object"]
-    pushed = await Ingestor(redis, poller.settings).ingest_raw(
+    pushed = await poller.ingestor.ingest_raw(
         "alopeyk", "webhook", json.dumps({"order": order}).encode(), Channel.WEBHOOK, ref="77001"
     )
     assert pushed.published

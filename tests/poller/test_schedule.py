@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator
 
-import pytest
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from rq import Queue
@@ -19,14 +17,6 @@ from tests.poller.drive import drive
 from workers import cadence
 from workers.poll import EXPIRED_CODE, Poller
 from workers.scheduler import Scheduler
-
-
-@pytest.fixture
-async def poller(redis: Redis, poll_settings: Settings) -> AsyncIterator[Poller]:
-    async with http_client(poll_settings) as http:
-        poller = Poller(redis, poll_settings, http)
-        yield poller
-        await poller.ingestor.close()
 
 
 async def test_registered_shipment_is_due_at_once(redis: Redis) -> None:
@@ -91,7 +81,11 @@ async def test_shipment_without_news_expires_with_an_explicit_event(
     emulators.emulator("all24").script("HSSTUCK01", step_s=1000)
     shipment, _ = await shipments.register(redis, "m1", "all24", "HSSTUCK01")
     async with http_client(settings) as http:
-        outcomes = await drive(Poller(redis, settings, http), redis, timeout_s=30)
+        poller = Poller(redis, settings, http)
+        try:
+            outcomes = await drive(poller, redis, timeout_s=30)
+        finally:
+            await poller.ingestor.close()
 
     assert outcomes[-1].result == "expired"
     assert await status_codes(redis, shipment.id) == ["050000", EXPIRED_CODE]
