@@ -105,7 +105,8 @@ async def watch_map(url: str) -> None:
             await page.wait_for_function(
                 f"JSON.stringify(window.hubTrack.courier()) !== {json.dumps(first)}", timeout=60_000
             )
-            assert await page.locator("#status").text_content() not in ("", "\u2013")  # a dash: no status shown
+            status = await page.locator("#status").text_content()
+            assert status not in ("", "\u2013")  # the dash stands for no status
             ARTIFACTS.mkdir(exist_ok=True)
             assert await page.screenshot(path=str(ARTIFACTS / "demo-map.png"), full_page=True)
         finally:
