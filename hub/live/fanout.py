@@ -124,6 +124,8 @@ class Fanout:
         self._started = True
 
     def _dispatch(self, entry_id: str, fields: dict[str, str]) -> None:
+        if not self._topics:  # nobody is listening in this process: spare the parse
+            return
         try:
             entry = Entry(entry_id, json.loads(fields["event"]))
         except (KeyError, TypeError, ValueError) as exc:
