@@ -92,14 +92,7 @@ class _Session:
         )
         try:
             await self._catch_up(since)
-            receiver = asyncio.create_task(self._receive())
-            sender = asyncio.create_task(self._send_live())
-            done, pending = await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-            for task in done:
-                task.result()
+            await service.until_first_ends(self._receive(), self._send_live())
         finally:
             fanout.unsubscribe(self.scope.topic, self._deliver)
 

@@ -64,15 +64,8 @@ class _Connection:
     async def run(self) -> None:
         data = {"socket_id": self.socket_id, "activity_timeout": ACTIVITY_TIMEOUT_S}
         await self._send({"event": "pusher:connection_established", "data": json.dumps(data)})
-        receiver = asyncio.create_task(self._receive())
-        sender = asyncio.create_task(self._send_live())
         try:
-            done, pending = await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-            for task in done:
-                task.result()
+            await service.until_first_ends(self._receive(), self._send_live())
         finally:
             for topic, subscriber in self.channels.values():
                 self.live.fanout.unsubscribe(topic, subscriber)

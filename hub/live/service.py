@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
 from redis.asyncio import Redis
 from starlette.websockets import WebSocket
 
@@ -35,3 +39,14 @@ def of(websocket: WebSocket) -> LiveService:
 
 def client_ip(websocket: WebSocket) -> str:
     return websocket.client.host if websocket.client else "unknown"
+
+
+async def until_first_ends(*coroutines: Coroutine[Any, Any, None]) -> None:
+    """Run a socket's reader and writer until one ends; cancel the rest, and raise what it raised."""
+    tasks = {asyncio.create_task(coroutine) for coroutine in coroutines}
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    for task in done:
+        task.result()
