@@ -329,12 +329,7 @@ def _rate_limits(raw: str, variable: str) -> tuple[RateLimit, ...]:
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    return default if raw is None or raw == "" else _number(name, raw)
 
 
 # --- merchant webhooks ---
