@@ -1,13 +1,24 @@
 """Live fan-out benchmark: webhook POST -> WebSocket receipt latency, and idle sockets per process.
 
-Starts an embedded Redis and one ``hub serve`` process on 127.0.0.1, registers shipments,
-subscribes sockets by tracking token and posts Alopeyk webhooks (one courier position
-each) at a fixed rate. Latency is from just before the POST to the frame's arrival on a
-subscribed socket, measured in this (client) process. The baseline, measured in the
-same run, is one socket at a low rate. Every figure is the median of ``--runs`` runs.
+Topology (every process on 127.0.0.1, uvloop everywhere, as ``hub serve`` runs):
 
-    /work/main/.venv/bin/python bench/live.py            # defaults: 500 events/s, 2,000 sockets
-    /work/main/.venv/bin/python bench/live.py --quick    # a smaller, faster check
+- one embedded Redis-protocol server;
+- a **receiver** ``hub serve`` that takes the Alopeyk webhook POSTs (normalize, append);
+- a **live** ``hub serve`` that holds every subscribed socket (its one ``XREAD`` loop fans
+  ``hub:events`` out to them); every process fans out, so ingest and sockets can be split;
+- the load: this process POSTs at a fixed rate (aiohttp, keep-alive) and taps ``hub:events``
+  itself; ``--readers`` processes hold the sockets and timestamp every frame.
+
+Latency is ``time.monotonic_ns()`` (CLOCK_MONOTONIC, one clock for every process on the
+host) from just before a POST to a frame's arrival. Each event carries its number in the
+courier's latitude, so a frame is matched to its POST without a shared table. The same run
+measures two baselines: the stream append (POST -> the entry read from ``hub:events`` by
+this process, no WebSocket) under the same load, and one socket at 20 events/s. Every
+figure is the median of ``--runs`` runs. Clients offer per-message deflate as browsers do;
+the hub declines it unless ``HUB_LIVE_COMPRESSION`` is set.
+
+    .venv/bin/python bench/live.py            # 2,000 sockets over 200 shipments, 500 events/s
+    .venv/bin/python bench/live.py --quick    # 200 sockets, 100 events/s
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import resource
 import statistics
@@ -22,16 +34,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
+import uvloop
+from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from hub import keys  # noqa: E402
 from hub.embedded import EmbeddedRedis, free_port  # noqa: E402
 
 ADMIN = "bench-admin-token"
@@ -39,21 +55,28 @@ FIXTURE = json.loads((ROOT / "tests/fixtures/alopeyk/webhook_accepted.json").rea
 CONNECT_CONCURRENCY = 50
 DRAIN_TIMEOUT_S = 30.0
 IDLE_STEP = 1000
+LAT_BASE = 30.0
+LAT_UNIT = 1e-6  # event number n travels as latitude LAT_BASE + n * LAT_UNIT
+RUN_EVENTS = 100_000  # event numbers of run r start at r * RUN_EVENTS
+LIGHT_RATE, LIGHT_SECONDS = 20, 2.0
 
 
-def webhook(order_id: int, lat: float | None = None) -> dict[str, Any]:
-    body = json.loads(json.dumps(FIXTURE))
-    body["order"]["id"] = order_id
-    if lat is not None:
-        body["order"]["last_position_minimal"] = {
-            "lat": lat,
-            "lng": 51.41,
-            "updated_at": "2017-09-12 18:59:00",
-        }
-    return body
+def webhook(order_id: int, number: int | None = None) -> bytes:
+    order = {**FIXTURE["order"], "id": order_id}
+    if number is not None:
+        lat = round(LAT_BASE + number * LAT_UNIT, 6)
+        order["last_position_minimal"] = {"lat": lat, "lng": 51.41, "updated_at": "2017-09-12 18:59:00"}
+    return json.dumps({**FIXTURE, "order": order}).encode()
+
+
+def number_of(event: dict[str, Any]) -> int | None:
+    location = event["data"].get("location")
+    return round((location["lat"] - LAT_BASE) / LAT_UNIT) if location else None
 
 
 class Hub:
+    """One ``hub serve`` process."""
+
     def __init__(self, redis_url: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -65,22 +88,24 @@ class Hub:
             "HUB_LIVE_MAX_PER_IP": "1000000",
             "HUB_LIVE_MAX_PER_MERCHANT": "1000000",
         }
+        log_path = os.environ.get("HUB_BENCH_LOG")  # set it to keep the servers' logs
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hub", "serve", "--port", str(self.port)],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=open(log_path, "ab") if log_path else subprocess.DEVNULL,  # noqa: SIM115
         )
 
-    async def ready(self, http: httpx.AsyncClient) -> None:
+    async def ready(self, http: aiohttp.ClientSession) -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if (await http.get(f"{self.url}/healthz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
+                async with http.get(f"{self.url}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
                 pass
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)  # polling a starting process, bounded by the deadline
         raise RuntimeError("hub serve did not start")
 
     def rss_kib(self) -> int:
@@ -102,70 +127,158 @@ async def subscribe(url: str, token: str) -> ClientConnection:
     return ws
 
 
-async def open_sockets(hub: Hub, tokens: list[str], count: int) -> list[ClientConnection]:
-    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
-
-    async def one(i: int) -> ClientConnection:
-        async with gate:
-            return await subscribe(f"ws://127.0.0.1:{hub.port}/v1/live", tokens[i % len(tokens)])
-
-    return list(await asyncio.gather(*(one(i) for i in range(count))))
+# ---- a reader process: holds sockets, timestamps frames ---------------------------------------
 
 
-async def latency_run(
-    http: httpx.AsyncClient,
-    path: str,
-    orders: list[int],
-    sockets: list[ClientConnection],
-    rate: int,
-    seconds: float,
-    run: int,
-) -> list[float]:
-    """Post ``rate`` webhooks a second for ``seconds``; latencies (ms) of every receipt."""
-    per_order = len(sockets) // len(orders)
-    sent: dict[float, float] = {}
-    latencies: list[float] = []
-    expected = int(rate * seconds) * per_order
-    done = asyncio.Event()
+class Reader:
+    """Sockets of one load process; ``received`` collects ``(event number, monotonic ns)``."""
 
-    async def reader(ws: ClientConnection) -> None:
-        while not done.is_set():
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sockets: list[ClientConnection] = []
+        self.tasks: list[asyncio.Task[None]] = []
+        self.received: list[tuple[int, int]] = []
+        self.closed = 0
+
+    async def open(self, tokens: list[str]) -> str | None:
+        gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+        async def one(token: str) -> None:
+            async with gate:
+                ws = await subscribe(self.url, token)
+            self.sockets.append(ws)
+            self.tasks.append(asyncio.create_task(self.read(ws)))
+
+        results = await asyncio.gather(*(one(t) for t in tokens), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        return f"{len(errors)} failed, e.g. {errors[0]!r}" if errors else None
+
+    async def read(self, ws: ClientConnection) -> None:
+        try:
+            async for text in ws:
+                frame = json.loads(text)
+                if frame["type"] == "event":
+                    number = number_of(frame["event"])
+                    if number is not None:
+                        self.received.append((number, time.monotonic_ns()))
+        except ConnectionClosed:
+            self.closed += 1
+
+    async def collect(self, expected: int, timeout_s: float) -> list[tuple[int, int]]:
+        deadline = time.monotonic() + timeout_s
+        while len(self.received) < expected and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)  # waiting for frames in flight, bounded by the deadline
+        received, self.received = self.received, []
+        return received
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*(ws.close() for ws in self.sockets), return_exceptions=True)
+
+
+async def _reader_loop(conn: Connection, url: str) -> None:
+    reader = Reader(url)
+    loop = asyncio.get_running_loop()
+    while True:
+        command, argument = await loop.run_in_executor(None, conn.recv)
+        if command == "open":
+            conn.send((await reader.open(argument), len(reader.sockets), reader.closed))
+        elif command == "clear":
+            reader.received = []
+            conn.send(None)
+        elif command == "collect":
+            conn.send(await reader.collect(*argument))
+        else:
+            await reader.close()
+            conn.send(None)
+            return
+
+
+def reader_process(conn: Connection, url: str) -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    uvloop.run(_reader_loop(conn, url))
+
+
+class Readers:
+    """The reader processes, driven over pipes."""
+
+    def __init__(self, count: int, url: str) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.pipes: list[Connection] = []
+        self.processes = []
+        for _ in range(count):
+            parent, child = context.Pipe()
+            process = context.Process(target=reader_process, args=(child, url), daemon=True)
+            process.start()
+            self.pipes.append(parent)
+            self.processes.append(process)
+
+    async def ask(self, commands: list[tuple[str, Any]]) -> list[Any]:
+        loop = asyncio.get_running_loop()
+        for pipe, command in zip(self.pipes, commands, strict=True):
+            pipe.send(command)
+        return list(await asyncio.gather(*(loop.run_in_executor(None, p.recv) for p in self.pipes)))
+
+    async def close(self) -> None:
+        await self.ask([("close", None)] * len(self.pipes))
+        for process in self.processes:
+            process.join(timeout=15)
+
+
+# ---- the load ---------------------------------------------------------------------------------
+
+
+class Load:
+    def __init__(
+        self, http: aiohttp.ClientSession, redis: Redis, post_url: str, live_url: str, orders: list[int]
+    ) -> None:
+        self.http = http
+        self.redis = redis
+        self.post_url = post_url
+        self.live_url = live_url
+        self.orders = orders
+        self.errors = 0
+
+    async def post_at_rate(self, first: int, count: int, rate: float, orders: list[int]) -> dict[int, int]:
+        """POST ``count`` position webhooks at ``rate``/s; the monotonic ns each was sent at."""
+        sent: dict[int, int] = {}
+
+        async def post(number: int, order_id: int) -> None:
+            sent[number] = time.monotonic_ns()
             try:
-                frame = json.loads(await ws.recv())
-            except ConnectionClosed as closed:
-                print(f"  a socket was closed under load: {closed}")
-                return
-            if frame["type"] != "event":
-                continue
-            lat = frame["event"]["data"]["location"]["lat"]
-            if lat in sent:  # not an event of an earlier run still queued on this socket
-                latencies.append((time.perf_counter() - sent[lat]) * 1000)
-            if len(latencies) >= expected:
-                done.set()
+                async with self.http.post(self.post_url, data=webhook(order_id, number)) as response:
+                    await response.read()
+                    self.errors += response.status >= 300
+            except (aiohttp.ClientError, TimeoutError):
+                self.errors += 1
 
-    async def post(i: int) -> None:
-        lat = round(30 + run / 100 + i / 1_000_000, 6)  # unique per event, a valid latitude
-        sent[lat] = time.perf_counter()
-        response = await http.post(path, json=webhook(orders[i % len(orders)], lat))
-        response.raise_for_status()
+        posts = []
+        start = time.monotonic()
+        for i in range(count):
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)  # pacing the load, not synchronizing
+            posts.append(asyncio.create_task(post(first + i, orders[i % len(orders)])))
+        await asyncio.gather(*posts)
+        return sent
 
-    readers = [asyncio.create_task(reader(ws)) for ws in sockets]
-    posts = []
-    start = time.perf_counter()
-    for i in range(int(rate * seconds)):
-        delay = start + i / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)  # pacing the load, not synchronizing
-        posts.append(asyncio.create_task(post(i)))
-    await asyncio.gather(*posts)
-    try:
-        await asyncio.wait_for(done.wait(), DRAIN_TIMEOUT_S)
-    except TimeoutError:
-        print(f"  run {run}: only {len(latencies)} of {expected} receipts within {DRAIN_TIMEOUT_S} s")
-    for task in readers:
-        task.cancel()
-    await asyncio.gather(*readers, return_exceptions=True)
-    return latencies
+    async def tap(self, after: str, until: int, received: dict[int, int]) -> None:
+        """Read ``hub:events`` as the live reader does, timestamping each entry: the stream baseline."""
+        while until not in received:
+            reply = await self.redis.xread({keys.EVENTS: after}, block=1000, count=1000)
+            now = time.monotonic_ns()
+            for _, entries in reply:
+                for entry_id, fields in entries:
+                    after = entry_id
+                    number = number_of(json.loads(fields["event"]))
+                    if number is not None:
+                        received[number] = now
+
+
+def latencies_ms(sent: dict[int, int], received: list[tuple[int, int]]) -> list[float]:
+    return [(at - sent[n]) / 1e6 for n, at in received if n in sent]
 
 
 def pct(values: list[float], q: float) -> float:
@@ -173,80 +286,139 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def _median(pairs: list[tuple[float, float]]) -> tuple[float, float]:
-    return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+def p50_p99(values: list[float]) -> tuple[float, float]:
+    return pct(values, 0.5), pct(values, 0.99)
 
 
 def _ms(pair: tuple[float, float]) -> str:
     return f"p50 {pair[0]:.1f} ms, p99 {pair[1]:.1f} ms"
 
 
+def _median(pairs: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+
+
+async def setup(http: aiohttp.ClientSession, hub: Hub, shipments: int) -> tuple[str, list[int], list[str]]:
+    """A merchant and its shipments; the receiver path and every shipment's tracking token."""
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    async with http.post(f"{hub.url}/v1/merchants", json={"name": "bench"}, headers=admin) as response:
+        merchant = await response.json()
+    post_url = f"{hub.url}{aiohttp.client.URL(merchant['alopeyk_webhook_url']).path}"
+    auth = {"Authorization": f"Bearer {merchant['api_key']}"}
+    orders = list(range(500_000, 500_000 + shipments))
+    tokens = []
+    for order_id in orders:
+        async with http.post(post_url, data=webhook(order_id)) as response:
+            [shipment_id] = (await response.json())["shipment_ids"]
+        async with http.get(f"{hub.url}/v1/shipments/{shipment_id}", headers=auth) as response:
+            tokens.append((await response.json())["tracking_token"])
+    return post_url, orders, tokens
+
+
+async def loaded_run(
+    load: Load, readers: Readers, expected: list[int], run: int, args: argparse.Namespace
+) -> tuple[list[float], list[float], int]:
+    """Hub latencies, stream-append latencies and receipts missing, for one run at the full load."""
+    count = int(args.rate * args.seconds)
+    first = run * RUN_EVENTS
+    await readers.ask([("clear", None)] * len(expected))
+    latest = await load.redis.xrevrange(keys.EVENTS, count=1)
+    appended: dict[int, int] = {}
+    tap = asyncio.create_task(load.tap(latest[0][0] if latest else "0-0", first + count - 1, appended))
+    sent = await load.post_at_rate(first, count, args.rate, load.orders)
+    received = await readers.ask([("collect", (n, DRAIN_TIMEOUT_S)) for n in expected])
+    await asyncio.wait_for(tap, DRAIN_TIMEOUT_S)
+    frames = [r for part in received for r in part]
+    return latencies_ms(sent, frames), latencies_ms(sent, list(appended.items())), sum(expected) - len(frames)
+
+
+async def light_run(load: Load, token: str, run: int) -> list[float]:
+    """The unloaded baseline: one socket, one shipment, 20 events/s."""
+    reader = Reader(load.live_url)
+    await reader.open([token])
+    count = int(LIGHT_RATE * LIGHT_SECONDS)
+    first = run * RUN_EVENTS + RUN_EVENTS // 2
+    sent = await load.post_at_rate(first, count, LIGHT_RATE, load.orders[:1])
+    received = await reader.collect(count, DRAIN_TIMEOUT_S)
+    await reader.close()
+    return latencies_ms(sent, received)
+
+
 async def main(args: argparse.Namespace) -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp)) as redis:
-        hub = Hub(redis.url)
-        limits = httpx.Limits(max_connections=100)
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp)) as embedded:
+        receiver, live = Hub(embedded.url), Hub(embedded.url)
+        live_url = f"ws://127.0.0.1:{live.port}/v1/live"
+        readers = Readers(args.readers, live_url)
+        redis = Redis.from_url(embedded.url, decode_responses=True)
+        connector = aiohttp.TCPConnector(limit=64)
+        timeout = aiohttp.ClientTimeout(total=10)
         try:
-            async with httpx.AsyncClient(timeout=30, limits=limits) as http:
-                await hub.ready(http)
-                created = await http.post(
-                    f"{hub.url}/v1/merchants",
-                    json={"name": "bench"},
-                    headers={"Authorization": f"Bearer {ADMIN}"},
-                )
-                merchant = created.json()
-                path = f"{hub.url}{httpx.URL(merchant['alopeyk_webhook_url']).path}"
-                auth = {"Authorization": f"Bearer {merchant['api_key']}"}
-                orders = list(range(500_000, 500_000 + args.shipments))
-                tokens = []
-                for order_id in orders:
-                    [shipment_id] = (await http.post(path, json=webhook(order_id))).json()["shipment_ids"]
-                    tokens.append(
-                        (await http.get(f"{hub.url}/v1/shipments/{shipment_id}", headers=auth)).json()[
-                            "tracking_token"
-                        ]
-                    )
-
-                baseline_socket = await open_sockets(hub, tokens[:1], 1)
-                rss_before = hub.rss_kib()
-                sockets = await open_sockets(hub, tokens, args.sockets)
-                print(f"{args.sockets} sockets over {args.shipments} shipments; {args.rate} events/s", end="")
-                print(f" for {args.seconds} s; {args.runs} runs")
-                baseline, loaded = [], []
-                for run in range(args.runs):
-                    low = await latency_run(http, path, orders[:1], baseline_socket, 20, 2, 50 + run)
-                    high = await latency_run(http, path, orders, sockets, args.rate, args.seconds, run)
-                    baseline.append((pct(low, 0.5), pct(low, 0.99)))
-                    loaded.append((pct(high, 0.5), pct(high, 0.99)))
-                    print(f"  run {run}: baseline {_ms(baseline[-1])} | loaded {_ms(loaded[-1])}")
-                print(f"latency, baseline (1 socket, 20 events/s), median of runs: {_ms(_median(baseline))}")
+            async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
+                await receiver.ready(http)
+                await live.ready(http)
+                post_url, orders, tokens = await setup(http, receiver, args.shipments)
+                load = Load(http, redis, post_url, live_url, orders)
+                # Socket i watches shipment i % shipments; readers hold contiguous slices.
+                share = [range(k, args.sockets, args.readers) for k in range(args.readers)]
+                count = int(args.rate * args.seconds)
+                per_order = [len(range(j, count, args.shipments)) for j in range(args.shipments)]
+                expected = [sum(per_order[i % args.shipments] for i in part) for part in share]
+                rss_before = live.rss_kib()
+                opened = await readers.ask([("open", [tokens[i % len(tokens)] for i in p]) for p in share])
+                print(f"opened {sum(o[1] for o in opened)} sockets ({[o[0] for o in opened if o[0]]})")
                 print(
-                    f"latency, loaded ({args.sockets} sockets, {args.rate} events/s): {_ms(_median(loaded))}"
-                )
-                for ws in sockets + baseline_socket:
-                    await ws.close()
-
-                idle: list[ClientConnection] = []
-                rss_start = hub.rss_kib()
-                started = time.monotonic()
-                while len(idle) < args.idle_max and time.monotonic() - started < args.idle_seconds:
-                    try:
-                        idle += await open_sockets(hub, tokens, IDLE_STEP)
-                    except (OSError, TimeoutError) as exc:
-                        print(f"  stopped opening idle sockets at {len(idle)}: {exc}")
-                        break
-                per_conn = (hub.rss_kib() - rss_start) / max(1, len(idle))
-                print(
-                    f"idle sockets held by one process: {len(idle)} (bounded by --idle-max {args.idle_max});",
+                    f"{args.sockets} sockets over {args.shipments} shipments, {args.rate} events/s for",
                     end="",
                 )
-                print(f" {per_conn:.1f} KiB RSS per connection")
-                print(f"(RSS before the loaded sockets: {rss_before} KiB)")
-                for ws in idle:
-                    await ws.close()
+                print(f" {args.seconds} s ({args.readers} reader processes); {args.runs} runs")
+                hub_runs, stream_runs, light_runs = [], [], []
+                for run in range(args.runs):
+                    light = await light_run(load, tokens[0], run)
+                    hub_ms, stream_ms, missing = await loaded_run(load, readers, expected, run, args)
+                    hub_runs.append(p50_p99(hub_ms))
+                    stream_runs.append(p50_p99(stream_ms))
+                    light_runs.append(p50_p99(light))
+                    print(
+                        f"  run {run}: hub {_ms(hub_runs[-1])} ({len(hub_ms)} frames, {missing} missing)"
+                        f" | stream append {_ms(stream_runs[-1])} | 1 socket at {LIGHT_RATE}/s"
+                        f" {_ms(light_runs[-1])} | POST errors so far {load.errors}"
+                    )
+                print(f"median of {args.runs} runs:")
+                print(
+                    f"  hub, POST -> frame on {args.sockets} sockets at {args.rate}/s: {_ms(_median(hub_runs))}"
+                )
+                print(
+                    f"  baseline, POST -> entry read from hub:events, same load: {_ms(_median(stream_runs))}"
+                )
+                print(f"  baseline, 1 socket at {LIGHT_RATE} events/s: {_ms(_median(light_runs))}")
+
+                rss_start, held = live.rss_kib(), args.sockets
+                started = time.monotonic()
+                while held < args.idle_max and time.monotonic() - started < args.idle_seconds:
+                    step = min(IDLE_STEP, args.idle_max - held)
+                    parts = [range(k, step, args.readers) for k in range(args.readers)]
+                    replies = await readers.ask(
+                        [("open", [tokens[i % len(tokens)] for i in p]) for p in parts]
+                    )
+                    held = sum(r[1] for r in replies)
+                    failed = [r[0] for r in replies if r[0]]
+                    if failed:
+                        print(f"  stopped opening idle sockets at {held}: {failed}")
+                        break
+                added = held - args.sockets
+                per_conn = (live.rss_kib() - rss_start) / max(1, added)
+                print(
+                    f"idle sockets held by one process: {held} (bounded by --idle-max {args.idle_max},"
+                    f" --idle-seconds {args.idle_seconds}); {per_conn:.1f} KiB RSS per connection"
+                    f" (RSS {rss_before} KiB before any socket)"
+                )
         finally:
-            hub.stop()
+            await readers.close()
+            await redis.aclose()
+            receiver.stop()
+            live.stop()
 
 
 if __name__ == "__main__":
@@ -258,17 +430,11 @@ if __name__ == "__main__":
     parser.add_argument("--sockets", type=int, default=2000)
     parser.add_argument("--shipments", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--idle-max", type=int, default=8000)
+    parser.add_argument("--readers", type=int, default=2, help="load processes holding the sockets")
+    parser.add_argument("--idle-max", type=int, default=10_000)
     parser.add_argument("--idle-seconds", type=float, default=120)
     parser.add_argument("--quick", action="store_true")
     parsed = parser.parse_args()
     if parsed.quick:
-        parsed.rate, parsed.seconds, parsed.sockets, parsed.shipments, parsed.runs, parsed.idle_max = (
-            100,
-            2,
-            200,
-            20,
-            1,
-            1000,
-        )
-    asyncio.run(main(parsed))
+        parsed.rate, parsed.seconds, parsed.sockets, parsed.shipments, parsed.idle_max = 100, 2, 200, 20, 1000
+    uvloop.run(main(parsed))

@@ -133,6 +133,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=None,  # the app configures JSON logs in every worker process
         access_log=False,  # hub.api.middleware logs each request, with its request id
         proxy_headers=True,
+        ws_per_message_deflate=settings.live_compression,  # off: deflate costs CPU on every frame
     )
     return 0
 

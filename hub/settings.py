@@ -111,6 +111,7 @@ class Settings:
     live_pusher_secret: str | None = None  # signs private-channel auth; unset disables private channels
     live_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"  # "" for no tiles
     live_send_buffer_bytes: int = 0  # SO_SNDBUF of served sockets (0: the kernel's autotuning)
+    live_compression: bool = False  # per-message deflate on live sockets (CPU and ~300 KiB per socket)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -145,6 +146,7 @@ class Settings:
             live_pusher_secret=env.get("HUB_LIVE_PUSHER_SECRET") or None,
             live_tile_url=env.get("HUB_LIVE_TILE_URL", cls.live_tile_url),
             live_send_buffer_bytes=_int(env, "HUB_LIVE_SEND_BUFFER_BYTES", cls.live_send_buffer_bytes),
+            live_compression=_bool(env, "HUB_LIVE_COMPRESSION"),
         )
 
     def provider(self, name: str) -> ProviderSettings:

@@ -21,24 +21,29 @@ from redis.exceptions import RedisError
 
 from hub import keys
 from hub.live import offsets
+from hub.observations import EventType
 
 log = logging.getLogger(__name__)
 
-READ_BLOCK_MS = 5000
+# The blocking read returns well inside redis-py's 5 s socket timeout, or an idle stream
+# would look like a failure (and the retry delay would hold up the next event).
+READ_BLOCK_MS = 2000
 READ_COUNT = 1000
 RETRY_DELAY_S = 1.0
 
 
 class Entry:
-    """One ``hub:events`` entry, with renderings cached per view."""
+    """One ``hub:events`` entry, with what every socket asks of it worked out once."""
 
-    __slots__ = ("_rendered", "event", "merchant_id", "offset", "shipment_id")
+    __slots__ = ("_rendered", "event", "location", "merchant_id", "offset", "position", "shipment_id")
 
     def __init__(self, offset: str, event: dict[str, Any]) -> None:
         self.offset = offset
+        self.position = offsets.key(offset)  # compared with each socket's floor
         self.event = event
         self.shipment_id: str = event["data"]["shipment_id"]
         self.merchant_id: str = event["data"]["merchant_id"]
+        self.location = event.get("type") == EventType.LOCATION_UPDATED.value  # coalesced when lagging
         self._rendered: dict[str, str] = {}
 
     @property

@@ -27,8 +27,8 @@ from hub.live.access import Refused, Scope
 from hub.live.fanout import Entry
 from hub.live.limits import TooManyConnections
 from hub.live.outbox import Message, Outbox
-from hub.observations import EventType
 
+PROTOCOL = "native"
 SUBSCRIBE_TIMEOUT_S = 10.0
 MAX_FRAME_CHARS = 4096
 
@@ -38,10 +38,11 @@ async def endpoint(websocket: WebSocket) -> None:
     await websocket.accept()
     try:
         request = await _subscribe_request(websocket)
-        if "tracking_token" in request:
-            scope = await access.by_tracking_token(live.redis, request["tracking_token"])
-        else:
-            scope = await access.by_credential(live.redis, request.get("token"))
+        async with live.subscribing:
+            if "tracking_token" in request:
+                scope = await access.by_tracking_token(live.redis, request["tracking_token"])
+            else:
+                scope = await access.by_credential(live.redis, request.get("token"))
         since = request.get("since")
         if since is not None and not offsets.valid(since):
             raise Refused(access.BAD_REQUEST, "bad_request", "since must be an offset like '1700000000000-0'")
@@ -51,7 +52,7 @@ async def endpoint(websocket: WebSocket) -> None:
         except TooManyConnections as exc:
             raise Refused(access.TOO_MANY_CONNECTIONS, "too_many_connections", str(exc)) from None
     except Refused as refused:
-        await live.count("hub_live_refused_total", code=refused.code)
+        live.count("hub_live_refused_total", code=refused.code)
         await _send(websocket, {"type": "error", "code": refused.code, "message": refused.message})
         await _close(websocket, refused.close_code)
     except WebSocketDisconnect:
@@ -81,29 +82,25 @@ class _Session:
         self.scope = scope
         self.outbox = Outbox(live.settings.live_queue_max)
         self.view = "native:public" if scope.public else "native:merchant"
-        self.floor: str | None = None  # set after catch-up: live entries up to here were already sent
+        self.floor: tuple[int, int] | None = None  # after catch-up: live entries up to here were sent
         self.skip: set[str] = set()
 
     async def run(self, since: str | None) -> None:
         fanout = self.live.fanout
         fanout.subscribe(self.scope.topic, self._deliver)
-        await self.live.count(
-            "hub_live_subscriptions_total", scope="public" if self.scope.public else "merchant"
-        )
+        self.live.count("hub_live_subscriptions_total", scope="public" if self.scope.public else "merchant")
         try:
-            await self._catch_up(since)
+            async with self.live.subscribing:
+                await self._catch_up(since)
             await service.until_first_ends(self._receive(), self._send_live())
         finally:
             fanout.unsubscribe(self.scope.topic, self._deliver)
 
     def _deliver(self, entry: Entry) -> None:
-        if self.floor is not None and (
-            not offsets.after(entry.offset, self.floor) or entry.event_id in self.skip
-        ):
+        if self.floor is not None and (entry.position <= self.floor or entry.event_id in self.skip):
             return  # the process's reader lags behind what the snapshot or replay already covered
-        location = entry.event.get("type") == EventType.LOCATION_UPDATED.value
-        text = entry.rendered(self.view, self._render)
-        self.outbox.put(Message(entry.offset, entry.event_id, text, entry.shipment_id if location else None))
+        key = entry.shipment_id if entry.location else None
+        self.outbox.put(Message(entry.offset, entry.event_id, entry.rendered(self.view, self._render), key))
 
     def _render(self, entry: Entry) -> str:
         return json.dumps({"type": "event", "offset": entry.offset, "event": self._event_view(entry.event)})
@@ -125,34 +122,34 @@ class _Session:
             for entry in entries:
                 await self.websocket.send_text(self._render(entry))
             skip: set[str] = set()
-            await self.live.count("hub_live_recovered_total")
+            self.live.count("hub_live_recovered_total")
         else:
             recovered = False if since else None
             await _send(self.websocket, {"type": "subscribed", "scope": scope_name, "recovered": recovered})
             if since:
-                await self.live.count("hub_live_unrecovered_total")
+                self.live.count("hub_live_unrecovered_total")
             snap = await history.snapshot(self.live.redis, self.live.settings, self.scope)
             await _send(self.websocket, {"type": "snapshot", "offset": snap.offset, **snap.body})
             floor, skip = snap.offset, snap.event_ids
-        self.floor, self.skip = floor, skip
+        self.floor, self.skip = offsets.key(floor), skip
         self.outbox.keep_only(lambda m: offsets.after(m.offset, floor) and m.event_id not in skip)
 
     async def _send_live(self) -> None:
         ping_s = self.live.settings.live_ping_interval_s
         while True:
-            try:
-                message = await asyncio.wait_for(self.outbox.get(), ping_s)
-            except TimeoutError:
-                await _send(self.websocket, {"type": "ping"})
-                continue
-            if message is None:
-                await self.live.count("hub_live_too_slow_total")
+            messages = await self.outbox.take(ping_s)
+            if messages is None:
+                self.live.count("hub_live_too_slow_total")
                 await _send(
                     self.websocket, {"type": "error", "code": "too_slow", "message": "client too slow"}
                 )
                 await _close(self.websocket, access.TOO_SLOW)
                 return
-            await self.websocket.send_text(message.text)
+            if not messages:
+                await _send(self.websocket, {"type": "ping"})
+            for message in messages:
+                await self.websocket.send_text(message.text)
+            self.live.sent(PROTOCOL, len(messages))
 
     async def _receive(self) -> None:
         while True:

@@ -9,7 +9,6 @@ reconnecting ``pusher-js`` client gets live events only (use ``/v1/live`` for th
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import secrets
@@ -24,9 +23,9 @@ from hub.live.fanout import Entry
 from hub.live.limits import TooManyConnections
 from hub.live.outbox import Message, Outbox
 from hub.live.pusher_auth import MERCHANT_CHANNEL_PREFIX, SHIPMENT_CHANNEL_PREFIX, InvalidSignature, verify
-from hub.observations import EventType
 
-PROTOCOL = 7
+PROTOCOL = "pusher"
+PUSHER_PROTOCOL = 7
 ACTIVITY_TIMEOUT_S = 120
 MAX_FRAME_CHARS = 10_000
 MAX_CHANNELS = 100
@@ -41,8 +40,8 @@ async def endpoint(websocket: WebSocket) -> None:
     await websocket.accept()
     if websocket.path_params["key"] != live.settings.live_pusher_key:
         return await _refuse(websocket, APP_DOES_NOT_EXIST, "App key not in this hub")
-    if websocket.query_params.get("protocol", str(PROTOCOL)) != str(PROTOCOL):
-        return await _refuse(websocket, UNSUPPORTED_PROTOCOL, f"Only protocol {PROTOCOL} is supported")
+    if websocket.query_params.get("protocol", str(PUSHER_PROTOCOL)) != str(PUSHER_PROTOCOL):
+        return await _refuse(websocket, UNSUPPORTED_PROTOCOL, f"Only protocol {PUSHER_PROTOCOL} is supported")
     try:
         with live.limits.hold(service.client_ip(websocket)):
             await _Connection(websocket, live).run()
@@ -97,15 +96,16 @@ class _Connection:
         if len(self.channels) >= MAX_CHANNELS:
             return self._error(f"At most {MAX_CHANNELS} channels per connection", 4301)
         try:
-            scope = await self._scope(channel, auth)
+            async with self.live.subscribing:
+                scope = await self._scope(channel, auth)
         except (Refused, InvalidSignature, ValueError) as refused:  # ValueError: a malformed channel name
-            await self.live.count("hub_live_refused_total", code="pusher_subscribe")
+            self.live.count("hub_live_refused_total", code="pusher_subscribe")
             return self._error(str(refused), None)
         subscriber = self._subscriber(channel, scope)
         self.live.fanout.subscribe(scope.topic, subscriber)
         self.channels[channel] = (scope.topic, subscriber)
         self._queue({"event": "pusher_internal:subscription_succeeded", "channel": channel, "data": "{}"})
-        await self.live.count("hub_live_subscriptions_total", scope="pusher")
+        self.live.count("hub_live_subscriptions_total", scope="pusher")
         return None
 
     async def _scope(self, channel: str, auth: object) -> Scope:
@@ -130,10 +130,11 @@ class _Connection:
             event = views.public_event(entry.event, show_phones) if scope.public else entry.event
             return json.dumps({"event": entry.event["type"], "channel": channel, "data": json.dumps(event)})
 
+        view = f"pusher:{channel}"
+
         def deliver(entry: Entry) -> None:
-            location = entry.event.get("type") == EventType.LOCATION_UPDATED.value
-            text = entry.rendered(f"pusher:{channel}", render)
-            key = f"{channel}:{entry.shipment_id}" if location else None
+            text = entry.rendered(view, render)
+            key = f"{channel}:{entry.shipment_id}" if entry.location else None
             self.outbox.put(Message(entry.offset, entry.event_id, text, key))
 
         return deliver
@@ -146,16 +147,16 @@ class _Connection:
 
     async def _send_live(self) -> None:
         while True:
-            try:
-                message = await asyncio.wait_for(self.outbox.get(), ACTIVITY_TIMEOUT_S)
-            except TimeoutError:
-                await self._send({"event": "pusher:ping", "data": "{}"})
-                continue
-            if message is None:
-                await self.live.count("hub_live_too_slow_total")
+            messages = await self.outbox.take(ACTIVITY_TIMEOUT_S)
+            if messages is None:
+                self.live.count("hub_live_too_slow_total")
                 await _refuse(self.websocket, OVER_CAPACITY, "Client too slow")
                 return
-            await self.websocket.send_text(message.text)
+            if not messages:
+                await self._send({"event": "pusher:ping", "data": "{}"})
+            for message in messages:
+                await self.websocket.send_text(message.text)
+            self.live.sent(PROTOCOL, len(messages))
 
     async def _send(self, frame: dict[str, Any]) -> None:
         await self.websocket.send_text(json.dumps(frame))

@@ -14,6 +14,11 @@ from hub.live.fanout import Fanout
 from hub.live.limits import Limits
 from hub.settings import Settings
 
+# Sockets subscribing at once (token lookup, snapshot or replay). The process's Redis pool
+# (100 connections) is shared with ingest and the fan-out reader: a burst of reconnecting
+# clients after a deploy queues here instead of failing for want of a connection.
+SUBSCRIBING_AT_ONCE = 32
+
 
 class LiveService:
     def __init__(self, redis: Redis, settings: Settings) -> None:
@@ -21,15 +26,22 @@ class LiveService:
         self.settings = settings
         self.fanout = Fanout(redis)
         self.limits = Limits(settings.live_max_per_ip, settings.live_max_per_merchant)
+        self.subscribing = asyncio.Semaphore(SUBSCRIBING_AT_ONCE)
+        self.counts = metrics.Buffer(redis)  # no Redis round trip per socket or per message
 
     async def start(self) -> None:
         await self.fanout.start()
 
     async def stop(self) -> None:
         await self.fanout.stop()
+        await self.counts.close()
 
-    async def count(self, name: str, **labels: str) -> None:
-        await metrics.inc(self.redis, name, 1, **labels)
+    def count(self, name: str, **labels: str) -> None:
+        self.counts.add(name, 1, **labels)
+
+    def sent(self, protocol: str, messages: int) -> None:
+        if messages:
+            self.counts.add("hub_live_messages_sent_total", messages, protocol=protocol)
 
 
 def of(websocket: WebSocket) -> LiveService:
