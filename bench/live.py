@@ -77,7 +77,7 @@ def number_of(event: dict[str, Any]) -> int | None:
 class Hub:
     """One ``hub serve`` process."""
 
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, workers: int = 1) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
@@ -90,7 +90,7 @@ class Hub:
         }
         log_path = os.environ.get("HUB_BENCH_LOG")  # set it to keep the servers' logs
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hub", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "hub", "serve", "--port", str(self.port), "--workers", str(workers)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=open(log_path, "ab") if log_path else subprocess.DEVNULL,  # noqa: SIM115
@@ -166,8 +166,8 @@ class Reader:
 
     async def collect(self, expected: int, timeout_s: float) -> list[tuple[int, int]]:
         deadline = time.monotonic() + timeout_s
-        while len(self.received) < expected and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)  # waiting for frames in flight, bounded by the deadline
+        while len(self.received) < expected and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)  # frames still in flight; bounded by the deadline
         received, self.received = self.received, []
         return received
 
@@ -277,6 +277,46 @@ class Load:
                         received[number] = now
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and all its descendants (uvicorn workers)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        todo += children.get(current, [])
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+class CpuMeter:
+    """CPU spent per event by each part during a loaded run: where the two cores went."""
+
+    def __init__(self, parts: dict[str, list[int]]) -> None:
+        self.parts = parts
+        self.runs: dict[str, list[float]] = {name: [] for name in parts}
+
+    def sample(self) -> dict[str, float]:
+        return {name: sum(cpu_s(pid) for pid in pids) for name, pids in self.parts.items()}
+
+    def record(self, before: dict[str, float], events: int) -> None:
+        after = self.sample()
+        for name in self.parts:
+            self.runs[name].append((after[name] - before[name]) * 1000 / events)
+
+    def summary(self) -> str:
+        return ", ".join(f"{name} {statistics.median(ms):.2f} ms" for name, ms in self.runs.items())
+
+
 def latencies_ms(sent: dict[int, int], received: list[tuple[int, int]]) -> list[float]:
     return [(at - sent[n]) / 1e6 for n, at in received if n in sent]
 
@@ -348,7 +388,7 @@ async def main(args: argparse.Namespace) -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp)) as embedded:
-        receiver, live = Hub(embedded.url), Hub(embedded.url)
+        receiver, live = Hub(embedded.url, args.receiver_workers), Hub(embedded.url)
         live_url = f"ws://127.0.0.1:{live.port}/v1/live"
         readers = Readers(args.readers, live_url)
         redis = Redis.from_url(embedded.url, decode_responses=True)
@@ -374,9 +414,19 @@ async def main(args: argparse.Namespace) -> None:
                 )
                 print(f" {args.seconds} s ({args.readers} reader processes); {args.runs} runs")
                 hub_runs, stream_runs, light_runs = [], [], []
+                cpu = CpuMeter(
+                    {
+                        "receiver": [receiver.process.pid],
+                        "live": [live.process.pid],
+                        "load": [os.getpid(), *(p.pid for p in readers.processes if p.pid)],
+                        "redis": [embedded.process.pid],
+                    }
+                )
                 for run in range(args.runs):
                     light = await light_run(load, tokens[0], run)
+                    before = cpu.sample()
                     hub_ms, stream_ms, missing = await loaded_run(load, readers, expected, run, args)
+                    cpu.record(before, count)
                     hub_runs.append(p50_p99(hub_ms))
                     stream_runs.append(p50_p99(stream_ms))
                     light_runs.append(p50_p99(light))
@@ -387,12 +437,13 @@ async def main(args: argparse.Namespace) -> None:
                     )
                 print(f"median of {args.runs} runs:")
                 print(
-                    f"  hub, POST -> frame on {args.sockets} sockets at {args.rate}/s: {_ms(_median(hub_runs))}"
+                    f"  hub, POST -> frame, {args.sockets} sockets, {args.rate}/s: {_ms(_median(hub_runs))}"
                 )
                 print(
                     f"  baseline, POST -> entry read from hub:events, same load: {_ms(_median(stream_runs))}"
                 )
                 print(f"  baseline, 1 socket at {LIGHT_RATE} events/s: {_ms(_median(light_runs))}")
+                print(f"  CPU per event: {cpu.summary()} (2 cores: {2000 / args.rate:.1f} ms per event)")
 
                 rss_start, held = live.rss_kib(), args.sockets
                 started = time.monotonic()
@@ -431,6 +482,7 @@ if __name__ == "__main__":
     parser.add_argument("--shipments", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--readers", type=int, default=2, help="load processes holding the sockets")
+    parser.add_argument("--receiver-workers", type=int, default=1, help="uvicorn workers taking the POSTs")
     parser.add_argument("--idle-max", type=int, default=10_000)
     parser.add_argument("--idle-seconds", type=float, default=120)
     parser.add_argument("--quick", action="store_true")

@@ -92,7 +92,8 @@ class _Session:
         try:
             async with self.live.subscribing:
                 await self._catch_up(since)
-            await service.until_first_ends(self._receive(), self._send_live())
+            with self.live.outboxes.registered(self.outbox):
+                await service.until_first_ends(self._receive(), self._send_live())
         finally:
             fanout.unsubscribe(self.scope.topic, self._deliver)
 
@@ -135,9 +136,8 @@ class _Session:
         self.outbox.keep_only(lambda m: offsets.after(m.offset, floor) and m.event_id not in skip)
 
     async def _send_live(self) -> None:
-        ping_s = self.live.settings.live_ping_interval_s
         while True:
-            messages = await self.outbox.take(ping_s)
+            messages = await self.outbox.take()
             if messages is None:
                 self.live.count("hub_live_too_slow_total")
                 await _send(

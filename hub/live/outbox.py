@@ -6,16 +6,18 @@ the one still waiting for the same shipment (a recipient wants where the courier
 was). Anything else that would grow the queue past its bound marks the outbox
 overflowed, and the socket is closed as too slow.
 
-The writer takes everything queued at once and is woken through one future, not an
-``asyncio.Event`` and a ``wait_for`` per message: with thousands of sockets in a process,
-that per-message machinery was a fifth of the fan-out's CPU.
+The writer takes everything queued at once and is woken through one future, with no
+timer of its own: with thousands of sockets in a process, an ``asyncio.Event`` and a
+``wait_for`` per message were a fifth of the fan-out's CPU. Keep-alive pings come from one
+sweep per process (:meth:`poke` wakes an idle writer with nothing to send).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 
@@ -35,6 +37,7 @@ class Outbox:
         self._slots: dict[str, int] = {}
         self._next_slot = 0
         self._waiter: asyncio.Future[None] | None = None
+        self.last_taken_s = time.monotonic()
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -64,19 +67,54 @@ class Outbox:
         """Drop queued messages the socket has already been sent another way (snapshot, replay)."""
         self._pending = {slot: m for slot, m in self._pending.items() if keep(m)}
 
-    async def take(self, idle_s: float) -> list[Message] | None:
-        """Everything queued, oldest first; ``[]`` after ``idle_s`` with nothing; ``None`` once overflowed."""
+    def poke(self) -> None:
+        """Wake a waiting writer even with nothing queued (its :meth:`take` returns ``[]``)."""
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def take(self) -> list[Message] | None:
+        """Everything queued, oldest first; ``[]`` when poked; ``None`` once overflowed."""
         if not self._pending and not self.overflowed:
             self._waiter = asyncio.get_running_loop().create_future()
             try:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(idle_s):
-                        await self._waiter
+                await self._waiter
             finally:
                 self._waiter = None
+        self.last_taken_s = time.monotonic()
         if self.overflowed:
             return None
         messages = list(self._pending.values())
         self._pending.clear()
         self._slots.clear()
         return messages
+
+
+class Outboxes:
+    """Every outbox of the process, for one keep-alive sweep instead of a timer per socket."""
+
+    def __init__(self) -> None:
+        self._all: set[Outbox] = set()
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+    @contextlib.contextmanager
+    def registered(self, outbox: Outbox) -> Iterator[Outbox]:
+        self._all.add(outbox)
+        try:
+            yield outbox
+        finally:
+            self._all.discard(outbox)
+
+    def poke_idle(self, idle_s: float) -> None:
+        """Wake the writers idle for ``idle_s`` or more, so they send a ping."""
+        since = time.monotonic() - idle_s
+        for outbox in self._all:
+            if outbox.last_taken_s <= since:
+                outbox.poke()
+
+    async def keep_alive(self, idle_s: float) -> None:
+        """Sweep forever: each socket is pinged after ``idle_s`` to ``1.5 * idle_s`` without a message."""
+        while True:
+            await asyncio.sleep(idle_s / 2)
+            self.poke_idle(idle_s)

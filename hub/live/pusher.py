@@ -64,7 +64,8 @@ class _Connection:
         data = {"socket_id": self.socket_id, "activity_timeout": ACTIVITY_TIMEOUT_S}
         await self._send({"event": "pusher:connection_established", "data": json.dumps(data)})
         try:
-            await service.until_first_ends(self._receive(), self._send_live())
+            with self.live.outboxes.registered(self.outbox):
+                await service.until_first_ends(self._receive(), self._send_live())
         finally:
             for topic, subscriber in self.channels.values():
                 self.live.fanout.unsubscribe(topic, subscriber)
@@ -147,7 +148,7 @@ class _Connection:
 
     async def _send_live(self) -> None:
         while True:
-            messages = await self.outbox.take(ACTIVITY_TIMEOUT_S)
+            messages = await self.outbox.take()
             if messages is None:
                 self.live.count("hub_live_too_slow_total")
                 await _refuse(self.websocket, OVER_CAPACITY, "Client too slow")

@@ -12,6 +12,7 @@ from starlette.websockets import WebSocket
 from hub import metrics
 from hub.live.fanout import Fanout
 from hub.live.limits import Limits
+from hub.live.outbox import Outboxes
 from hub.settings import Settings
 
 # Sockets subscribing at once (token lookup, snapshot or replay). The process's Redis pool
@@ -28,11 +29,18 @@ class LiveService:
         self.limits = Limits(settings.live_max_per_ip, settings.live_max_per_merchant)
         self.subscribing = asyncio.Semaphore(SUBSCRIBING_AT_ONCE)
         self.counts = metrics.Buffer(redis)  # no Redis round trip per socket or per message
+        self.outboxes = Outboxes()
+        self._keep_alive: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.fanout.start()
+        ping_s = self.settings.live_ping_interval_s
+        self._keep_alive = asyncio.create_task(self.outboxes.keep_alive(ping_s), name="hub-live-keep-alive")
 
     async def stop(self) -> None:
+        if self._keep_alive is not None:
+            self._keep_alive.cancel()
+            await asyncio.gather(self._keep_alive, return_exceptions=True)
         await self.fanout.stop()
         await self.counts.close()
 
