@@ -41,8 +41,6 @@ from typing import Any
 import aiohttp
 import uvloop
 from redis.asyncio import Redis
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -119,33 +117,30 @@ class Hub:
         self.process.wait(timeout=15)
 
 
-async def subscribe(url: str, token: str) -> ClientConnection:
-    ws = await connect(url, open_timeout=30, ping_interval=None, max_queue=None)
-    await ws.send(json.dumps({"type": "subscribe", "tracking_token": token}))
-    for _ in range(2):  # subscribed, snapshot
-        await ws.recv()
-    return ws
-
-
-# ---- a reader process: holds sockets, timestamps frames ---------------------------------------
-
-
 class Reader:
-    """Sockets of one load process; ``received`` collects ``(event number, monotonic ns)``."""
+    """Sockets of one load process (aiohttp: its frame reader is compiled); ``received`` collects
+    ``(event number, monotonic ns)``. Sockets offer per-message deflate, as browsers do."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.sockets: list[ClientConnection] = []
+        self.session: aiohttp.ClientSession | None = None
+        self.sockets: list[aiohttp.ClientWebSocketResponse] = []
         self.tasks: list[asyncio.Task[None]] = []
         self.received: list[tuple[int, int]] = []
         self.closed = 0
 
     async def open(self, tokens: list[str]) -> str | None:
-        gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        if self.session is None:
+            connector = aiohttp.TCPConnector(limit=0)
+            self.session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30))
+        session, gate = self.session, asyncio.Semaphore(CONNECT_CONCURRENCY)
 
         async def one(token: str) -> None:
             async with gate:
-                ws = await subscribe(self.url, token)
+                ws = await session.ws_connect(self.url, compress=15, autoping=True)
+                await ws.send_str(json.dumps({"type": "subscribe", "tracking_token": token}))
+                for _ in range(2):  # subscribed, snapshot
+                    await ws.receive_str(timeout=30)
             self.sockets.append(ws)
             self.tasks.append(asyncio.create_task(self.read(ws)))
 
@@ -153,16 +148,16 @@ class Reader:
         errors = [r for r in results if isinstance(r, BaseException)]
         return f"{len(errors)} failed, e.g. {errors[0]!r}" if errors else None
 
-    async def read(self, ws: ClientConnection) -> None:
-        try:
-            async for text in ws:
-                frame = json.loads(text)
-                if frame["type"] == "event":
-                    number = number_of(frame["event"])
-                    if number is not None:
-                        self.received.append((number, time.monotonic_ns()))
-        except ConnectionClosed:
-            self.closed += 1
+    async def read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for message in ws:
+            if message.type is not aiohttp.WSMsgType.TEXT:
+                continue
+            frame = json.loads(message.data)
+            if frame["type"] == "event":
+                number = number_of(frame["event"])
+                if number is not None:
+                    self.received.append((number, time.monotonic_ns()))
+        self.closed += 1
 
     async def collect(self, expected: int, timeout_s: float) -> list[tuple[int, int]]:
         deadline = time.monotonic() + timeout_s
@@ -175,6 +170,8 @@ class Reader:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*(ws.close() for ws in self.sockets), return_exceptions=True)
+        if self.session is not None:
+            await self.session.close()
 
 
 async def _reader_loop(conn: Connection, url: str) -> None:
@@ -277,10 +274,10 @@ class Load:
                         received[number] = now
 
 
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process and all its descendants (uvicorn workers)."""
+def cpu_s(pid: int, with_children: bool = False) -> float:
+    """User + system CPU seconds of a process (and, for ``hub serve --workers``, its workers)."""
     children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for stat in Path("/proc").glob("[0-9]*/stat") if with_children else ():
         try:
             fields = stat.read_text().rpartition(")")[2].split()
         except OSError:
@@ -306,7 +303,9 @@ class CpuMeter:
         self.runs: dict[str, list[float]] = {name: [] for name in parts}
 
     def sample(self) -> dict[str, float]:
-        return {name: sum(cpu_s(pid) for pid in pids) for name, pids in self.parts.items()}
+        return {
+            name: sum(cpu_s(pid, name == "receiver") for pid in pids) for name, pids in self.parts.items()
+        }
 
     def record(self, before: dict[str, float], events: int) -> None:
         after = self.sample()
@@ -418,7 +417,8 @@ async def main(args: argparse.Namespace) -> None:
                     {
                         "receiver": [receiver.process.pid],
                         "live": [live.process.pid],
-                        "load": [os.getpid(), *(p.pid for p in readers.processes if p.pid)],
+                        "poster": [os.getpid()],
+                        "readers": [p.pid for p in readers.processes if p.pid],
                         "redis": [embedded.process.pid],
                     }
                 )
