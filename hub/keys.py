@@ -170,3 +170,11 @@ def active(provider: str) -> str:
 def live_token(token_hash: str) -> str:
     """String with a TTL: the merchant id behind a short-lived browser token's SHA-256."""
     return f"{PREFIX}:live-token:{token_hash}"
+
+
+def live_sockets(kind: str, name: str) -> str:
+    """Sorted set: open live sockets (socket id -> lease expiry, ms) of one client IP, merchant or protocol.
+
+    Every such set shares the hash tag ``{live}``: one script checks or renews several at once.
+    """
+    return f"{PREFIX}:{{live}}:sockets:{kind}:{name}"

@@ -103,8 +103,9 @@ class Settings:
     live_recover_max: int = 1000  # missed events replayed on reconnect before a fresh snapshot instead
     live_queue_max: int = 256  # unsent messages per socket before it is closed as too slow
     live_ping_interval_s: float = 25.0
-    live_max_per_ip: int = 100  # open live sockets per client IP, per process
-    live_max_per_merchant: int = 1000  # open merchant-scope live sockets per merchant, per process
+    live_max_per_ip: int = 100  # open live sockets per client IP, across every process
+    live_max_per_merchant: int = 1000  # open merchant-scope live sockets per merchant, across every process
+    live_lease_s: float = 30.0  # a dead process's sockets stop counting against the limits after this
     live_token_ttl_s: int = 300  # lifetime of a browser token from POST /v1/live/tokens
     live_show_phones: bool = False  # show phone numbers unmasked to tracking-token viewers
     live_pusher_key: str = "hub"  # app key in /app/{key}
@@ -140,6 +141,7 @@ class Settings:
             live_ping_interval_s=float(env.get("HUB_LIVE_PING_INTERVAL_S") or cls.live_ping_interval_s),
             live_max_per_ip=_int(env, "HUB_LIVE_MAX_PER_IP", cls.live_max_per_ip),
             live_max_per_merchant=_int(env, "HUB_LIVE_MAX_PER_MERCHANT", cls.live_max_per_merchant),
+            live_lease_s=_float(env, "HUB_LIVE_LEASE_S", cls.live_lease_s),
             live_token_ttl_s=_int(env, "HUB_LIVE_TOKEN_TTL_S", cls.live_token_ttl_s),
             live_show_phones=_bool(env, "HUB_LIVE_SHOW_PHONES"),
             live_pusher_key=env.get("HUB_LIVE_PUSHER_KEY") or cls.live_pusher_key,

@@ -12,6 +12,7 @@ from starlette.routing import Route
 from hub import keys, metrics
 from hub.api.auth import bearer
 from hub.api.errors import ApiError
+from hub.live import limits
 
 
 async def prometheus(request: Request) -> Response:
@@ -31,6 +32,8 @@ async def prometheus(request: Request) -> Response:
         labels = f'{{group="{group["name"]}"}}'
         gauges.append((f"hub_consumer_group_lag{labels}", float(group.get("lag") or 0)))
         gauges.append((f"hub_consumer_group_pending{labels}", float(group.get("pending", 0))))
+    for protocol, count in (await limits.open_sockets(redis)).items():  # live sockets of every process
+        gauges.append((f'hub_live_open_sockets{{protocol="{protocol}"}}', float(count)))
     body = metrics.render(await metrics.snapshot(redis), gauges)
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
 

@@ -47,7 +47,8 @@ async def endpoint(websocket: WebSocket) -> None:
         if since is not None and not offsets.valid(since):
             raise Refused(access.BAD_REQUEST, "bad_request", "since must be an offset like '1700000000000-0'")
         try:
-            with live.limits.hold(service.client_ip(websocket), None if scope.public else scope.merchant_id):
+            merchant_id = None if scope.public else scope.merchant_id
+            async with live.limits.hold(PROTOCOL, service.client_ip(websocket), merchant_id):
                 await _Session(websocket, live, scope).run(since)
         except TooManyConnections as exc:
             raise Refused(access.TOO_MANY_CONNECTIONS, "too_many_connections", str(exc)) from None

@@ -43,7 +43,7 @@ async def endpoint(websocket: WebSocket) -> None:
     if websocket.query_params.get("protocol", str(PUSHER_PROTOCOL)) != str(PUSHER_PROTOCOL):
         return await _refuse(websocket, UNSUPPORTED_PROTOCOL, f"Only protocol {PUSHER_PROTOCOL} is supported")
     try:
-        with live.limits.hold(service.client_ip(websocket)):
+        async with live.limits.hold(PROTOCOL, service.client_ip(websocket)):
             await _Connection(websocket, live).run()
     except TooManyConnections as exc:
         await _refuse(websocket, OVER_CAPACITY, str(exc))

@@ -26,21 +26,25 @@ class LiveService:
         self.redis = redis
         self.settings = settings
         self.fanout = Fanout(redis)
-        self.limits = Limits(settings.live_max_per_ip, settings.live_max_per_merchant)
+        self.limits = Limits(
+            redis, settings.live_max_per_ip, settings.live_max_per_merchant, settings.live_lease_s
+        )
         self.subscribing = asyncio.Semaphore(SUBSCRIBING_AT_ONCE)
         self.counts = metrics.Buffer(redis)  # no Redis round trip per socket or per message
         self.outboxes = Outboxes()
-        self._keep_alive: asyncio.Task[None] | None = None
+        self._chores: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         await self.fanout.start()
-        ping_s = self.settings.live_ping_interval_s
-        self._keep_alive = asyncio.create_task(self.outboxes.keep_alive(ping_s), name="hub-live-keep-alive")
+        self._chores = [
+            asyncio.create_task(self.outboxes.keep_alive(self.settings.live_ping_interval_s)),
+            asyncio.create_task(self.limits.keep_renewing()),
+        ]
 
     async def stop(self) -> None:
-        if self._keep_alive is not None:
-            self._keep_alive.cancel()
-            await asyncio.gather(self._keep_alive, return_exceptions=True)
+        for chore in self._chores:
+            chore.cancel()
+        await asyncio.gather(*self._chores, return_exceptions=True)
         await self.fanout.stop()
         await self.counts.close()
 
