@@ -7,10 +7,13 @@ scripts and pipelines work the same on a cluster.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.commands.core import AsyncScript
 
 from hub.errors import ConfigError
 from hub.settings import Settings
@@ -23,3 +26,20 @@ def connect(settings: Settings) -> Any:
     if settings.redis_cluster:
         return RedisCluster.from_url(settings.redis_url, decode_responses=True)
     return Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
+
+
+def is_cluster(redis: Any) -> bool:
+    return isinstance(redis, RedisCluster)
+
+
+async def run_scripts(redis: Any, calls: Sequence[tuple[AsyncScript, list[str], list[Any]]]) -> list[Any]:
+    """Run ``(script, keys, args)`` calls: one pipeline on a single server; concurrently on a cluster,
+    whose client pipelines no scripts (each call's keys must share one slot)."""
+    if not calls:
+        return []
+    if is_cluster(redis):
+        return list(await asyncio.gather(*(script(keys=k, args=a) for script, k, a in calls)))
+    pipe = redis.pipeline(transaction=False)
+    for script, script_keys, args in calls:
+        await script(keys=script_keys, args=args, client=pipe)
+    return list(await pipe.execute())

@@ -20,10 +20,12 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from hub import metrics
+from hub.connection import connect
 from hub.errors import ConfigError
 from hub.settings import Settings
 from hub.webhooks import endpoints, guard, notices, sender
-from hub.webhooks.deliveries import Deliveries, Delivery, Status, now_ms
+from hub.webhooks.deliveries import Deliveries
+from hub.webhooks.delivery import Delivery, Status, now_ms
 from hub.webhooks.endpoints import Endpoint, EndpointCache, State
 from hub.webhooks.retry import next_wait_s
 from hub.webhooks.signing import SecretBox
@@ -40,10 +42,13 @@ MIN_SLEEP_S = 0.005
 REDIS_CONNECTIONS = 64  # many deliveries share these; they wait for one rather than fail
 
 
-def engine_redis(settings: Settings) -> Redis:
-    """A client whose pool makes callers wait when all its connections are busy (not raise)."""
+def engine_redis(settings: Settings) -> Any:
+    """A client whose pool makes callers wait when all its connections are busy (not raise);
+    on a cluster, the cluster client (it opens connections to each node as needed)."""
     if not settings.redis_url:
         raise ConfigError("the delivery worker needs HUB_REDIS_URL")
+    if settings.redis_cluster:
+        return connect(settings)
     pool = BlockingConnectionPool.from_url(
         settings.redis_url, decode_responses=True, max_connections=REDIS_CONNECTIONS, timeout=None
     )
@@ -111,7 +116,8 @@ class DeliveryEngine:
             return 0
         by_id = await self.endpoints.refresh()
         await self.clients.retain(set(by_id))
-        found = {d.id: d for d in await self.deliveries.get_many([m.partition("/")[2] for m in claimed])}
+        pairs = [(endpoint_id, ident) for endpoint_id, _, ident in (m.partition("/") for m in claimed)]
+        found = {d.id: d for d in await self.deliveries.get_many(pairs)}
         for member in claimed:
             delivery = found.get(member.partition("/")[2])
             if delivery is None:  # expired, or gone with its endpoint
