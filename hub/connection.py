@@ -33,13 +33,23 @@ def is_cluster(redis: Any) -> bool:
 
 
 async def run_scripts(redis: Any, calls: Sequence[tuple[AsyncScript, list[str], list[Any]]]) -> list[Any]:
-    """Run ``(script, keys, args)`` calls: one pipeline on a single server; concurrently on a cluster,
-    whose client pipelines no scripts (each call's keys must share one slot)."""
-    if not calls:
-        return []
-    if is_cluster(redis):
-        return list(await asyncio.gather(*(script(keys=k, args=a) for script, k, a in calls)))
-    pipe = redis.pipeline(transaction=False)
-    for script, script_keys, args in calls:
-        await script(keys=script_keys, args=args, client=pipe)
-    return list(await pipe.execute())
+    """Run ``(script, keys, args)`` calls in order: one pipeline on a single server. A cluster's
+    client pipelines no scripts, so there the calls of each slot run one after the other (in
+    order: a lane's deliveries must be created in sequence) and the slots concurrently."""
+    if not is_cluster(redis):
+        pipe = redis.pipeline(transaction=False)
+        for script, script_keys, args in calls:
+            await script(keys=script_keys, args=args, client=pipe)
+        return list(await pipe.execute()) if calls else []
+    by_slot: dict[int, list[int]] = {}
+    for index, (_, script_keys, _) in enumerate(calls):
+        by_slot.setdefault(redis.keyslot(script_keys[0]), []).append(index)
+    results: list[Any] = [None] * len(calls)
+
+    async def in_order(indexes: list[int]) -> None:
+        for index in indexes:
+            script, script_keys, args = calls[index]
+            results[index] = await script(keys=script_keys, args=args)
+
+    await asyncio.gather(*(in_order(indexes) for indexes in by_slot.values()))
+    return results
