@@ -16,6 +16,7 @@ EVENTS = f"{PREFIX}:events"
 DEADLETTER = f"{PREFIX}:deadletter"
 DEADLETTER_REPLAYED = f"{PREFIX}:deadletter:replayed"  # hash: entry id -> replay outcome
 METRICS = f"{PREFIX}:metrics"  # hash: Prometheus series -> value, shared by every process
+GAUGES = f"{PREFIX}:gauges"  # hash: process id -> its current gauges and when they expire (JSON)
 
 
 def shipment(shipment_id: str) -> str:

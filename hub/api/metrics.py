@@ -31,6 +31,7 @@ async def prometheus(request: Request) -> Response:
         labels = f'{{group="{group["name"]}"}}'
         gauges.append((f"hub_consumer_group_lag{labels}", float(group.get("lag") or 0)))
         gauges.append((f"hub_consumer_group_pending{labels}", float(group.get("pending", 0))))
+    gauges += sorted((await metrics.reported(redis)).items())
     body = metrics.render(await metrics.snapshot(redis), gauges)
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
 

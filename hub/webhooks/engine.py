@@ -160,6 +160,7 @@ class DeliveryEngine:
     async def _deliver(self, delivery: Delivery, endpoint: Endpoint | None) -> None:
         if endpoint is None:
             await self.deliveries.finish(delivery, retry_at_ms=None, status=Status.CANCELLED.value)
+            self.metrics.add("hub_webhook_deliveries_total", outcome=Status.CANCELLED.value)
             return
         if endpoint.state is State.PAUSED:
             await self.deliveries.finish(delivery, retry_at_ms=now_ms() + PAUSED_RECHECK_MS)
@@ -194,6 +195,7 @@ class DeliveryEngine:
                 completed_ms=now_ms(),
                 **common,
             )
+            self.metrics.add("hub_webhook_deliveries_total", outcome=Status.SUCCEEDED.value)
             _observe(
                 self.metrics, "hub_webhook_delivery_delay_seconds", (now_ms() - delivery.created_ms) / 1000
             )
@@ -225,7 +227,7 @@ class DeliveryEngine:
             completed_ms=now_ms(),
             **{"last_error": reason, **{k: v for k, v in fields.items() if k != "last_error"}},
         )
-        self.metrics.add("hub_webhook_deliveries_failed_total")
+        self.metrics.add("hub_webhook_deliveries_total", outcome=Status.FAILED.value)
 
     async def _note_failure(self, endpoint: Endpoint) -> None:
         """Start the failure streak, or disable the endpoint once it has lasted the configured window."""
