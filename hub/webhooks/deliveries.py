@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from hub import keys
-from hub.connection import run_scripts
+from hub.connection import is_cluster, run_scripts
 from hub.errors import NotFound
 from hub.webhooks import queue_scripts
 from hub.webhooks.delivery import Delivery, Status, delivery_id, now_ms, parse
@@ -28,6 +28,11 @@ THROTTLE_RECHECK_MS = 100  # an endpoint at its in-flight limit is looked at aga
 PARTITIONS = range(keys.WEBHOOK_PARTITIONS)
 
 ScriptCall = tuple[Any, list[str], list[Any]]
+
+
+class Claimed(NamedTuple):
+    members: list[str]  # ``endpoint_id/delivery_id``, each now leased to the caller
+    next_due_ms: int | None  # the earliest due time left in the queue, as the claim saw it
 
 
 class Deliveries:
@@ -40,6 +45,7 @@ class Deliveries:
         self._claim = redis.register_script(queue_scripts.CLAIM)
         self._finish = redis.register_script(queue_scripts.FINISH)
         self._requeue = redis.register_script(queue_scripts.REQUEUE)
+        self._heads_script = redis.register_script(queue_scripts.HEADS)
         self._finishing: list[tuple[ScriptCall, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._turn = 0  # the partition a claim starts at, in turn, so none is always served last
@@ -94,7 +100,7 @@ class Deliveries:
         ]
         return self._create, script_keys, args
 
-    async def claim(self, limit: int, lease_s: float, max_in_flight: int, max_per_s: int) -> list[str]:
+    async def claim(self, limit: int, lease_s: float, max_in_flight: int, max_per_s: int) -> Claimed:
         """Up to ``limit`` due deliveries (``endpoint_id/delivery_id``) within each endpoint's throttle.
 
         The limit is shared among the partitions with something due; a partition that used
@@ -102,25 +108,23 @@ class Deliveries:
         round claims at least one delivery or ends).
         """
         now = now_ms()
-        ready = [p for p, due_ms in (await self._heads()).items() if due_ms <= now]
+        heads: dict[int, int | None] = dict(await self._heads())
+        ready = [p for p, due_ms in heads.items() if due_ms is not None and due_ms <= now]
         self._turn = (self._turn + 1) % len(PARTITIONS)
         ready.sort(key=lambda p: (p - self._turn) % len(PARTITIONS))
         claimed: list[str] = []
         while ready and len(claimed) < limit:
             shares = _shares(limit - len(claimed), ready)
+            args = [self._claim_args(share, lease_s, max_in_flight, max_per_s, p) for p, share in shares]
             calls: list[ScriptCall] = [
-                (
-                    self._claim,
-                    [keys.webhook_due(p)],
-                    self._claim_args(share, lease_s, max_in_flight, max_per_s, p),
-                )
-                for p, share in shares
+                (self._claim, [keys.webhook_due(p)], a) for (p, _), a in zip(shares, args, strict=True)
             ]
             replies = await run_scripts(self.redis, calls)
-            for reply in replies:
-                claimed += reply
-            ready = [p for (p, share), reply in zip(shares, replies, strict=True) if len(reply) == share]
-        return claimed
+            for (partition, _), (head, *members) in zip(shares, replies, strict=True):
+                claimed += members
+                heads[partition] = int(float(head)) if head else None
+            ready = [p for (p, share), reply in zip(shares, replies, strict=True) if len(reply) - 1 == share]
+        return Claimed(claimed, min((ms for ms in heads.values() if ms is not None), default=None))
 
     @staticmethod
     def _claim_args(
@@ -138,15 +142,17 @@ class Deliveries:
         ]
 
     async def _heads(self) -> dict[int, int]:
-        """Each non-empty partition's earliest due time (ms), in one round trip."""
-        pipe = self.redis.pipeline(transaction=False)
-        for partition in PARTITIONS:
-            pipe.zrange(keys.webhook_due(partition), 0, 0, withscores=True)
-        heads = await pipe.execute()
-        return {p: int(head[0][1]) for p, head in zip(PARTITIONS, heads, strict=True) if head}
-
-    async def next_due_ms(self) -> int | None:
-        return min((await self._heads()).values(), default=None)
+        """Each non-empty partition's earliest due time (ms): one command on a server, one pipeline
+        (a command per partition, sent to each node at once) on a cluster."""
+        due_keys = [keys.webhook_due(p) for p in PARTITIONS]
+        if is_cluster(self.redis):
+            pipe = self.redis.pipeline(transaction=False)
+            for due in due_keys:
+                pipe.zrange(due, 0, 0, withscores=True)
+            heads = [head[0][1] if head else "" for head in await pipe.execute()]
+        else:
+            heads = await self._heads_script(keys=due_keys)
+        return {p: int(float(head)) for p, head in zip(PARTITIONS, heads, strict=True) if head != ""}
 
     async def waiting(self) -> int:
         """How many deliveries are due or in flight (lane heads), over every partition."""

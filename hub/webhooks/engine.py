@@ -66,6 +66,7 @@ class DeliveryEngine:
         self.rng = rng or random.Random()
         self.clients = sender.Clients(settings, self.allowed)
         self._wake = asyncio.Event()
+        self._next_due_ms: int | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.metrics = metrics.Buffer(redis)  # counted in memory, written once a second
 
@@ -106,7 +107,7 @@ class DeliveryEngine:
         free = self.settings.webhook_worker_concurrency - len(self._tasks)
         if free <= 0:
             return 0
-        claimed = await self.deliveries.claim(
+        claimed, self._next_due_ms = await self.deliveries.claim(
             min(free, CLAIM_BATCH),
             self.settings.webhook_lease_s,
             self.settings.webhook_max_in_flight,
@@ -145,10 +146,9 @@ class DeliveryEngine:
             await asyncio.sleep(0)  # let tasks run, then claim again
             return
         timeout_s = POLL_INTERVAL_S
-        if len(self._tasks) < self.settings.webhook_worker_concurrency:
-            next_ms = await self.deliveries.next_due_ms()
-            if next_ms is not None:
-                timeout_s = min(timeout_s, max(MIN_SLEEP_S, (next_ms - now_ms()) / 1000))
+        if len(self._tasks) < self.settings.webhook_worker_concurrency and self._next_due_ms is not None:
+            # As the last claim saw it; what others queue since comes with a wake-up or the poll.
+            timeout_s = min(timeout_s, max(MIN_SLEEP_S, (self._next_due_ms - now_ms()) / 1000))
         stopper = asyncio.ensure_future(stop.wait())
         waker = asyncio.ensure_future(self._wake.wait())
         try:

@@ -20,7 +20,8 @@ return 1
 """
 
 # The throttle keys are named from patterns (endpoint ids are only known in the loop); they
-# share the due set's hash tag.
+# share the due set's hash tag. Returns the partition's earliest due time after the claim
+# (so the caller knows how long it may sleep), then the claimed members.
 CLAIM = """
 local due = KEYS[1]
 local now_ms, limit, lease_ms = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -45,7 +46,18 @@ for _, member in ipairs(redis.call('ZRANGEBYSCORE', due, '-inf', now_ms, 'LIMIT'
     claimed[#claimed + 1] = member
   end
 end
-return claimed
+local head = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')[2] or ''
+return {head, unpack(claimed)}
+"""
+
+# One server only (a cluster refuses keys of several slots in one script): every partition's
+# earliest due time, '' for an empty one, in one command rather than one per partition.
+HEADS = """
+local heads = {}
+for i, due in ipairs(KEYS) do
+  heads[i] = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')[2] or ''
+end
+return heads
 """
 
 FINISH = """
