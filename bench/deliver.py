@@ -36,7 +36,6 @@ from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hub import keys
 from hub.embedded import EmbeddedRedis, free_port
 from hub.settings import Settings
 from hub.store import Store
@@ -171,12 +170,12 @@ async def throughput(
     started = time.perf_counter()
     task = asyncio.create_task(engine.run(stop))
     deadline = time.monotonic() + WAIT_LIMIT_S
-    while await redis.zcard(keys.WEBHOOK_DUE) and time.monotonic() < deadline:  # noqa: ASYNC110 - polls Redis
+    deliveries = Deliveries(redis, settings.webhook_retention_s)
+    while await deliveries.waiting() and time.monotonic() < deadline:  # noqa: ASYNC110 - polls Redis
         await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - started
     stop.set()
     await task
-    deliveries = Deliveries(redis, settings.webhook_retention_s)
     succeeded = 0
     for ident in ids:
         found, _ = await deliveries.page(ident, limit=total, status="succeeded")

@@ -7,10 +7,13 @@ scripts and pipelines work the same on a cluster.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.commands.core import AsyncScript
 
 from hub.errors import ConfigError
 from hub.settings import Settings
@@ -23,3 +26,30 @@ def connect(settings: Settings) -> Any:
     if settings.redis_cluster:
         return RedisCluster.from_url(settings.redis_url, decode_responses=True)
     return Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
+
+
+def is_cluster(redis: Any) -> bool:
+    return isinstance(redis, RedisCluster)
+
+
+async def run_scripts(redis: Any, calls: Sequence[tuple[AsyncScript, list[str], list[Any]]]) -> list[Any]:
+    """Run ``(script, keys, args)`` calls in order: one pipeline on a single server. A cluster's
+    client pipelines no scripts, so there the calls of each slot run one after the other (in
+    order: a lane's deliveries must be created in sequence) and the slots concurrently."""
+    if not is_cluster(redis):
+        pipe = redis.pipeline(transaction=False)
+        for script, script_keys, args in calls:
+            await script(keys=script_keys, args=args, client=pipe)
+        return list(await pipe.execute()) if calls else []
+    by_slot: dict[int, list[int]] = {}
+    for index, (_, script_keys, _) in enumerate(calls):
+        by_slot.setdefault(redis.keyslot(script_keys[0]), []).append(index)
+    results: list[Any] = [None] * len(calls)
+
+    async def in_order(indexes: list[int]) -> None:
+        for index in indexes:
+            script, script_keys, args = calls[index]
+            results[index] = await script(keys=script_keys, args=args)
+
+    await asyncio.gather(*(in_order(indexes) for indexes in by_slot.values()))
+    return results

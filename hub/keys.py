@@ -7,6 +7,8 @@ updated by one atomic script.
 
 from __future__ import annotations
 
+import zlib
+
 PREFIX = "hub"
 
 # Streams shared by everything.
@@ -14,6 +16,7 @@ EVENTS = f"{PREFIX}:events"
 DEADLETTER = f"{PREFIX}:deadletter"
 DEADLETTER_REPLAYED = f"{PREFIX}:deadletter:replayed"  # hash: entry id -> replay outcome
 METRICS = f"{PREFIX}:metrics"  # hash: Prometheus series -> value, shared by every process
+GAUGES = f"{PREFIX}:gauges"  # hash: process id -> its current gauges and when they expire (JSON)
 
 
 def shipment(shipment_id: str) -> str:
@@ -107,51 +110,85 @@ def alclient_token(account: str) -> str:
 
 
 # --- merchant webhooks (hub/webhooks) ---
-WEBHOOK_ENDPOINTS = f"{PREFIX}:wh:endpoints"  # set: every endpoint id
-WEBHOOK_ENDPOINTS_VERSION = f"{PREFIX}:wh:endpoints:version"  # counter: bumped on every endpoint change
-WEBHOOK_DUE = f"{PREFIX}:wh:due"  # sorted set: "<endpoint_id>/<delivery_id>" -> when to (re)try, ms
-WEBHOOK_KICK = f"{PREFIX}:wh:kick"  # string: set while a wake-up job for delivery workers is queued
+# The endpoint registry is small and changes together, so it shares one hash tag, {wh}.
+WEBHOOK_ENDPOINTS = f"{PREFIX}:{{wh}}:endpoints"  # set: every endpoint id
+WEBHOOK_ENDPOINTS_VERSION = f"{PREFIX}:{{wh}}:endpoints:version"  # counter: bumped on every endpoint change
+WEBHOOK_KICK = f"{PREFIX}:wh:kick"  # string, on the queue server: set while a wake-up job is queued
 WEBHOOK_GROUP = "webhooks"  # consumer group of the dispatchers on EVENTS
 
 
 def webhook_endpoint(endpoint_id: str) -> str:
     """Hash: one endpoint's subscription, state and (encrypted) secrets."""
-    return f"{PREFIX}:wh:endpoint:{endpoint_id}"
+    return f"{PREFIX}:{{wh}}:endpoint:{endpoint_id}"
 
 
 def webhook_merchant_endpoints(merchant_id: str) -> str:
     """Set: a merchant's endpoint ids."""
-    return f"{PREFIX}:wh:merchant:{merchant_id}:endpoints"
+    return f"{PREFIX}:{{wh}}:merchant:{merchant_id}:endpoints"
+
+
+# The delivery queue is split into partitions, each under its own hash tag {whq<n>}; every
+# key of one endpoint lives in its partition, so each delivery script touches one slot and
+# the partitions spread over a cluster's nodes.
+WEBHOOK_PARTITIONS = 16
+
+
+def webhook_partition(endpoint_id: str) -> int:
+    return zlib.crc32(endpoint_id.encode()) % WEBHOOK_PARTITIONS
+
+
+def webhook_due(partition: int) -> str:
+    """Sorted set: "<endpoint_id>/<delivery_id>" -> when to (re)try, ms (a lane's head only)."""
+    return webhook_in_partition(partition, "due")
 
 
 def webhook_endpoint_deliveries(endpoint_id: str) -> str:
     """Sorted set: an endpoint's delivery ids scored by creation time (ms)."""
-    return f"{PREFIX}:wh:endpoint:{endpoint_id}:deliveries"
+    return webhook_in_partition(webhook_partition(endpoint_id), f"endpoint:{endpoint_id}:deliveries")
 
 
 def webhook_in_flight(endpoint_id: str) -> str:
     """Sorted set: an endpoint's deliveries being sent, scored by lease expiry (ms)."""
-    return f"{PREFIX}:wh:endpoint:{endpoint_id}:inflight"
+    return webhook_in_flight_pattern(webhook_partition(endpoint_id)) % endpoint_id
+
+
+def webhook_in_flight_pattern(partition: int) -> str:
+    """``webhook_in_flight`` with ``%s`` for the endpoint id (the claim script fills it in)."""
+    return webhook_in_partition(partition, "endpoint:%s:inflight")
 
 
 def webhook_rate(endpoint_id: str) -> str:
     """String prefix: requests started in one second (``<key>:<epoch s>``)."""
-    return f"{PREFIX}:wh:endpoint:{endpoint_id}:rate"
+    return webhook_rate_pattern(webhook_partition(endpoint_id)) % endpoint_id
+
+
+def webhook_rate_pattern(partition: int) -> str:
+    return webhook_in_partition(partition, "endpoint:%s:rate")
 
 
 def webhook_lane(endpoint_id: str, lane: str) -> str:
     """Sorted set: one shipment's deliveries to one endpoint, scored by sequence; the head is in flight."""
-    return f"{PREFIX}:wh:lane:{endpoint_id}:{lane}"
+    return webhook_in_partition(webhook_partition(endpoint_id), f"lane:{endpoint_id}:{lane}")
 
 
-def webhook_delivery(delivery_id: str) -> str:
+def webhook_delivery(endpoint_id: str, delivery_id: str) -> str:
     """Hash: one delivery (an event for an endpoint) and its outcome."""
-    return f"{PREFIX}:wh:delivery:{delivery_id}"
+    return webhook_delivery_in(webhook_partition(endpoint_id), delivery_id)
 
 
-def webhook_attempts(delivery_id: str) -> str:
+def webhook_delivery_in(partition: int, delivery_id: str) -> str:
+    """The delivery's hash in a given partition (a lookup by id alone tries each)."""
+    return webhook_in_partition(partition, f"delivery:{delivery_id}")
+
+
+def webhook_attempts(endpoint_id: str, delivery_id: str) -> str:
     """List: one JSON object per attempt of a delivery, oldest first."""
-    return f"{PREFIX}:wh:delivery:{delivery_id}:attempts"
+    return webhook_in_partition(webhook_partition(endpoint_id), f"delivery:{delivery_id}:attempts")
+
+
+def webhook_in_partition(partition: int, name: str) -> str:
+    """A key of the delivery queue's ``partition``."""
+    return f"{PREFIX}:wh:{{whq{partition}}}:{name}"
 
 
 # --- HLD over Pusher (hub/pusher): registrations reach listeners, workers share channels ---

@@ -4,14 +4,20 @@ The hub runs as many processes (web, workers, scheduler, dispatcher, pusher); ke
 the counts in one Redis hash lets any web process serve the whole picture at
 ``/metrics`` in Prometheus' text format. Increments are fire-and-forget pipelines: a
 metric must never slow down or fail the work it counts.
+
+Gauges (what a process holds now, e.g. open connections) cannot be summed from
+increments: each process *reports* its own with an expiry and renews it, and ``/metrics``
+adds up the reports still current, so a process that died drops out by itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import json
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Mapping
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -99,6 +105,40 @@ async def observe(redis: Redis, name: str, value_s: float, **labels: str) -> Non
 async def snapshot(redis: Redis) -> dict[str, float]:
     raw = await redis.hgetall(keys.METRICS)
     return {key: float(value) for key, value in raw.items()}
+
+
+async def report(redis: Redis, reporter: str, gauges: Mapping[str, float], ttl_ms: int) -> None:
+    """This process's gauges, current for ``ttl_ms`` (renew them more often than that)."""
+    entry = {"expires_ms": int(time.time() * 1000) + ttl_ms, "gauges": dict(gauges)}
+    try:
+        await redis.hset(keys.GAUGES, reporter, json.dumps(entry))
+    except RedisError as exc:
+        log.warning("gauges of %s not reported: %s", reporter, exc)
+
+
+async def withdraw(redis: Redis, reporter: str) -> None:
+    """A process stopping takes its gauges out at once (rather than when they expire)."""
+    try:
+        await redis.hdel(keys.GAUGES, reporter)
+    except RedisError as exc:
+        log.warning("gauges of %s not withdrawn: %s", reporter, exc)
+
+
+async def reported(redis: Redis) -> dict[str, float]:
+    """Every current report's gauges, summed; expired reports are removed."""
+    now_ms = int(time.time() * 1000)
+    totals: dict[str, float] = {}
+    expired = []
+    for reporter, raw in (await redis.hgetall(keys.GAUGES)).items():
+        entry = json.loads(raw)
+        if entry["expires_ms"] <= now_ms:
+            expired.append(reporter)
+            continue
+        for name, value in entry["gauges"].items():
+            totals[name] = totals.get(name, 0.0) + value
+    if expired:
+        await redis.hdel(keys.GAUGES, *expired)
+    return totals
 
 
 def render(values: dict[str, float], gauges: Iterable[tuple[str, float]] = ()) -> str:

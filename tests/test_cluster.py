@@ -1,9 +1,14 @@
-"""The pipeline on a three-node Redis Cluster, started from the same embedded server binary."""
+"""The pipeline on a three-node Redis Cluster, started from the same embedded server binary.
+
+The dispatcher and the delivery worker run as the real ``hub`` processes, their data on the
+cluster and their RQ queue on a separate single server (``HUB_QUEUE_REDIS_URL``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,14 +17,19 @@ import httpx
 import pytest
 import websockets
 from redis.asyncio.cluster import RedisCluster
+from starlette.applications import Starlette
+from starlette.routing import Route
 
 from hub import keys
 from hub.api.app import create_app
 from hub.embedded import EmbeddedCluster
 from hub.settings import Settings
-from tests.conftest import ADMIN_TOKEN, admin_headers, bearer
+from hub.supervisor import Supervisor
+from hub.webhooks.delivery import delivery_id
+from tests.conftest import ADMIN_TOKEN, ROOT, admin_headers, bearer
 from tests.servers import ServerThread
 from tests.test_alopeyk_receiver import webhook_body
+from tests.webhooks.conftest import Receiver, eventually
 
 SHIPMENTS = 24
 
@@ -31,10 +41,21 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedCluste
 
 
 @pytest.fixture
-def cluster_settings(cluster: EmbeddedCluster) -> Settings:
-    return Settings.from_env(
-        {"HUB_REDIS_URL": cluster.url, "HUB_REDIS_CLUSTER": "true", "HUB_ADMIN_TOKEN": ADMIN_TOKEN}
-    )
+def cluster_env(cluster: EmbeddedCluster, redis_url: str) -> dict[str, str]:
+    """The hub's data on the cluster, its RQ queues on the session's single server."""
+    return {
+        "HUB_REDIS_URL": cluster.url,
+        "HUB_REDIS_CLUSTER": "true",
+        "HUB_QUEUE_REDIS_URL": redis_url,
+        "HUB_ADMIN_TOKEN": ADMIN_TOKEN,
+        "HUB_WEBHOOK_ALLOW_HTTP": "1",
+        "HUB_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
+    }
+
+
+@pytest.fixture
+def cluster_settings(cluster_env: dict[str, str]) -> Settings:
+    return Settings.from_env(cluster_env)
 
 
 @pytest.fixture
@@ -89,3 +110,77 @@ async def test_ingest_streams_and_api_run_unchanged_on_a_cluster(
     for sid in shipment_ids:
         history = [json.loads(f["event"]) for _, f in await cluster_redis.xrange(keys.history(sid))]
         assert [event["sequence"] for event in history][:4] == [1, 2, 3, 4]
+
+
+async def test_signed_webhooks_reach_a_merchant_from_a_cluster_once_each_and_in_order(
+    cluster_env: dict[str, str], cluster_settings: Settings, cluster_redis: RedisCluster, redis_url: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    processes = Supervisor(env | cluster_env | {"PYTHONPATH": str(ROOT)})
+    receiver = Receiver()
+    merchant_app = Starlette(routes=[Route("/hook", receiver.handle, methods=["POST"])])
+    with (
+        ServerThread(lambda url: merchant_app) as merchant_server,
+        ServerThread(lambda url: create_app(cluster_settings.replace(public_url=url))) as server,
+    ):
+        try:
+            processes.start("dispatcher", "dispatcher")
+            processes.start("worker", "worker")
+            async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
+                shipment_ids, endpoint_ids = await _subscribe_and_ingest(
+                    http, receiver, f"{merchant_server.url}/hook", cluster_redis
+                )
+                expected = SHIPMENTS * 4 * len(endpoint_ids)
+                await eventually(
+                    lambda: len(receiver.accepted()) >= expected or processes.failed(),
+                    90,
+                    f"{expected} deliveries",
+                )
+            assert processes.failed() is None
+        finally:
+            processes.stop()
+
+    nodes = {cluster_redis.get_node_from_key(keys.history(sid)).name for sid in shipment_ids}
+    assert len(nodes) == 3, "shipments should be spread over all three nodes"
+    queues = {cluster_redis.get_node_from_key(keys.webhook_in_flight(eid)).name for eid in endpoint_ids}
+    assert len(queues) == 3, "the endpoints' delivery queues should be spread over all three nodes"
+    assert receiver.unverified == 0
+    accepted = receiver.accepted()
+    for endpoint_id in endpoint_ids:
+        mine = [r.event for r in accepted if r.msg_id == delivery_id(endpoint_id, r.event["id"])]
+        assert len(mine) == len({event["id"] for event in mine}) == SHIPMENTS * 4, "each event exactly once"
+        for sid in shipment_ids:
+            assert [e["sequence"] for e in mine if e["partitionkey"] == sid] == [1, 2, 3, 4], "in order"
+
+
+async def _subscribe_and_ingest(
+    http: httpx.AsyncClient, receiver: Receiver, hook_url: str, cluster_redis: RedisCluster
+) -> tuple[list[str], list[str]]:
+    """A merchant with endpoints until their queues sit on all three nodes; then its orders arrive."""
+    merchant: dict[str, Any] = (
+        await http.post("/v1/merchants", json={"name": "Cluster shop"}, headers=admin_headers())
+    ).json()
+    nodes: set[str] = set()
+    endpoint_ids: list[str] = []
+    for _ in range(40):  # bounded: each endpoint's queue lands on a node at random
+        response = await http.post(
+            "/v1/webhooks/endpoints", json={"url": hook_url}, headers=bearer(merchant["api_key"])
+        )
+        assert response.status_code == 201, response.text
+        endpoint = response.json()
+        node = cluster_redis.get_node_from_key(keys.webhook_in_flight(endpoint["id"])).name
+        if node in nodes:
+            await http.delete(f"/v1/webhooks/endpoints/{endpoint['id']}", headers=bearer(merchant["api_key"]))
+            continue
+        nodes.add(node)
+        endpoint_ids.append(endpoint["id"])
+        receiver.secrets.append(endpoint["secret"])
+        if len(nodes) == 3:
+            break
+    receiver_path = httpx.URL(merchant["alopeyk_webhook_url"]).path
+    shipment_ids: list[str] = []
+    for order in range(SHIPMENTS):
+        response = await http.post(receiver_path, json=webhook_body(id=700000 + order))
+        assert response.json()["published"] == 4
+        shipment_ids += response.json()["shipment_ids"]
+    return shipment_ids, endpoint_ids

@@ -115,18 +115,23 @@ def serve(
 
 
 class Kicker:
-    """The dispatcher's side: at most one kick job queued at a time."""
+    """The dispatcher's side: at most one kick job queued at a time.
 
-    def __init__(self, redis: Redis, settings: Settings) -> None:
+    The flag lives beside the queue (``HUB_QUEUE_REDIS_URL``), where the job clears it,
+    so it works when the hub's data is on a Redis Cluster and RQ is not.
+    """
+
+    def __init__(self, settings: Settings) -> None:
         if not settings.queue_redis_url:
             raise ConfigError("the dispatcher needs HUB_REDIS_URL (or HUB_QUEUE_REDIS_URL)")
-        self.redis = redis
+        self.flags = Redis.from_url(settings.queue_redis_url)
         self.connection = SyncRedis.from_url(settings.queue_redis_url)
         self.queue = Queue(settings.webhook_queue, connection=self.connection)
 
     async def __call__(self) -> None:
-        if await self.redis.set(keys.WEBHOOK_KICK, "1", nx=True, px=KICK_FLAG_TTL_MS):
+        if await self.flags.set(keys.WEBHOOK_KICK, "1", nx=True, px=KICK_FLAG_TTL_MS):
             await asyncio.to_thread(self.queue.enqueue, kick, result_ttl=0, failure_ttl=3600)
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
+        await self.flags.aclose()
         self.connection.close()

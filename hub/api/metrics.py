@@ -34,6 +34,7 @@ async def prometheus(request: Request) -> Response:
         gauges.append((f"hub_consumer_group_pending{labels}", float(group.get("pending", 0))))
     for protocol, count in (await limits.open_sockets(redis)).items():  # live sockets of every process
         gauges.append((f'hub_live_open_sockets{{protocol="{protocol}"}}', float(count)))
+    gauges += sorted((await metrics.reported(redis)).items())  # gauges processes report (Pusher)
     body = metrics.render(await metrics.snapshot(redis), gauges)
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
 

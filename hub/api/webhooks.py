@@ -18,7 +18,8 @@ from hub.api.errors import ApiError
 from hub.observations import EventType
 from hub.providers import PROVIDERS
 from hub.webhooks import endpoints, guard, notices
-from hub.webhooks.deliveries import Deliveries, Status, now_ms
+from hub.webhooks.deliveries import Deliveries
+from hub.webhooks.delivery import Status, now_ms
 from hub.webhooks.endpoints import Endpoint, State
 from hub.webhooks.signing import SecretBox
 
@@ -189,7 +190,7 @@ async def get_delivery(request: Request) -> Response:
     merchant_id = await caller(request)
     deliveries = _deliveries(request)
     delivery = await deliveries.get(request.path_params["delivery_id"], merchant_id)
-    return JSONResponse({**delivery.to_json(), "attempts": await deliveries.attempts(delivery.id)})
+    return JSONResponse({**delivery.to_json(), "attempts": await deliveries.attempts(delivery)})
 
 
 async def retry_delivery(request: Request) -> Response:

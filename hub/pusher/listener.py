@@ -61,6 +61,7 @@ class Listener:
         self.ingestor = Ingestor(redis, settings)
         self.worker_id = worker_id or new_worker_id()
         self.leases = Leases(redis, self.worker_id, settings.pusher_lease_ttl_ms)
+        self._reporter = f"pusher:{self.worker_id}"
         self.coalescer = Coalescer(settings.pusher_coalesce_ms / 1000, self._ingest_location)
         self.active: dict[str, str] = {}  # shipment id -> tracking token, every active HLD shipment
         self.workers: list[str] = []
@@ -187,6 +188,15 @@ class Listener:
                 log.info("pusher workers now %s", workers)
                 self.workers = workers
                 await self._reconcile()
+            await self._report()
+
+    async def _report(self) -> None:
+        """This worker's gauges for ``/metrics`` (summed over the live workers), renewed with its lease."""
+        gauges = {
+            "hub_pusher_connections": sum(c.socket_id is not None for c in self.connections),
+            "hub_pusher_subscribed_channels": sum(len(c.subscribed) for c in self.connections),
+        }
+        await metrics.report(self.redis, self._reporter, gauges, self.settings.pusher_lease_ttl_ms)
 
     async def _resync(self) -> None:
         while True:
@@ -277,6 +287,8 @@ class Listener:
         self.connections.clear()
         with contextlib.suppress(Exception):
             await self.leases.release()
+        with contextlib.suppress(Exception):
+            await metrics.withdraw(self.redis, self._reporter)
         with contextlib.suppress(Exception):
             await self.ingestor.close()
 

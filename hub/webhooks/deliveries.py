@@ -1,198 +1,71 @@
-"""Deliveries: one event for one endpoint, its queue position, attempts and outcome.
+"""The delivery queue: where each delivery waits, who is sending it, and what comes next.
 
 A delivery waits in its *lane* (one per endpoint and shipment, ordered by the event's
 ``sequence``); only a lane's head is in the due set, so a later event of a shipment
 waits while an earlier one is retried, and nothing else does. Workers *claim* due
 deliveries under a lease (a crashed worker's deliveries come back when it runs out) and
 within each endpoint's throttle; *finishing* a delivery moves its lane on.
+
+The queue is split into ``keys.WEBHOOK_PARTITIONS`` partitions; all of one endpoint's
+keys live in its partition (one hash tag), so every script touches one Redis Cluster slot
+and the partitions spread over the cluster's nodes. A claim looks at every partition's due
+head in one round trip and claims from those with something due.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import time
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any
-
-from redis.asyncio import Redis
+from typing import Any, NamedTuple
 
 from hub import keys
+from hub.connection import is_cluster, run_scripts
 from hub.errors import NotFound
+from hub.webhooks import queue_scripts
+from hub.webhooks.delivery import Delivery, Status, delivery_id, now_ms, parse
 
 THROTTLE_RECHECK_MS = 100  # an endpoint at its in-flight limit is looked at again this much later
+PARTITIONS = range(keys.WEBHOOK_PARTITIONS)
 
-_CREATE = """
-local delivery, listing, lane, due = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local id, member, sequence = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local now_ms, oldest_ms = tonumber(ARGV[4]), tonumber(ARGV[5])
-if redis.call('EXISTS', delivery) == 1 then return 0 end
-redis.call('HSET', delivery, unpack(ARGV, 6))
-redis.call('ZADD', listing, now_ms, id)
-redis.call('ZREMRANGEBYSCORE', listing, '-inf', oldest_ms)
-redis.call('ZADD', lane, sequence, id)
-if redis.call('ZCARD', lane) == 1 then redis.call('ZADD', due, now_ms, member) end
-return 1
-"""
-
-_CLAIM = """
-local due = KEYS[1]
-local now_ms, limit, lease_ms = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local max_in_flight, max_per_s = tonumber(ARGV[4]), tonumber(ARGV[5])
-local in_flight_key, rate_key, recheck_ms = ARGV[6], ARGV[7], tonumber(ARGV[8])
-local claimed = {}
-for _, member in ipairs(redis.call('ZRANGEBYSCORE', due, '-inf', now_ms, 'LIMIT', 0, limit)) do
-  local endpoint, id = string.match(member, '^([^/]+)/(.+)$')
-  local in_flight = string.format(in_flight_key, endpoint)
-  redis.call('ZREMRANGEBYSCORE', in_flight, '-inf', now_ms)
-  local second = math.floor(now_ms / 1000)
-  local rate = string.format(rate_key, endpoint) .. ':' .. second
-  if max_in_flight > 0 and redis.call('ZCARD', in_flight) >= max_in_flight then
-    redis.call('ZADD', due, now_ms + recheck_ms, member)
-  elseif max_per_s > 0 and tonumber(redis.call('GET', rate) or '0') >= max_per_s then
-    redis.call('ZADD', due, (second + 1) * 1000, member)
-  else
-    redis.call('INCR', rate)
-    redis.call('PEXPIRE', rate, 2000)
-    redis.call('ZADD', in_flight, now_ms + lease_ms, id)
-    redis.call('ZADD', due, now_ms + lease_ms, member)
-    claimed[#claimed + 1] = member
-  end
-end
-return claimed
-"""
-
-_FINISH = """
-local due, in_flight, lane, delivery, attempts = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local endpoint, id, outcome = ARGV[1], ARGV[2], ARGV[3]
-local next_ms, now_ms, retention_s = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local member = endpoint .. '/' .. id
-redis.call('ZREM', in_flight, id)
-if redis.call('EXISTS', delivery) == 0 then
-  redis.call('ZREM', due, member)
-  redis.call('ZREM', lane, id)
-  return 0
-end
-if #ARGV > 6 then redis.call('HSET', delivery, unpack(ARGV, 7)) end
-if outcome == 'retry' then
-  redis.call('ZADD', due, next_ms, member)
-  return 1
-end
-redis.call('ZREM', due, member)
-redis.call('ZREM', lane, id)
-redis.call('EXPIRE', delivery, retention_s)
-redis.call('EXPIRE', attempts, retention_s)
-local following = redis.call('ZRANGE', lane, 0, 0)[1]
-if following then redis.call('ZADD', due, now_ms, endpoint .. '/' .. following) end
-return 1
-"""
-
-_REQUEUE = """
-local due, lane, delivery, attempts = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local endpoint, id, sequence, now_ms = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local member = endpoint .. '/' .. id
-if redis.call('EXISTS', delivery) == 0 then return 0 end
-local done = redis.call('HGET', delivery, 'attempts')
-redis.call('HSET', delivery, 'status', 'pending', 'cycle_start', done, 'next_attempt_ms', now_ms)
-redis.call('PERSIST', delivery)
-redis.call('PERSIST', attempts)
-redis.call('ZADD', lane, sequence, id)
-if redis.call('ZCARD', lane) == 1 or redis.call('ZSCORE', due, member) then
-  redis.call('ZADD', due, now_ms, member)
-end
-return 1
-"""
+ScriptCall = tuple[Any, list[str], list[Any]]
 
 
-class Status(StrEnum):
-    PENDING = "pending"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"  # its endpoint was deleted
-
-
-@dataclass(frozen=True)
-class Delivery:
-    id: str
-    endpoint_id: str
-    merchant_id: str
-    event_id: str
-    event_type: str
-    lane: str
-    sequence: int
-    event: str  # the CloudEvent JSON, sent byte for byte on every attempt
-    status: Status
-    attempts: int
-    cycle_start: int  # attempts made before the last manual retry or recovery
-    created_ms: int
-    next_attempt_ms: int | None = None
-    last_status: int | None = None
-    last_error: str | None = None
-    completed_ms: int | None = None
-
-    @property
-    def member(self) -> str:
-        return f"{self.endpoint_id}/{self.id}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "endpoint_id": self.endpoint_id,
-            "event_id": self.event_id,
-            "event_type": self.event_type,
-            "shipment_id": None if self.lane.startswith("delivery:") else self.lane,
-            "sequence": self.sequence,
-            "status": self.status.value,
-            "attempts": self.attempts,
-            "created_ms": self.created_ms,
-            "next_attempt_ms": self.next_attempt_ms if self.status is Status.PENDING else None,
-            "last_status": self.last_status,
-            "last_error": self.last_error,
-            "completed_ms": self.completed_ms,
-        }
-
-
-def delivery_id(endpoint_id: str, event_id: str) -> str:
-    """Deterministic, so an event handled twice (a reclaimed stream entry) is delivered once."""
-    return "msg_" + hashlib.sha256(f"{endpoint_id}\x1f{event_id}".encode()).hexdigest()[:32]
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
+class Claimed(NamedTuple):
+    members: list[str]  # ``endpoint_id/delivery_id``, each now leased to the caller
+    next_due_ms: int | None  # the earliest due time left in the queue, as the claim saw it
 
 
 class Deliveries:
-    """The delivery queue in Redis; all state changes go through its scripts."""
+    """The delivery queue in Redis (a server or a cluster); all state changes go through its scripts."""
 
-    def __init__(self, redis: Redis, retention_s: int) -> None:
+    def __init__(self, redis: Any, retention_s: int) -> None:
         self.redis = redis
         self.retention_s = retention_s
-        self._create = redis.register_script(_CREATE)
-        self._claim = redis.register_script(_CLAIM)
-        self._finish = redis.register_script(_FINISH)
-        self._requeue = redis.register_script(_REQUEUE)
-        self._finishing: list[tuple[tuple[str, str | None, list[str], list[Any]], asyncio.Future[None]]] = []
+        self._create = redis.register_script(queue_scripts.CREATE)
+        self._claim = redis.register_script(queue_scripts.CLAIM)
+        self._finish = redis.register_script(queue_scripts.FINISH)
+        self._requeue = redis.register_script(queue_scripts.REQUEUE)
+        self._heads_script = redis.register_script(queue_scripts.HEADS)
+        self._finishing: list[tuple[ScriptCall, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._turn = 0  # the partition a claim starts at, in turn, so none is always served last
 
     async def create_many(self, items: list[tuple[str, str, dict[str, Any]]]) -> int:
         """Create deliveries for ``(endpoint_id, merchant_id, event)``; returns how many were new."""
-        if not items:
-            return 0
         created = now_ms()
-        pipe = self.redis.pipeline(transaction=False)
-        for endpoint_id, merchant_id, event in items:
-            await self._create_one(endpoint_id, merchant_id, event, created, pipe)
-        return sum(await pipe.execute())
+        calls = [
+            self._create_call(endpoint_id, merchant_id, event, created)
+            for endpoint_id, merchant_id, event in items
+        ]
+        return sum(await run_scripts(self.redis, calls))
 
     async def create(self, endpoint_id: str, merchant_id: str, event: dict[str, Any]) -> str:
         await self.create_many([(endpoint_id, merchant_id, event)])
         return delivery_id(endpoint_id, event["id"])
 
-    async def _create_one(
-        self, endpoint_id: str, merchant_id: str, event: dict[str, Any], created_ms: int, client: Any
-    ) -> None:
+    def _create_call(
+        self, endpoint_id: str, merchant_id: str, event: dict[str, Any], created_ms: int
+    ) -> ScriptCall:
         ident = delivery_id(endpoint_id, event["id"])
         lane = event.get("partitionkey") or f"delivery:{ident}"
         sequence = int(event.get("sequence") or 0)
@@ -211,44 +84,82 @@ class Deliveries:
             "created_ms": created_ms,
             "next_attempt_ms": created_ms,
         }
-        await self._create(
-            keys=[
-                keys.webhook_delivery(ident),
-                keys.webhook_endpoint_deliveries(endpoint_id),
-                keys.webhook_lane(endpoint_id, lane),
-                keys.WEBHOOK_DUE,
-            ],
-            args=[
-                ident,
-                f"{endpoint_id}/{ident}",
-                sequence,
-                created_ms,
-                created_ms - self.retention_s * 1000,
-                *[part for pair in fields.items() for part in pair],
-            ],
-            client=client,
-        )
+        script_keys = [
+            keys.webhook_delivery(endpoint_id, ident),
+            keys.webhook_endpoint_deliveries(endpoint_id),
+            keys.webhook_lane(endpoint_id, lane),
+            keys.webhook_due(keys.webhook_partition(endpoint_id)),
+        ]
+        args = [
+            ident,
+            f"{endpoint_id}/{ident}",
+            sequence,
+            created_ms,
+            created_ms - self.retention_s * 1000,
+            *[part for pair in fields.items() for part in pair],
+        ]
+        return self._create, script_keys, args
 
-    async def claim(self, limit: int, lease_s: float, max_in_flight: int, max_per_s: int) -> list[str]:
-        """Up to ``limit`` due deliveries (``endpoint_id/delivery_id``) within each endpoint's throttle."""
-        claimed: list[str] = await self._claim(
-            keys=[keys.WEBHOOK_DUE],
-            args=[
-                now_ms(),
-                limit,
-                int(lease_s * 1000),
-                max_in_flight,
-                max_per_s,
-                keys.webhook_in_flight("%s"),
-                keys.webhook_rate("%s"),
-                THROTTLE_RECHECK_MS,
-            ],
-        )
-        return claimed
+    async def claim(self, limit: int, lease_s: float, max_in_flight: int, max_per_s: int) -> Claimed:
+        """Up to ``limit`` due deliveries (``endpoint_id/delivery_id``) within each endpoint's throttle.
 
-    async def next_due_ms(self) -> int | None:
-        head = await self.redis.zrange(keys.WEBHOOK_DUE, 0, 0, withscores=True)
-        return int(head[0][1]) if head else None
+        The limit is shared among the partitions with something due; a partition that used
+        its whole share may have more, so it gets a share of what is left (bounded: every
+        round claims at least one delivery or ends).
+        """
+        now = now_ms()
+        heads: dict[int, int | None] = dict(await self._heads())
+        ready = [p for p, due_ms in heads.items() if due_ms is not None and due_ms <= now]
+        self._turn = (self._turn + 1) % len(PARTITIONS)
+        ready.sort(key=lambda p: (p - self._turn) % len(PARTITIONS))
+        claimed: list[str] = []
+        while ready and len(claimed) < limit:
+            shares = _shares(limit - len(claimed), ready)
+            args = [self._claim_args(share, lease_s, max_in_flight, max_per_s, p) for p, share in shares]
+            calls: list[ScriptCall] = [
+                (self._claim, [keys.webhook_due(p)], a) for (p, _), a in zip(shares, args, strict=True)
+            ]
+            replies = await run_scripts(self.redis, calls)
+            for (partition, _), (head, *members) in zip(shares, replies, strict=True):
+                claimed += members
+                heads[partition] = int(float(head)) if head else None
+            ready = [p for (p, share), reply in zip(shares, replies, strict=True) if len(reply) - 1 == share]
+        return Claimed(claimed, min((ms for ms in heads.values() if ms is not None), default=None))
+
+    @staticmethod
+    def _claim_args(
+        limit: int, lease_s: float, max_in_flight: int, max_per_s: int, partition: int
+    ) -> list[Any]:
+        return [
+            now_ms(),
+            limit,
+            int(lease_s * 1000),
+            max_in_flight,
+            max_per_s,
+            keys.webhook_in_flight_pattern(partition),
+            keys.webhook_rate_pattern(partition),
+            THROTTLE_RECHECK_MS,
+        ]
+
+    async def _heads(self) -> dict[int, int]:
+        """Each non-empty partition's earliest due time (ms): one command on a server, one pipeline
+        (a command per partition, sent to each node at once) on a cluster."""
+        due_keys = [keys.webhook_due(p) for p in PARTITIONS]
+        if is_cluster(self.redis):
+            pipe = self.redis.pipeline(transaction=False)
+            for due in due_keys:
+                pipe.zrange(due, 0, 0, withscores=True)
+            heads = [head[0][1] if head else "" for head in await pipe.execute()]
+        else:
+            heads = await self._heads_script(keys=due_keys)
+        return {p: int(float(head)) for p, head in zip(PARTITIONS, heads, strict=True) if head != ""}
+
+    async def waiting(self) -> int:
+        """How many deliveries are due or in flight (lane heads), over every partition."""
+        pipe = self.redis.pipeline(transaction=False)
+        for partition in PARTITIONS:
+            pipe.zcard(keys.webhook_due(partition))
+        return sum(await pipe.execute())
 
     async def finish(
         self,
@@ -263,25 +174,26 @@ class Deliveries:
         Finishes that arrive while one is being written go together in the next round
         trip (group commit), so a busy worker spends one round trip per batch, not each.
         """
+        endpoint_id = delivery.endpoint_id
         script_keys = [
-            keys.WEBHOOK_DUE,
-            keys.webhook_in_flight(delivery.endpoint_id),
-            keys.webhook_lane(delivery.endpoint_id, delivery.lane),
-            keys.webhook_delivery(delivery.id),
-            keys.webhook_attempts(delivery.id),
+            keys.webhook_due(keys.webhook_partition(endpoint_id)),
+            keys.webhook_in_flight(endpoint_id),
+            keys.webhook_lane(endpoint_id, delivery.lane),
+            keys.webhook_delivery(endpoint_id, delivery.id),
+            keys.webhook_attempts(endpoint_id, delivery.id),
         ]
         script_args = [
-            delivery.endpoint_id,
+            endpoint_id,
             delivery.id,
             "retry" if retry_at_ms is not None else "done",
             retry_at_ms or 0,
             now_ms(),
             self.retention_s,
+            json.dumps(attempt) if attempt is not None else "",
             *[part for pair in fields.items() for part in pair],
         ]
-        record = json.dumps(attempt) if attempt is not None else None
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._finishing.append(((delivery.id, record, script_keys, script_args), future))
+        self._finishing.append(((self._finish, script_keys, script_args), future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_finishes())
         await future
@@ -289,13 +201,8 @@ class Deliveries:
     async def _write_finishes(self) -> None:
         while self._finishing:
             batch, self._finishing = self._finishing, []
-            pipe = self.redis.pipeline(transaction=True)
-            for (ident, record, script_keys, script_args), _ in batch:
-                if record is not None:
-                    pipe.rpush(keys.webhook_attempts(ident), record)
-                await self._finish(keys=script_keys, args=script_args, client=pipe)
             try:
-                await pipe.execute()
+                await run_scripts(self.redis, [call for call, _ in batch])
             except Exception as exc:  # every waiter learns of the failure
                 for _, future in batch:
                     if not future.done():
@@ -307,30 +214,37 @@ class Deliveries:
 
     async def requeue(self, delivery: Delivery) -> None:
         """Send again (manual retry or recovery): a fresh schedule, the same ``webhook-id``."""
+        endpoint_id = delivery.endpoint_id
         await self._requeue(
             keys=[
-                keys.WEBHOOK_DUE,
-                keys.webhook_lane(delivery.endpoint_id, delivery.lane),
-                keys.webhook_delivery(delivery.id),
-                keys.webhook_attempts(delivery.id),
+                keys.webhook_due(keys.webhook_partition(endpoint_id)),
+                keys.webhook_lane(endpoint_id, delivery.lane),
+                keys.webhook_delivery(endpoint_id, delivery.id),
+                keys.webhook_attempts(endpoint_id, delivery.id),
             ],
-            args=[delivery.endpoint_id, delivery.id, delivery.sequence, now_ms()],
+            args=[endpoint_id, delivery.id, delivery.sequence, now_ms()],
         )
 
     async def get(self, ident: str, merchant_id: str | None = None) -> Delivery:
-        raw = await self.redis.hgetall(keys.webhook_delivery(ident))
+        """By id alone (the API's view): looked up in every partition, in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for partition in PARTITIONS:
+            pipe.hgetall(keys.webhook_delivery_in(partition, ident))
+        raw = next((found for found in await pipe.execute() if found), None)
         if not raw or (merchant_id is not None and raw["merchant_id"] != merchant_id):
             raise NotFound(f"delivery {ident} does not exist")
-        return _parse(raw)
+        return parse(raw)
 
-    async def get_many(self, idents: list[str]) -> list[Delivery]:
+    async def get_many(self, members: list[tuple[str, str]]) -> list[Delivery]:
+        """The deliveries ``(endpoint_id, delivery_id)`` that still exist."""
         pipe = self.redis.pipeline(transaction=False)
-        for ident in idents:
-            pipe.hgetall(keys.webhook_delivery(ident))
-        return [_parse(raw) for raw in await pipe.execute() if raw]
+        for endpoint_id, ident in members:
+            pipe.hgetall(keys.webhook_delivery(endpoint_id, ident))
+        return [parse(raw) for raw in await pipe.execute() if raw]
 
-    async def attempts(self, ident: str) -> list[dict[str, Any]]:
-        return [json.loads(item) for item in await self.redis.lrange(keys.webhook_attempts(ident), 0, -1)]
+    async def attempts(self, delivery: Delivery) -> list[dict[str, Any]]:
+        recorded = await self.redis.lrange(keys.webhook_attempts(delivery.endpoint_id, delivery.id), 0, -1)
+        return [json.loads(item) for item in recorded]
 
     async def page(
         self, endpoint_id: str, *, limit: int, before_ms: int | None = None, status: str | None = None
@@ -344,7 +258,7 @@ class Deliveries:
             )
             if not idents:
                 return found, None
-            batch = await self.get_many(idents)
+            batch = await self.get_many([(endpoint_id, ident) for ident in idents])
             found += [d for d in batch if status is None or d.status.value == status]
             upper = f"({batch[-1].created_ms}" if batch else upper
             if len(idents) < limit * 2:
@@ -358,42 +272,26 @@ class Deliveries:
         idents = await self.redis.zrangebyscore(
             keys.webhook_endpoint_deliveries(endpoint_id), since_ms, until_ms
         )
-        return await self.get_many(idents)
+        return await self.get_many([(endpoint_id, ident) for ident in idents])
 
     async def forget(self, member: str) -> None:
         """Drop a due entry whose delivery no longer exists (expired or its endpoint deleted)."""
         endpoint_id, _, ident = member.partition("/")
         pipe = self.redis.pipeline(transaction=False)
-        pipe.zrem(keys.WEBHOOK_DUE, member)
+        pipe.zrem(keys.webhook_due(keys.webhook_partition(endpoint_id)), member)
         pipe.zrem(keys.webhook_in_flight(endpoint_id), ident)
         await pipe.execute()
 
     async def wake_endpoint(self, endpoint_id: str) -> None:
         """Make an endpoint's waiting deliveries due now (after a resume)."""
         now = now_ms()
-        async for member, _ in self.redis.zscan_iter(keys.WEBHOOK_DUE, match=f"{endpoint_id}/*"):
-            await self.redis.zadd(keys.WEBHOOK_DUE, {member: now}, xx=True)
+        due = keys.webhook_due(keys.webhook_partition(endpoint_id))
+        async for member, _ in self.redis.zscan_iter(due, match=f"{endpoint_id}/*"):
+            await self.redis.zadd(due, {member: now}, xx=True)
 
 
-def _parse(raw: dict[str, str]) -> Delivery:
-    def optional(name: str) -> int | None:
-        return int(raw[name]) if raw.get(name) else None
-
-    return Delivery(
-        id=raw["id"],
-        endpoint_id=raw["endpoint_id"],
-        merchant_id=raw["merchant_id"],
-        event_id=raw["event_id"],
-        event_type=raw["event_type"],
-        lane=raw["lane"],
-        sequence=int(raw["sequence"]),
-        event=raw["event"],
-        status=Status(raw["status"]),
-        attempts=int(raw["attempts"]),
-        cycle_start=int(raw.get("cycle_start") or 0),
-        created_ms=int(raw["created_ms"]),
-        next_attempt_ms=optional("next_attempt_ms"),
-        last_status=optional("last_status"),
-        last_error=raw.get("last_error") or None,
-        completed_ms=optional("completed_ms"),
-    )
+def _shares(limit: int, partitions: list[int]) -> list[tuple[int, int]]:
+    """``limit`` split as evenly as it goes among ``partitions`` (in order; none gets zero)."""
+    count = min(limit, len(partitions))
+    base, extra = divmod(limit, count)
+    return [(p, base + (1 if i < extra else 0)) for i, p in enumerate(partitions[:count])]

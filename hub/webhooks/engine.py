@@ -20,10 +20,12 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from hub import metrics
+from hub.connection import connect
 from hub.errors import ConfigError
 from hub.settings import Settings
 from hub.webhooks import endpoints, guard, notices, sender
-from hub.webhooks.deliveries import Deliveries, Delivery, Status, now_ms
+from hub.webhooks.deliveries import Deliveries
+from hub.webhooks.delivery import Delivery, Status, now_ms
 from hub.webhooks.endpoints import Endpoint, EndpointCache, State
 from hub.webhooks.retry import next_wait_s
 from hub.webhooks.signing import SecretBox
@@ -40,10 +42,13 @@ MIN_SLEEP_S = 0.005
 REDIS_CONNECTIONS = 64  # many deliveries share these; they wait for one rather than fail
 
 
-def engine_redis(settings: Settings) -> Redis:
-    """A client whose pool makes callers wait when all its connections are busy (not raise)."""
+def engine_redis(settings: Settings) -> Any:
+    """A client whose pool makes callers wait when all its connections are busy (not raise);
+    on a cluster, the cluster client (it opens connections to each node as needed)."""
     if not settings.redis_url:
         raise ConfigError("the delivery worker needs HUB_REDIS_URL")
+    if settings.redis_cluster:
+        return connect(settings)
     pool = BlockingConnectionPool.from_url(
         settings.redis_url, decode_responses=True, max_connections=REDIS_CONNECTIONS, timeout=None
     )
@@ -61,6 +66,7 @@ class DeliveryEngine:
         self.rng = rng or random.Random()
         self.clients = sender.Clients(settings, self.allowed)
         self._wake = asyncio.Event()
+        self._next_due_ms: int | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.metrics = metrics.Buffer(redis)  # counted in memory, written once a second
 
@@ -101,7 +107,7 @@ class DeliveryEngine:
         free = self.settings.webhook_worker_concurrency - len(self._tasks)
         if free <= 0:
             return 0
-        claimed = await self.deliveries.claim(
+        claimed, self._next_due_ms = await self.deliveries.claim(
             min(free, CLAIM_BATCH),
             self.settings.webhook_lease_s,
             self.settings.webhook_max_in_flight,
@@ -111,7 +117,8 @@ class DeliveryEngine:
             return 0
         by_id = await self.endpoints.refresh()
         await self.clients.retain(set(by_id))
-        found = {d.id: d for d in await self.deliveries.get_many([m.partition("/")[2] for m in claimed])}
+        pairs = [(endpoint_id, ident) for endpoint_id, _, ident in (m.partition("/") for m in claimed)]
+        found = {d.id: d for d in await self.deliveries.get_many(pairs)}
         for member in claimed:
             delivery = found.get(member.partition("/")[2])
             if delivery is None:  # expired, or gone with its endpoint
@@ -139,10 +146,9 @@ class DeliveryEngine:
             await asyncio.sleep(0)  # let tasks run, then claim again
             return
         timeout_s = POLL_INTERVAL_S
-        if len(self._tasks) < self.settings.webhook_worker_concurrency:
-            next_ms = await self.deliveries.next_due_ms()
-            if next_ms is not None:
-                timeout_s = min(timeout_s, max(MIN_SLEEP_S, (next_ms - now_ms()) / 1000))
+        if len(self._tasks) < self.settings.webhook_worker_concurrency and self._next_due_ms is not None:
+            # As the last claim saw it; what others queue since comes with a wake-up or the poll.
+            timeout_s = min(timeout_s, max(MIN_SLEEP_S, (self._next_due_ms - now_ms()) / 1000))
         stopper = asyncio.ensure_future(stop.wait())
         waker = asyncio.ensure_future(self._wake.wait())
         try:
@@ -154,6 +160,7 @@ class DeliveryEngine:
     async def _deliver(self, delivery: Delivery, endpoint: Endpoint | None) -> None:
         if endpoint is None:
             await self.deliveries.finish(delivery, retry_at_ms=None, status=Status.CANCELLED.value)
+            self.metrics.add("hub_webhook_deliveries_total", outcome=Status.CANCELLED.value)
             return
         if endpoint.state is State.PAUSED:
             await self.deliveries.finish(delivery, retry_at_ms=now_ms() + PAUSED_RECHECK_MS)
@@ -188,6 +195,7 @@ class DeliveryEngine:
                 completed_ms=now_ms(),
                 **common,
             )
+            self.metrics.add("hub_webhook_deliveries_total", outcome=Status.SUCCEEDED.value)
             _observe(
                 self.metrics, "hub_webhook_delivery_delay_seconds", (now_ms() - delivery.created_ms) / 1000
             )
@@ -219,7 +227,7 @@ class DeliveryEngine:
             completed_ms=now_ms(),
             **{"last_error": reason, **{k: v for k, v in fields.items() if k != "last_error"}},
         )
-        self.metrics.add("hub_webhook_deliveries_failed_total")
+        self.metrics.add("hub_webhook_deliveries_total", outcome=Status.FAILED.value)
 
     async def _note_failure(self, endpoint: Endpoint) -> None:
         """Start the failure streak, or disable the endpoint once it has lasted the configured window."""

@@ -21,7 +21,7 @@ async def _dispatch(settings: Settings) -> None:
     from workers.deliveries import Kicker
 
     redis = connect(settings)
-    kicker = Kicker(redis, settings)
+    kicker = Kicker(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -31,5 +31,5 @@ async def _dispatch(settings: Settings) -> None:
     try:
         await dispatcher.run(stop)
     finally:
-        kicker.close()
+        await kicker.aclose()
         await redis.aclose()

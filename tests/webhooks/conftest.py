@@ -107,7 +107,8 @@ class Receiver:
             self.in_flight -= 1
         with self.lock:
             self.requests.append(Received(headers["webhook-id"], event, status, body, headers))
-        return PlainTextResponse("ok" if status < 300 else "no", status_code=status, headers=extra)
+        text = "" if status == 204 else "ok" if status < 300 else "no"  # a 204 has no body
+        return PlainTextResponse(text, status_code=status, headers=extra)
 
     def accepted(self) -> list[Received]:
         with self.lock:

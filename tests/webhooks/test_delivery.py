@@ -84,7 +84,7 @@ async def test_429_with_retry_after_and_timeouts_wait_longer_before_the_next_try
     for endpoint, min_wait_ms, first_error in ((ep_t, 2000, "HTTP 429"), (ep_s, 1000, "timed out")):
         await eventually(lambda e=endpoint: _succeeded(hub, e.id), 30, f"delivery to {endpoint.url}")
         (delivery,), _ = await deliveries.page(endpoint.id, limit=10)
-        first, second = await deliveries.attempts(delivery.id)
+        first, second = await deliveries.attempts(delivery)
         assert first["error"] == first_error and second["status"] == 200
         waited_ms = second["started_ms"] - first["started_ms"] - first["latency_ms"]
         assert waited_ms >= min_wait_ms - 50  # not the schedule's 0.2 s
@@ -197,7 +197,7 @@ async def test_a_private_address_is_refused_without_an_allowlist(
         await running.emit("shp_1")
         await eventually(lambda: _all(running, endpoint.id, "failed"), 20, "the delivery refused")
         (delivery,), _ = await running.engine.deliveries.page(endpoint.id, limit=1)
-        (attempt,) = await running.engine.deliveries.attempts(delivery.id)
+        (attempt,) = await running.engine.deliveries.attempts(delivery)
         assert attempt["error"].startswith("refused:") and "internal address" in attempt["error"]
         assert receiver.requests == []
     finally:
@@ -247,7 +247,7 @@ async def test_a_paused_endpoint_keeps_its_deliveries_and_gets_them_in_order_on_
     await eventually(lambda: len(receiver.accepted()) == 3, 20, "the 3 events after resume")
     assert receiver.accepted_ids() == [e["id"] for e in emitted]
     (delivery, *_), _ = await hub.engine.deliveries.page(endpoint.id, limit=3)
-    assert len(await hub.engine.deliveries.attempts(delivery.id)) == 1  # waiting was not an attempt
+    assert len(await hub.engine.deliveries.attempts(delivery)) == 1  # waiting was not an attempt
 
 
 async def test_the_per_endpoint_throttle_caps_requests_in_flight(
