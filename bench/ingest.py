@@ -2,8 +2,10 @@
 
 Both run under uvicorn with one worker on 127.0.0.1 and are loaded by wrk (64 connections,
 one thread) with the same Alopeyk webhooks, alternately, several times; the figures are
-medians. The receiver answers only after its events are appended (valkey with an
-append-only file, fsync every second).
+medians. The receiver answers only after the webhook is appended to the inbox (valkey
+with an append-only file, fsync every second); one ``hub normalizer`` process turns the
+inbox into events meanwhile, and the script reports how fast it did, including the
+time it took to drain what was left when wrk stopped.
 
     python bench/ingest.py [--runs 3] [--duration-s 10] [--connections 64]
 
@@ -22,19 +24,23 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import redis
 from redis.asyncio import Redis
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hub import merchants  # noqa: E402
+from hub import keys, merchants  # noqa: E402
 from hub.embedded import EmbeddedRedis, free_port  # noqa: E402
 
 SCRIPT = ROOT / "bench" / "alopeyk_webhooks.lua"
+DRAIN_TIMEOUT_S = 120
 
 
 @dataclass
@@ -43,6 +49,8 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    normalized_per_s: float = 0.0
+    drain_s: float = 0.0
 
 
 def main() -> None:
@@ -63,11 +71,16 @@ def main() -> None:
             bare.append(_measure(["bench.bare_app:app"], {}, "/ingest/alopeyk/x", args))
             asyncio.run(_flush(redis_server.url, keep_merchants=True))
             env = {"HUB_REDIS_URL": redis_server.url, "HUB_LOG_LEVEL": "warning"}
-            hub.append(
-                _measure(["--factory", "hub.api.app:create_app"], env, f"/ingest/alopeyk/{secret}", args)
-            )
-            rates = f"bare {bare[-1].requests_per_s:,.0f} req/s, receiver {hub[-1].requests_per_s:,.0f} req/s"
-            print(f"run {run}: {rates}")
+            with _normalizer(env) as drained:
+                result = _measure(
+                    ["--factory", "hub.api.app:create_app"], env, f"/ingest/alopeyk/{secret}", args
+                )
+                result.drain_s = drained()
+            accepted = result.requests_per_s * args.duration_s
+            result.normalized_per_s = accepted / (args.duration_s + result.drain_s)
+            hub.append(result)
+            rates = f"bare {bare[-1].requests_per_s:,.0f} req/s, receiver {result.requests_per_s:,.0f} req/s"
+            print(f"run {run}: {rates}, normalizer {result.normalized_per_s:,.0f}/s")
         _report(bare, hub, args)
 
 
@@ -91,6 +104,26 @@ def _measure(app: list[str], env: dict[str, str], path: str, args: argparse.Name
             server.terminate()
             server.wait(timeout=30)
     return _parse(wrk.stdout)
+
+
+@contextmanager
+def _normalizer(env: dict[str, str]) -> Iterator[Callable[[], float]]:
+    """Runs ``hub normalizer``; the callable waits until the inbox is empty and says how long that took."""
+    command = [sys.executable, "-m", "hub", "normalizer"]
+    with subprocess.Popen(command, env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, cwd=ROOT) as process:
+
+        def drained() -> float:
+            started = time.monotonic()
+            with redis.Redis.from_url(env["HUB_REDIS_URL"]) as client:
+                while client.xlen(keys.INBOX) and time.monotonic() - started < DRAIN_TIMEOUT_S:
+                    time.sleep(0.05)
+            return time.monotonic() - started
+
+        try:
+            yield drained
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 def _parse(output: str) -> Result:
@@ -150,6 +183,10 @@ def _report(bare: list[Result], hub: list[Result], args: argparse.Namespace) -> 
         )
     ratio = median(hub, "requests_per_s") / median(bare, "requests_per_s")
     print(f"receiver / bare: {ratio:.0%} (target: at least 50%)")
+    print(
+        f"one hub normalizer turned {median(hub, 'normalized_per_s'):,.0f} webhooks/s into events "
+        f"(inbox drained {median(hub, 'drain_s'):.1f} s after the load stopped)"
+    )
 
 
 if __name__ == "__main__":

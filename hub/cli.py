@@ -93,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     replay.set_defaults(run=_deadletter_replay)
     _poller_commands(sub)
 
+    normalizer = sub.add_parser("normalizer", help="turn the payloads receivers accepted into events")
+    normalizer.set_defaults(run=_normalizer)
+
     dispatcher = sub.add_parser("dispatcher", help="turn hub:events into merchant webhook deliveries")
     dispatcher.set_defaults(run=_webhook_dispatcher)
     return parser
@@ -258,6 +261,13 @@ def _deadletter_replay(args: argparse.Namespace) -> int:
             await redis.aclose()
 
     return asyncio.run(run())
+
+
+def _normalizer(args: argparse.Namespace) -> int:
+    from hub.normalizer import run_normalizer
+
+    run_normalizer(Settings.from_env())
+    return 0
 
 
 def _webhook_dispatcher(args: argparse.Namespace) -> int:

@@ -11,12 +11,15 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 
 from hub.errors import ConfigError
 from hub.settings import Settings
+
+MAX_CONNECTIONS = 100  # per process
+POOL_TIMEOUT_S = 20.0
 
 
 def connect(settings: Settings) -> Any:
@@ -25,7 +28,15 @@ def connect(settings: Settings) -> Any:
         raise ConfigError("HUB_REDIS_URL is not set (hub dev starts an embedded server and sets it for you)")
     if settings.redis_cluster:
         return RedisCluster.from_url(settings.redis_url, decode_responses=True)
-    return Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
+    # A busy process waits for a free connection instead of failing with "Too many connections".
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url,
+        decode_responses=True,
+        health_check_interval=30,
+        max_connections=MAX_CONNECTIONS,
+        timeout=POOL_TIMEOUT_S,
+    )
+    return Redis.from_pool(pool)
 
 
 def is_cluster(redis: Any) -> bool:

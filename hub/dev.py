@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
             supervisor.start(name, *command)
         supervisor.start("web", "serve", "--host", args.host, "--port", str(args.port))
         _wait_ready(api_url, supervisor)
-        for process in ("worker", "scheduler", "dispatcher"):
+        for process in ("normalizer", "worker", "scheduler", "dispatcher"):
             supervisor.start(process, process)
         if env.get("HUB_HLD_PUSHER_KEY"):
             supervisor.start("pusher", "pusher")

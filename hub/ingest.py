@@ -7,6 +7,8 @@ the dead-letter stream with the reason and the caller gets :class:`Rejected`.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +23,10 @@ from hub.settings import Settings
 from hub.statuses import Status
 from hub.store import Appended, Store
 
+log = logging.getLogger(__name__)
+
+LANES_AT_ONCE = 50  # shipments ingested concurrently by one batch (each may hold a Redis connection)
+
 
 class Rejected(NormalizationError):
     """The payload was kept in the dead-letter stream instead of becoming events."""
@@ -34,6 +40,19 @@ class Rejected(NormalizationError):
     def unreadable(self) -> bool:
         """The bytes were not the provider's wire format at all (a 400 rather than a 422)."""
         return isinstance(self.error, UnreadableBody)
+
+
+@dataclass(frozen=True)
+class Payload:
+    """A provider's payload as received, with what is needed to turn it into events."""
+
+    provider: str
+    kind: str
+    body: bytes
+    channel: Channel
+    merchant_id: str | None = None
+    ref: str | None = None
+    register: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,32 +91,78 @@ class Ingestor:
         dead_letter: bool = True,
     ) -> Ingested:
         """Normalize ``body`` and append its events; ``register`` adds new shipments to ``merchant_id``."""
+        payload = Payload(provider, kind, body, channel, merchant_id, ref, register)
         try:
-            module = providers.get(provider)
-            payload = module.parse_body(body)
-            tz = timeparse.zone(self.settings.provider(provider).timezone)
-            observations = providers.normalize(provider, payload, kind=kind, tz=tz, ref=ref)
-            return await self.ingest(observations, channel, merchant_id=merchant_id, register=register)
-        except NormalizationError as error:
-            entry = None
-            await metrics.inc(
-                self.redis, "hub_normalization_failures_total", provider=provider, channel=channel.value
+            return await self.ingest(
+                self.normalize(payload), channel, merchant_id=merchant_id, register=register
             )
-            if dead_letter:
-                entry = await deadletter.add(
-                    self.redis,
-                    provider=provider,
-                    kind=kind,
-                    channel=channel.value,
-                    reason=error.reason,
-                    body=body,
-                    merchant_id=merchant_id,
-                    ref=ref,
-                )
-                await metrics.inc(
-                    self.redis, "hub_deadletters_total", provider=provider, channel=channel.value
-                )
-            raise Rejected(error, entry) from error
+        except NormalizationError as error:
+            raise await self.reject(payload, error, dead_letter) from error
+
+    async def ingest_batch(self, payloads: list[Payload]) -> list[Ingested | Rejected]:
+        """Ingest many payloads at once, sharing round trips; one shipment's payloads stay in order."""
+        normalized = [self._normalize_or_error(payload) for payload in payloads]
+        lanes: dict[object, list[int]] = {}
+        for index, (payload, outcome) in enumerate(zip(payloads, normalized, strict=True)):
+            lanes.setdefault(_lane(payload, outcome, index), []).append(index)
+        results: dict[int, Ingested | Rejected] = {}
+        lanes_at_once = asyncio.Semaphore(LANES_AT_ONCE)
+
+        async def run_lane(indexes: list[int]) -> None:
+            async with lanes_at_once:
+                for index in indexes:
+                    results[index] = await self._ingest_normalized(payloads[index], normalized[index])
+
+        await asyncio.gather(*(run_lane(indexes) for indexes in lanes.values()))
+        return [results[index] for index in range(len(payloads))]
+
+    async def _ingest_normalized(
+        self, payload: Payload, normalized: list[Observation] | NormalizationError
+    ) -> Ingested | Rejected:
+        try:
+            if isinstance(normalized, NormalizationError):
+                raise normalized
+            return await self.ingest(
+                normalized, payload.channel, merchant_id=payload.merchant_id, register=payload.register
+            )
+        except NormalizationError as error:
+            return await self.reject(payload, error)
+
+    def _normalize_or_error(self, payload: Payload) -> list[Observation] | NormalizationError:
+        """A normalizer's bug must not stop a batch: it becomes a dead letter like any bad payload."""
+        try:
+            return self.normalize(payload)
+        except NormalizationError as error:
+            return error
+        except Exception as exc:
+            log.exception("normalizing a %s %s payload failed", payload.provider, payload.kind)
+            return NormalizationError(payload.provider, f"internal error while normalizing: {exc!r}")
+
+    def normalize(self, payload: Payload) -> list[Observation]:
+        """The payload's observations (pure: no I/O); raises :class:`NormalizationError`."""
+        module = providers.get(payload.provider)
+        parsed = module.parse_body(payload.body)
+        tz = timeparse.zone(self.settings.provider(payload.provider).timezone)
+        return providers.normalize(payload.provider, parsed, kind=payload.kind, tz=tz, ref=payload.ref)
+
+    async def reject(self, payload: Payload, error: NormalizationError, dead_letter: bool = True) -> Rejected:
+        """Count the failure and keep the payload in the dead-letter stream (unless told not to)."""
+        provider, channel = payload.provider, payload.channel.value
+        await metrics.inc(self.redis, "hub_normalization_failures_total", provider=provider, channel=channel)
+        entry = None
+        if dead_letter:
+            entry = await deadletter.add(
+                self.redis,
+                provider=payload.provider,
+                kind=payload.kind,
+                channel=payload.channel.value,
+                reason=error.reason,
+                body=payload.body,
+                merchant_id=payload.merchant_id,
+                ref=payload.ref,
+            )
+            await metrics.inc(self.redis, "hub_deadletters_total", provider=provider, channel=channel)
+        return Rejected(error, entry)
 
     async def ingest(
         self,
@@ -179,3 +244,10 @@ class Ingestor:
             assert o.provider_status is not None
             pipe.hincrby(keys.unknown_codes(), f"{o.provider}:{o.provider_status.code}", 1)
         await pipe.execute()
+
+
+def _lane(payload: Payload, normalized: list[Observation] | NormalizationError, index: int) -> object:
+    """Payloads about one shipment share a lane, so their events are appended in the order received."""
+    if isinstance(normalized, list) and normalized:
+        return (payload.provider, normalized[0].provider_ref)
+    return index

@@ -14,6 +14,8 @@ PREFIX = "hub"
 # Streams shared by everything.
 EVENTS = f"{PREFIX}:events"
 DEADLETTER = f"{PREFIX}:deadletter"
+INBOX = f"{PREFIX}:inbox"  # payloads receivers accepted, until a normalizer has turned them into events
+INBOX_GROUP = "normalizers"  # consumer group of the normalizers on INBOX
 DEADLETTER_REPLAYED = f"{PREFIX}:deadletter:replayed"  # hash: entry id -> replay outcome
 METRICS = f"{PREFIX}:metrics"  # hash: Prometheus series -> value, shared by every process
 GAUGES = f"{PREFIX}:gauges"  # hash: process id -> its current gauges and when they expire (JSON)

@@ -57,6 +57,7 @@ class Buffer:
         self.flush_interval_s = flush_interval_s
         self._counts: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
         self._scheduled: asyncio.Task[None] | None = None
+        self._writing = asyncio.Lock()
 
     def add(self, name: str, by: float = 1, **labels: str) -> None:
         key = (name, tuple(sorted(labels.items())))
@@ -74,19 +75,20 @@ class Buffer:
         if self._scheduled is not None:
             self._scheduled.cancel()
             self._scheduled = None
-        await self.flush()
+        await self.flush()  # after a write already under way: the client may be closed next
 
     async def flush(self) -> None:
-        counts, self._counts = self._counts, {}
-        if not counts:
-            return
-        pipe = self.redis.pipeline(transaction=False)
-        for (name, labels), by in counts.items():
-            pipe.hincrbyfloat(keys.METRICS, series(name, dict(labels)), by)
-        try:
-            await pipe.execute()
-        except RedisError as exc:
-            log.warning("metrics not recorded: %s", exc)
+        async with self._writing:
+            counts, self._counts = self._counts, {}
+            if not counts:
+                return
+            pipe = self.redis.pipeline(transaction=False)
+            for (name, labels), by in counts.items():
+                pipe.hincrbyfloat(keys.METRICS, series(name, dict(labels)), by)
+            try:
+                await pipe.execute()
+            except RedisError as exc:
+                log.warning("metrics not recorded: %s", exc)
 
 
 async def observe(redis: Redis, name: str, value_s: float, **labels: str) -> None:

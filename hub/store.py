@@ -12,7 +12,7 @@ entry's outbox lease runs out and the next sighting of the same change publishes
 (``republish``), so nothing reaches a history without reaching ``hub:events``.
 
 Concurrent requests share round trips: :class:`Store` collects the appends that arrive
-while a write is in flight and sends them together in one pipeline (group commit).
+while a write is in flight and sends them together in one pipeline (:mod:`hub.batching`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from hub import keys
+from hub.batching import GroupCommit
 from hub.events import split_for_append
 from hub.lru import LRU
 from hub.settings import Settings
@@ -142,8 +143,7 @@ class Store:
         self.redis = redis
         self.settings = settings
         self._script = redis.register_script(_APPEND)
-        self._pending: list[tuple[list[dict[str, Any]], asyncio.Future[list[Appended]]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._commit: GroupCommit[dict[str, Any], Appended] = GroupCommit(self._write)
         # Ids this process appended and published: a provider's resend of them needs no round trip.
         self._published: LRU[str, bool] = LRU(max_entries=200_000, ttl_s=3600)
 
@@ -155,37 +155,13 @@ class Store:
         """Append ``events`` (in order); returns once they are on both streams."""
         known = [event["id"] in self._published for event in events]
         fresh = [event for event, seen in zip(events, known, strict=True) if not seen]
-        written = iter(await self._enqueue(fresh) if fresh else [])
+        written = iter(await self._commit.submit(fresh) if fresh else [])
         return [
             Appended(event["id"], event["partitionkey"], "duplicate", provider=event["data"]["provider"])
             if seen
             else next(written)
             for event, seen in zip(events, known, strict=True)
         ]
-
-    async def _enqueue(self, events: list[dict[str, Any]]) -> list[Appended]:
-        """Queue for the next group write; the first waiter starts the writer."""
-        future: asyncio.Future[list[Appended]] = asyncio.get_running_loop().create_future()
-        self._pending.append((events, future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_pending())
-        return await future
-
-    async def _write_pending(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                results = await self._write([event for events, _ in batch for event in events])
-            except Exception as exc:  # every waiter learns of the failure
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            offset = 0
-            for events, future in batch:
-                if not future.done():
-                    future.set_result(results[offset : offset + len(events)])
-                offset += len(events)
 
     async def _write(self, events: list[dict[str, Any]]) -> list[Appended]:
         """One script call per shipment for all its events, one pipeline for them all."""

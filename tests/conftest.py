@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,11 +14,14 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from hub import keys
 from hub.api.app import create_app
+from hub.connection import connect
 from hub.embedded import EmbeddedRedis
 from hub.ingest import Ingestor
+from hub.normalizer import Normalizer
 from hub.settings import Settings
-from tests.servers import ServerThread
+from tests.servers import LoopThread, ServerThread
 
 ADMIN_TOKEN = "test-admin-token"
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,10 +62,27 @@ async def ingestor(redis: Redis, settings: Settings) -> AsyncIterator[Ingestor]:
 
 @pytest.fixture
 def hub_server(settings: Settings, redis: Redis) -> Iterator[ServerThread]:
-    """The hub's ASGI app served by uvicorn on a free loopback port."""
+    """The hub's ASGI app served by uvicorn on a free loopback port, with a normalizer behind it."""
     server = ServerThread(lambda base_url: create_app(settings.replace(public_url=base_url)))
-    with server:
+    with server, LoopThread(lambda stop: normalize(settings, stop)):
         yield server
+
+
+async def normalize(settings: Settings, stop: asyncio.Event) -> None:
+    """What ``hub normalizer`` does, on a loop of its own."""
+    redis = connect(settings)
+    try:
+        await Normalizer(redis, settings).run(stop)
+    finally:
+        await redis.aclose()
+
+
+async def inbox_drained(redis: Redis, timeout_s: float = 10.0) -> None:
+    """Wait until the normalizer has turned every accepted payload into events (or dead letters)."""
+    deadline = time.monotonic() + timeout_s
+    while await redis.xlen(keys.INBOX):
+        assert time.monotonic() < deadline, f"the inbox still holds payloads after {timeout_s} s"
+        await asyncio.sleep(0.01)
 
 
 @pytest.fixture

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
@@ -34,6 +35,31 @@ class ServerThread:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+class LoopThread:
+    """Runs ``main(stop)`` with ``asyncio.run`` in a thread of its own until the ``with`` block ends."""
+
+    def __init__(self, main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+        self.main = main
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=asyncio.run, args=(self._run(),), daemon=True)
+
+    async def _run(self) -> None:
+        self.loop, self.stop = asyncio.get_running_loop(), asyncio.Event()
+        self.ready.set()
+        await self.main(self.stop)
+
+    def __enter__(self) -> LoopThread:
+        self.thread.start()
+        assert self.ready.wait(START_TIMEOUT_S), "the loop thread did not start"
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.loop.call_soon_threadsafe(self.stop.set)
         self.thread.join(timeout=10)
 
 

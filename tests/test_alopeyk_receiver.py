@@ -1,7 +1,8 @@
-"""The Alopeyk webhook receiver: secret in the URL, durable append, nothing lost."""
+"""The Alopeyk webhook receiver: secret in the URL, durable append to the inbox, nothing lost."""
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -12,8 +13,8 @@ import httpx
 import jsonschema
 from redis.asyncio import Redis
 
-from hub import events, keys
-from tests.conftest import bearer
+from hub import events, keys, shipments
+from tests.conftest import bearer, inbox_drained
 
 FIXTURES = Path(__file__).parent / "fixtures" / "alopeyk"
 
@@ -28,18 +29,36 @@ def receiver_path(merchant: dict[str, Any]) -> str:
     return httpx.URL(merchant["alopeyk_webhook_url"]).path
 
 
+async def post_webhook(http: httpx.AsyncClient, redis: Redis, merchant: dict[str, Any], body: Any) -> str:
+    """POST an Alopeyk webhook, wait until it became events, and return its shipment's id."""
+    response = await http.post(receiver_path(merchant), json=body)
+    assert response.status_code == 202, response.text
+    await inbox_drained(redis)
+    order = body.get("order", body)
+    shipment = await shipments.find(redis, "alopeyk", str(order["id"]))
+    assert shipment is not None, f"order {order['id']} was not registered"
+    return shipment.id
+
+
 async def dead_letters(redis: Redis) -> list[dict[str, str]]:
     return [fields for _, fields in await redis.xrange(keys.DEADLETTER)]
+
+
+async def published(redis: Redis) -> list[dict[str, Any]]:
+    return [json.loads(fields["event"]) for _, fields in await redis.xrange(keys.EVENTS)]
 
 
 async def test_a_webhook_registers_the_order_and_publishes_its_events(
     http: httpx.AsyncClient, redis: Redis, merchant: dict[str, Any]
 ) -> None:
     response = await http.post(receiver_path(merchant), json=webhook_body())
-    assert response.status_code == 200, response.text
-    [shipment_id] = response.json()["shipment_ids"]
-    assert response.json()["published"] == 4  # new, searching, accepted + the courier's position
+    assert response.status_code == 202, response.text
+    assert response.json()["accepted"]  # the inbox entry: stored durably before the answer
+    await inbox_drained(redis)
 
+    events_published = await published(redis)
+    assert len(events_published) == 4  # new, searching, accepted + the courier's position
+    shipment_id = events_published[0]["partitionkey"]
     shipment = (await http.get(f"/v1/shipments/{shipment_id}", headers=bearer(merchant["api_key"]))).json()
     assert (shipment["provider"], shipment["provider_ref"], shipment["status"]) == (
         "alopeyk",
@@ -47,9 +66,8 @@ async def test_a_webhook_registers_the_order_and_publishes_its_events(
         "courier_assigned",
     )
     assert shipment["merchant_ref"] == "SHOP-3333"
-    published = [json.loads(f["event"]) for _, f in await redis.xrange(keys.EVENTS)]
-    assert [e["id"] for e in published] == [e["id"] for e in shipment["history"]]
-    for event in published:
+    assert [e["id"] for e in events_published] == [e["id"] for e in shipment["history"]]
+    for event in events_published:
         jsonschema.validate(event, events.schema())
         assert event["data"]["channel"] == "webhook" and event["data"]["merchant_id"] == merchant["id"]
 
@@ -58,13 +76,31 @@ async def test_a_repeated_webhook_publishes_nothing_new(
     http: httpx.AsyncClient, redis: Redis, merchant: dict[str, Any]
 ) -> None:
     await http.post(receiver_path(merchant), json=webhook_body())
-    again = await http.post(receiver_path(merchant), json=webhook_body())
-    assert again.json()["published"] == 0 and again.json()["duplicates"] == 4
-    picking = await http.post(
-        receiver_path(merchant), json=webhook_body(status="picking", picking_at="2017-09-12T18:55:00+04:30")
-    )
-    assert picking.json()["published"] == 1  # only the new status; the position is unchanged
-    assert await redis.xlen(keys.EVENTS) == 5
+    await http.post(receiver_path(merchant), json=webhook_body())
+    await inbox_drained(redis)
+    assert await redis.xlen(keys.EVENTS) == 4
+    picking = webhook_body(status="picking", picking_at="2017-09-12T18:55:00+04:30")
+    assert (await http.post(receiver_path(merchant), json=picking)).status_code == 202
+    await inbox_drained(redis)
+    new = (await published(redis))[4:]
+    assert [e["data"]["status"] for e in new] == ["at_pickup"]  # the position is unchanged
+
+
+async def test_webhooks_of_one_order_become_events_in_the_order_they_arrived(
+    http: httpx.AsyncClient, redis: Redis, merchant: dict[str, Any]
+) -> None:
+    launched, accepted = "2017-09-12T18:45:39+04:30", "2017-09-12T18:49:34+04:30"
+    steps = [
+        {"status": "new", "launched_at": None, "accepted_at": None},
+        {"status": "searching", "launched_at": launched, "accepted_at": None},
+        {"status": "accepted", "launched_at": launched, "accepted_at": accepted},
+        {"status": "picking", "picking_at": "2017-09-12T18:55:00+04:30"},
+    ]
+    for step in steps:  # sent back to back: the normalizer takes them in one batch
+        assert (await http.post(receiver_path(merchant), json=webhook_body(**step))).status_code == 202
+    await inbox_drained(redis)
+    statuses = [e["data"]["status"] for e in await published(redis) if e["type"] == "shipment.status_changed"]
+    assert statuses == ["pending", "searching_courier", "courier_assigned", "at_pickup"]
 
 
 async def test_a_wrong_secret_is_404_and_stores_nothing(
@@ -72,7 +108,7 @@ async def test_a_wrong_secret_is_404_and_stores_nothing(
 ) -> None:
     response = await http.post("/ingest/alopeyk/not-the-secret", json=webhook_body())
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
-    assert await redis.xlen(keys.EVENTS) == 0 and await dead_letters(redis) == []
+    assert await redis.xlen(keys.INBOX) == 0 and await dead_letters(redis) == []
 
 
 async def test_bad_bodies_are_refused_precisely_and_kept_in_the_dead_letter_stream(
@@ -93,6 +129,19 @@ async def test_bad_bodies_are_refused_precisely_and_kept_in_the_dead_letter_stre
     kept = await dead_letters(redis)
     assert [letter["merchant_id"] for letter in kept] == [merchant["id"]] * 3
     assert "not an Alopeyk order" in kept[1]["reason"]
+    assert await redis.xlen(keys.INBOX) == 0 and await redis.xlen(keys.EVENTS) == 0
+
+
+async def test_an_order_that_cannot_be_normalized_later_is_kept_as_a_dead_letter(
+    http: httpx.AsyncClient, redis: Redis, merchant: dict[str, Any]
+) -> None:
+    order = webhook_body()["order"] | {"accepted_at": "12 o'clock"}  # an order, but an unreadable time
+    accepted = await http.post(receiver_path(merchant), json=order)
+    assert accepted.status_code == 202
+    await inbox_drained(redis)
+    [kept] = await dead_letters(redis)
+    assert "unreadable time" in kept["reason"] and kept["merchant_id"] == merchant["id"]
+    assert json.loads(base64.b64decode(kept["body"])) == order
     assert await redis.xlen(keys.EVENTS) == 0
 
 
@@ -100,10 +149,10 @@ async def test_dead_letters_can_be_listed_and_replayed_after_a_fix(
     http: httpx.AsyncClient, redis: Redis, merchant: dict[str, Any], redis_url: str
 ) -> None:
     order = webhook_body()["order"]
-    order["accepted_at"] = "12 o'clock"  # unreadable: dead-lettered
-    refused = await http.post(receiver_path(merchant), json=order)
-    assert refused.status_code == 422
-    entry_id = refused.json()["error"]["deadletter_id"]
+    order["accepted_at"] = "12 o'clock"  # unreadable: dead-lettered by the normalizer
+    assert (await http.post(receiver_path(merchant), json=order)).status_code == 202
+    await inbox_drained(redis)
+    [(entry_id, _)] = await redis.xrange(keys.DEADLETTER)
 
     env = {"HUB_REDIS_URL": redis_url, "PATH": ""}
     listing = subprocess.run(
@@ -117,8 +166,6 @@ async def test_dead_letters_can_be_listed_and_replayed_after_a_fix(
 
     # An operator fixes the stored body (as a code fix would make it readable) and replays it.
     fields = (await redis.xrange(keys.DEADLETTER, entry_id, entry_id))[0][1]
-    import base64
-
     fixed = json.loads(base64.b64decode(fields["body"])) | {"accepted_at": "2017-09-12T18:49:34+04:30"}
     await redis.xadd(
         keys.DEADLETTER, {**fields, "body": base64.b64encode(json.dumps(fixed).encode()).decode()}

@@ -14,7 +14,7 @@ import yaml
 from hub.cli import _parser
 from tests.conftest import ROOT
 
-PROCESSES = {"web", "worker", "scheduler", "dispatcher", "pusher"}
+PROCESSES = {"web", "normalizer", "worker", "scheduler", "dispatcher", "pusher"}
 
 
 def hub_subcommands() -> set[str]:

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -46,8 +47,14 @@ def test_hub_dev_keeps_every_event_across_a_restart(tmp_path: Path) -> None:
         admin = {"Authorization": f"Bearer {(tmp_path / 'admin-token').read_text().strip()}"}
         merchant = httpx.post(f"{url}/v1/merchants", json={"name": "Dev shop"}, headers=admin).json()
         posted = httpx.post(merchant["alopeyk_webhook_url"], json=webhook_body(), timeout=10)
-        [shipment_id] = posted.json()["shipment_ids"]
+        assert posted.status_code == 202
         key = {"Authorization": f"Bearer {merchant['api_key']}"}
+
+        def listed() -> list[dict[str, Any]]:
+            return list(httpx.get(f"{url}/v1/shipments", headers=key).json()["data"])
+
+        wait_until(lambda: [s["status"] for s in listed()] == ["courier_assigned"], 30, "its events")
+        shipment_id = listed()[0]["id"]
         before = httpx.get(f"{url}/v1/shipments/{shipment_id}", headers=key).json()
     assert (tmp_path / "redis" / "appendonlydir").is_dir()
 

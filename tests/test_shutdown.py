@@ -31,13 +31,16 @@ def _all_running(redis_url: str) -> bool:
     with redis.Redis.from_url(redis_url) as client:
         worker = client.scard("rq:workers") > 0
         pusher = client.zcard(keys.PUSHER_WORKERS) > 0
-        try:
-            dispatcher = any(
-                g["name"] == keys.WEBHOOK_GROUP.encode() for g in client.xinfo_groups(keys.EVENTS)
-            )
-        except redis.ResponseError:
-            dispatcher = False
-    return worker and pusher and dispatcher
+        dispatcher = _has_group(client, keys.EVENTS, keys.WEBHOOK_GROUP)
+        normalizer = _has_group(client, keys.INBOX, keys.INBOX_GROUP)
+    return worker and pusher and dispatcher and normalizer
+
+
+def _has_group(client: redis.Redis, stream: str, group: str) -> bool:
+    try:
+        return any(g["name"] == group.encode() for g in client.xinfo_groups(stream))
+    except redis.ResponseError:
+        return False
 
 
 def test_every_process_stops_cleanly_on_sigterm(redis_url: str, tmp_path: Path) -> None:
@@ -58,10 +61,10 @@ def test_every_process_stops_cleanly_on_sigterm(redis_url: str, tmp_path: Path) 
     try:
         wait_until(lambda: _up(f"http://127.0.0.1:{pusher_port}/_emulator/state"), 60, "the Pusher emulator")
         supervisor.start("web", "serve", "--port", str(web_port))
-        for process in ("worker", "scheduler", "dispatcher", "pusher"):
+        for process in ("normalizer", "worker", "scheduler", "dispatcher", "pusher"):
             supervisor.start(process, process)
         wait_until(lambda: _up(f"http://127.0.0.1:{web_port}/readyz"), 60, "the web process")
-        wait_until(lambda: _all_running(redis_url), 60, "the worker, dispatcher and pusher to be at work")
+        wait_until(lambda: _all_running(redis_url), 60, "every process to be at work")
         assert supervisor.failed() is None
         started = time.monotonic()
         codes: dict[str, int] = {}
@@ -74,7 +77,8 @@ def test_every_process_stops_cleanly_on_sigterm(redis_url: str, tmp_path: Path) 
             codes[child.name] = code
         assert time.monotonic() - started < STOP_WITHIN_S
         # uvicorn re-raises the signal once its graceful shutdown is done, so the web process reports it.
-        assert codes == {"web": -signal.SIGTERM, "worker": 0, "scheduler": 0, "dispatcher": 0, "pusher": 0}
+        others = {"normalizer": 0, "worker": 0, "scheduler": 0, "dispatcher": 0, "pusher": 0}
+        assert codes == {"web": -signal.SIGTERM, **others}
     finally:
         supervisor.stop()
         emulator.stop()

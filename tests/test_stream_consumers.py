@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from hub import keys
 from tests.conftest import ROOT
 from tests.servers import wait_until
-from tests.test_alopeyk_receiver import receiver_path, webhook_body
+from tests.test_alopeyk_receiver import post_webhook, receiver_path, webhook_body
 
 EXAMPLE = ROOT / "examples" / "consume_events.py"
 
@@ -71,10 +71,9 @@ async def test_the_consumer_group_example_reads_and_acknowledges_every_event(
 
 
 async def test_hub_tail_pretty_prints_the_global_stream_and_one_shipment(
-    http: httpx.AsyncClient, redis_url: str, merchant: dict[str, Any]
+    http: httpx.AsyncClient, redis: Redis, redis_url: str, merchant: dict[str, Any]
 ) -> None:
-    response = await http.post(receiver_path(merchant), json=webhook_body())
-    [shipment_id] = response.json()["shipment_ids"]
+    shipment_id = await post_webhook(http, redis, merchant, webhook_body())
     tail = [sys.executable, "-m", "hub", "tail", "--from", "0", "--count", "4"]
     everything = subprocess.run(tail, env=hub_env(redis_url), capture_output=True, text=True, timeout=60)
     assert everything.returncode == 0, everything.stderr

@@ -13,6 +13,7 @@ from hub.api import health, metrics, openapi, pusher_webhook, receivers, shipmen
 from hub.api.errors import HANDLERS
 from hub.api.middleware import RequestId
 from hub.connection import connect
+from hub.inbox import Inbox
 from hub.ingest import Ingestor
 from hub.live import routes as live_routes
 from hub.live.service import LiveService
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.settings = settings
         app.state.redis = redis
         app.state.ingestor = Ingestor(redis, settings)
+        app.state.inbox = Inbox(redis)
         app.state.receiver_secrets = LRU(max_entries=10_000, ttl_s=RECEIVER_SECRET_CACHE_S)
         app.state.live = LiveService(redis, settings)  # live fan-out: one stream reader per process
         await app.state.live.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -53,4 +54,14 @@ async def conflict(request: Request, exc: Exception) -> Response:
     return error_response(409, str(exc))
 
 
-HANDLERS = {HTTPException: http_exception, NotFound: not_found, Conflict: conflict}
+async def store_unavailable(request: Request, exc: Exception) -> Response:
+    """Redis is down or failing: nothing was stored, and the caller may retry (never a bare 500)."""
+    return error_response(503, f"event store unavailable ({type(exc).__name__}); retry later")
+
+
+HANDLERS = {
+    HTTPException: http_exception,
+    NotFound: not_found,
+    Conflict: conflict,
+    RedisError: store_unavailable,
+}

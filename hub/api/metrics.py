@@ -20,18 +20,18 @@ async def prometheus(request: Request) -> Response:
     if expected and not hmac.compare_digest(bearer(request).encode(), expected.encode()):
         raise ApiError(401, "invalid metrics token")
     redis = request.app.state.redis
-    gauges = [
-        ('hub_stream_length{stream="hub:events"}', float(await redis.xlen(keys.EVENTS))),
-        ('hub_stream_length{stream="hub:deadletter"}', float(await redis.xlen(keys.DEADLETTER))),
-    ]
-    try:
-        groups = await redis.xinfo_groups(keys.EVENTS)
-    except ResponseError:  # no stream yet
-        groups = []
-    for group in groups:
-        labels = f'{{group="{group["name"]}"}}'
-        gauges.append((f"hub_consumer_group_lag{labels}", float(group.get("lag") or 0)))
-        gauges.append((f"hub_consumer_group_pending{labels}", float(group.get("pending", 0))))
+    gauges = []
+    for stream in (keys.EVENTS, keys.INBOX, keys.DEADLETTER):
+        gauges.append((f'hub_stream_length{{stream="{stream}"}}', float(await redis.xlen(stream))))
+    for stream in (keys.EVENTS, keys.INBOX):
+        try:
+            groups = await redis.xinfo_groups(stream)
+        except ResponseError:  # no stream yet
+            groups = []
+        for group in groups:
+            labels = f'{{group="{group["name"]}",stream="{stream}"}}'
+            gauges.append((f"hub_consumer_group_lag{labels}", float(group.get("lag") or 0)))
+            gauges.append((f"hub_consumer_group_pending{labels}", float(group.get("pending", 0))))
     for protocol, count in (await limits.open_sockets(redis)).items():  # live sockets of every process
         gauges.append((f'hub_live_open_sockets{{protocol="{protocol}"}}', float(count)))
     gauges += sorted((await metrics.reported(redis)).items())  # gauges processes report (Pusher)

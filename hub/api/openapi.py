@@ -152,11 +152,24 @@ PATHS: dict[str, Any] = {
             "parameters": [{"name": "secret", "in": "path", "required": True, "schema": {"type": "string"}}],
             "requestBody": {"required": True, "content": {_JSON: {"schema": {"type": "object"}}}},
             "responses": {
-                "200": {"description": "Events durably appended"},
+                "202": {
+                    "description": "Appended durably to hub:inbox; hub normalizer appends its events",
+                    "content": {
+                        _JSON: {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "accepted": {"type": "string", "description": "inbox entry id"}
+                                },
+                            }
+                        }
+                    },
+                },
                 "400": _error("Malformed JSON (kept in the dead-letter stream)"),
                 "404": _error("Unknown receiver secret (nothing stored)"),
                 "413": _error("Body over the size limit (kept, truncated, in the dead-letter stream)"),
                 "422": _error("Not an Alopeyk order (kept in the dead-letter stream)"),
+                "503": _error("Redis unavailable: nothing stored, retry"),
             },
         }
     },

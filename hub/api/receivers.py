@@ -1,9 +1,10 @@
 """Provider receivers: public by design, authenticated by a secret in the URL.
 
 Alopeyk signs nothing, so each merchant's receiver URL carries a secret of its own; a
-wrong secret is a 404 and nothing is stored. Everything behind a right secret is kept:
-a body we cannot use goes to the dead-letter stream with the reason, and the provider
-gets a precise 4xx.
+wrong secret is a 404 and nothing is stored. A body that is not JSON or not an order is
+refused at once with a precise 4xx and kept in the dead-letter stream. Anything else is
+appended to the inbox (durably, sharing round trips with concurrent requests) before the
+202; ``hub normalizer`` turns it into events within milliseconds (docs/ingest.md).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from starlette.routing import Route
 from hub import deadletter, merchants
 from hub.api.bodies import BodyTooLarge, read_capped
 from hub.api.errors import ApiError, error_response
-from hub.ingest import Ingestor, Rejected
+from hub.errors import NormalizationError
+from hub.ingest import Ingestor, Payload
 from hub.lru import LRU
 from hub.merchants import Merchant
 from hub.observations import Channel
+from hub.providers import alopeyk
 
 
 async def alopeyk_webhook(request: Request) -> Response:
@@ -29,22 +32,17 @@ async def alopeyk_webhook(request: Request) -> Response:
         body = await read_capped(request, request.app.state.settings.max_body_bytes)
     except BodyTooLarge as refusal:
         return await _refuse(request, refusal, refusal.partial, merchant.id)
-    ingestor: Ingestor = request.app.state.ingestor
+    payload = Payload("alopeyk", "webhook", body, Channel.WEBHOOK, merchant_id=merchant.id, register=True)
     try:
-        result = await ingestor.ingest_raw(
-            "alopeyk", "webhook", body, Channel.WEBHOOK, merchant_id=merchant.id, register=True
-        )
-    except Rejected as rejected:
-        if rejected.unreadable:
-            return error_response(400, rejected.reason, "invalid_json", deadletter_id=rejected.deadletter_id)
-        return error_response(422, rejected.reason, "not_normalizable", deadletter_id=rejected.deadletter_id)
-    return JSONResponse(
-        {
-            "shipment_ids": sorted({a.shipment_id for a in result.appended}),
-            "published": len(result.published),
-            "duplicates": len(result.appended) - len(result.published),
-        }
-    )
+        alopeyk.check_webhook(body)
+    except NormalizationError as error:
+        ingestor: Ingestor = request.app.state.ingestor
+        rejected = await ingestor.reject(payload, error)
+        status, code = (400, "invalid_json") if rejected.unreadable else (422, "not_normalizable")
+        return error_response(status, rejected.reason, code, deadletter_id=rejected.deadletter_id)
+    entry = await request.app.state.inbox.add(payload)
+    request.app.state.ingestor.counts.add("hub_inbox_accepted_total", provider="alopeyk")
+    return JSONResponse({"accepted": entry}, status_code=202)
 
 
 async def _merchant_by_secret(request: Request, secret: str) -> Merchant | None:

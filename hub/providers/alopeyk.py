@@ -69,6 +69,16 @@ def parse_body(body: bytes) -> Any:
     return parse_json(NAME, body)
 
 
+def check_webhook(body: bytes) -> None:
+    """What a receiver refuses at once, cheaply: a body that is not JSON or not an order at all.
+
+    The rest (times, statuses, stops) is read when the payload is normalized.
+    """
+    order = _unwrap(parse_body(body), "webhook")
+    required(NAME, order, "id", "order")
+    required(NAME, order, "status", "order")
+
+
 def normalize(payload: Any, *, kind: str, tz: tzinfo, ref: str | None = None) -> list[Observation]:
     order = _unwrap(payload, kind)
     order_id = str(required(NAME, order, "id", "order"))
