@@ -3,7 +3,8 @@
 Topology (every process on 127.0.0.1, uvloop everywhere, as ``hub serve`` runs):
 
 - one embedded Redis-protocol server;
-- a **receiver** ``hub serve`` that takes the Alopeyk webhook POSTs (normalize, append);
+- a **receiver** ``hub serve`` that takes the Alopeyk webhook POSTs (append to ``hub:inbox``),
+  and one ``hub normalizer`` that turns the inbox into events;
 - a **live** ``hub serve`` that holds every subscribed socket (its one ``XREAD`` loop fans
   ``hub:events`` out to them); every process fans out, so ingest and sockets can be split;
 - the load: this process POSTs at a fixed rate (aiohttp, keep-alive) and taps ``hub:events``
@@ -92,9 +93,9 @@ def number_of(event: dict[str, Any]) -> int | None:
 
 
 class Hub:
-    """One ``hub serve`` process."""
+    """One ``hub serve`` process (or, with ``command``, another hub process)."""
 
-    def __init__(self, redis_url: str, workers: int = 1) -> None:
+    def __init__(self, redis_url: str, workers: int = 1, command: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
@@ -106,8 +107,9 @@ class Hub:
             "HUB_LIVE_MAX_PER_MERCHANT": "1000000",
         }
         log_path = os.environ.get("HUB_BENCH_LOG")  # set it to keep the servers' logs
+        command = command or ("serve", "--port", str(self.port), "--workers", str(workers))
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hub", "serve", "--port", str(self.port), "--workers", str(workers)],
+            [sys.executable, "-m", "hub", *command],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=open(log_path, "ab") if log_path else subprocess.DEVNULL,  # noqa: SIM115
@@ -367,9 +369,8 @@ async def setup(http: aiohttp.ClientSession, hub: Hub, shipments: int) -> tuple[
     orders = list(range(500_000, 500_000 + shipments))
     tokens = []
     for order_id in orders:
-        async with http.post(post_url, data=webhook(order_id)) as response:
-            [shipment_id] = (await response.json())["shipment_ids"]
-        async with http.get(f"{hub.url}/v1/shipments/{shipment_id}", headers=auth) as response:
+        registration = {"provider": "alopeyk", "provider_ref": str(order_id)}
+        async with http.post(f"{hub.url}/v1/shipments", json=registration, headers=auth) as response:
             tokens.append((await response.json())["tracking_token"])
     return post_url, orders, tokens
 
@@ -408,6 +409,7 @@ async def main(args: argparse.Namespace) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp)) as embedded:
         receiver, live = Hub(embedded.url, args.receiver_workers), Hub(embedded.url)
+        normalizer = Hub(embedded.url, command=("normalizer",))
         live_url = f"ws://127.0.0.1:{live.port}/v1/live"
         readers = Readers(args.readers, live_url)
         redis = Redis.from_url(embedded.url, decode_responses=True)
@@ -436,6 +438,7 @@ async def main(args: argparse.Namespace) -> None:
                 cpu = CpuMeter(
                     {
                         "receiver": [receiver.process.pid],
+                        "normalizer": [normalizer.process.pid],
                         "live": [live.process.pid],
                         "poster": [os.getpid()],
                         "readers": [p.pid for p in readers.processes if p.pid],
@@ -489,6 +492,7 @@ async def main(args: argparse.Namespace) -> None:
             await readers.close()
             await redis.aclose()
             receiver.stop()
+            normalizer.stop()
             live.stop()
 
 

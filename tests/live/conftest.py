@@ -17,8 +17,9 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from hub import shipments
 from hub.embedded import free_port
-from tests.conftest import ADMIN_TOKEN, admin_headers
+from tests.conftest import ADMIN_TOKEN, admin_headers, inbox_drained
 from tests.servers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,9 +28,10 @@ START_TIMEOUT_S = 30.0
 
 
 class HubProcess:
-    def __init__(self, process: subprocess.Popen[bytes], port: int) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], port: int, redis_url: str) -> None:
         self.process = process
         self.port = port
+        self.redis_url = redis_url
         self.url = f"http://127.0.0.1:{port}"
         self.ws_url = f"ws://127.0.0.1:{port}"
 
@@ -61,7 +63,7 @@ def hub_process(redis_url: str, **env: str) -> Iterator[HubProcess]:
         stderr=log if log else subprocess.DEVNULL,
     )
     try:
-        hub = HubProcess(process, port)
+        hub = HubProcess(process, port, redis_url)
         wait_until(lambda: process.poll() is not None or _ready(hub.url), START_TIMEOUT_S, "hub serve")
         assert process.poll() is None, "hub serve exited at start"
         yield hub
@@ -76,12 +78,26 @@ def hub_process(redis_url: str, **env: str) -> Iterator[HubProcess]:
             log.close()
 
 
+@contextmanager
+def normalizer_process(redis_url: str) -> Iterator[None]:
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), "HUB_REDIS_URL": redis_url}
+    with subprocess.Popen([sys.executable, "-m", "hub", "normalizer"], env=environ) as process:
+        try:
+            yield
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+
+
 @pytest.fixture
 def start_hub(redis: Redis, redis_url: str) -> Iterator[Callable[..., HubProcess]]:
-    """Start ``hub serve`` processes on free ports; all stop when the test ends."""
+    """Start ``hub serve`` processes on free ports (and one ``hub normalizer``); all stop with the test."""
     stack: list[Any] = []
 
     def start(**env: str) -> HubProcess:
+        if not stack:
+            stack.append(normalizer_process(redis_url))
+            stack[-1].__enter__()
         manager = hub_process(redis_url, **env)
         stack.append(manager)
         return manager.__enter__()
@@ -119,11 +135,19 @@ def at_position(lat: float, lng: float, minute: int, **changes: Any) -> dict[str
     )
 
 
-async def post_webhook(http: httpx.AsyncClient, hub: HubProcess, merchant: dict[str, Any], body: Any) -> Any:
+async def post_webhook(http: httpx.AsyncClient, hub: HubProcess, merchant: dict[str, Any], body: Any) -> str:
+    """POST an Alopeyk webhook to ``hub``, wait until it became events, and return its shipment's id."""
     path = httpx.URL(merchant["alopeyk_webhook_url"]).path
     response = await http.post(f"{hub.url}{path}", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()
+    assert response.status_code == 202, response.text
+    redis = Redis.from_url(hub.redis_url, decode_responses=True)
+    try:
+        await inbox_drained(redis)
+        found = await shipments.find(redis, "alopeyk", str(body.get("order", body)["id"]))
+    finally:
+        await redis.aclose()
+    assert found is not None
+    return found.id
 
 
 async def eventually(check: Callable[[], Awaitable[object]], what: str, timeout_s: float = 20.0) -> Any:

@@ -24,9 +24,7 @@ async def test_the_map_follows_the_courier_and_the_timeline_with_tiles_unreachab
 ) -> None:
     hub = start_hub(HUB_LIVE_TILE_URL=UNREACHABLE_TILES)
     merchant = await new_merchant(client, hub)
-    [shipment_id] = (await post_webhook(client, hub, merchant, at_position(35.7561, 51.4171, 50)))[
-        "shipment_ids"
-    ]
+    shipment_id = await post_webhook(client, hub, merchant, at_position(35.7561, 51.4171, 50))
     headers = {"Authorization": f"Bearer {merchant['api_key']}"}
     token = (await client.get(f"{hub.url}/v1/shipments/{shipment_id}", headers=headers)).json()[
         "tracking_token"

@@ -36,8 +36,9 @@ async def subscribe(hub: HubProcess, **request: Any) -> ClientConnection:
     return ws
 
 
-async def shipment_of(http: httpx.AsyncClient, hub: HubProcess, merchant: dict[str, Any], reply: Any) -> Any:
-    [shipment_id] = reply["shipment_ids"]
+async def shipment_of(
+    http: httpx.AsyncClient, hub: HubProcess, merchant: dict[str, Any], shipment_id: str
+) -> Any:
     headers = {"Authorization": f"Bearer {merchant['api_key']}"}
     return (await http.get(f"{hub.url}/v1/shipments/{shipment_id}", headers=headers)).json()
 
