@@ -6,6 +6,7 @@ from typing import Any
 
 import redis as sync_redis
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from hub import keys
 
@@ -27,6 +28,11 @@ async def add(redis: Redis, shipment_id: str, due_ms: int = 0) -> None:
 async def reschedule(redis: Redis, shipment_id: str, due_ms: int) -> None:
     """Set the next due time, unless the shipment left the index meanwhile (stopped)."""
     await redis.zadd(keys.POLL_DUE, {shipment_id: due_ms}, xx=True)
+
+
+def reschedule_in(pipe: Pipeline, shipment_id: str, due_ms: int) -> None:
+    """:func:`reschedule`, queued on a pipeline to share a round trip with other writes."""
+    pipe.zadd(keys.POLL_DUE, {shipment_id: due_ms}, xx=True)
 
 
 async def remove(redis: Redis, shipment_id: str) -> None:

@@ -85,7 +85,7 @@ async def test_shipment_without_news_expires_with_an_explicit_event(
         try:
             outcomes = await drive(poller, redis, timeout_s=30)
         finally:
-            await poller.ingestor.close()
+            await poller.close()
 
     assert outcomes[-1].result == "expired"
     assert await status_codes(redis, shipment.id) == ["050000", EXPIRED_CODE]
