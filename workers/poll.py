@@ -51,6 +51,8 @@ class Poller:
         self.counts = metrics.Buffer(redis)  # written once a second: no round trip per poll
         self.http = http
         self.clients: dict[str, Client] = {}
+        # The longest a request can be on its way (a login first, then the call): counted that long.
+        self._in_flight_ms = int(2 * (self.poll.connect_timeout_s + self.poll.read_timeout_s) * 1000)
 
     async def close(self) -> None:
         """Write the last second's metrics; call before the event loop ends."""
@@ -102,10 +104,12 @@ class Poller:
         if paused_ms:
             await schedule.reschedule(self.redis, shipment_id, now_ms + paused_ms)
             return Outcome(shipment_id, "paused")
-        wait_ms = await self.limiter.acquire(provider, account, self.poll.provider(provider).rate_limits)
-        if wait_ms:
+        permit = await self.limiter.acquire(
+            provider, account, self.poll.provider(provider).rate_limits, self._in_flight_ms
+        )
+        if permit.wait_ms:
             self.counts.add("hub_poll_throttled_total", provider=provider)
-            await schedule.reschedule(self.redis, shipment_id, now_ms + wait_ms)
+            await schedule.reschedule(self.redis, shipment_id, now_ms + permit.wait_ms)
             return Outcome(shipment_id, "throttled")
 
         if due_ms:
@@ -136,6 +140,7 @@ class Poller:
             self.counts.observe(
                 "hub_poll_request_seconds", time.perf_counter() - started_s, provider=provider
             )
+            await self.limiter.sent(permit)
         if answer.remaining is not None and answer.remaining <= 0:
             await self.limiter.slow_down(provider, account, answer.reset_s or 60.0)
 
