@@ -26,6 +26,11 @@ def shipment(shipment_id: str) -> str:
     return f"{PREFIX}:{{{shipment_id}}}:shipment"
 
 
+def shipment_id_of(shipment_key: str) -> str:
+    """The shipment id inside a :func:`shipment` key (found by a SCAN)."""
+    return shipment_key.partition("{")[2].partition("}")[0]
+
+
 def history(shipment_id: str) -> str:
     """Stream: every event of one shipment, in sequence order."""
     return f"{PREFIX}:{{{shipment_id}}}:history"

@@ -59,6 +59,11 @@ class Buffer:
         self._scheduled: asyncio.Task[None] | None = None
         self._writing = asyncio.Lock()
 
+    def observe(self, name: str, value_s: float, **labels: str) -> None:
+        """Add one observation to the histogram ``name`` (seconds), like :func:`observe`."""
+        for series_name, series_labels, by in _observation(name, value_s, labels):
+            self.add(series_name, by, **series_labels)
+
     def add(self, name: str, by: float = 1, **labels: str) -> None:
         key = (name, tuple(sorted(labels.items())))
         self._counts[key] = self._counts.get(key, 0) + by
@@ -93,15 +98,25 @@ class Buffer:
 
 async def observe(redis: Redis, name: str, value_s: float, **labels: str) -> None:
     """Add one observation to the histogram ``name`` (seconds)."""
-    bucket = BUCKETS_S[bisect.bisect_left(BUCKETS_S, value_s)] if value_s <= BUCKETS_S[-1] else "+Inf"
     pipe = redis.pipeline(transaction=False)
-    pipe.hincrbyfloat(keys.METRICS, series(f"{name}_bucket", {**labels, "le": str(bucket)}), 1)
-    pipe.hincrbyfloat(keys.METRICS, series(f"{name}_sum", labels), value_s)
-    pipe.hincrbyfloat(keys.METRICS, series(f"{name}_count", labels), 1)
+    for series_name, series_labels, by in _observation(name, value_s, labels):
+        pipe.hincrbyfloat(keys.METRICS, series(series_name, series_labels), by)
     try:
         await pipe.execute()
     except RedisError as exc:
         log.warning("metric %s not recorded: %s", name, exc)
+
+
+def _observation(
+    name: str, value_s: float, labels: dict[str, str]
+) -> list[tuple[str, dict[str, str], float]]:
+    """The three series one histogram observation adds to: its bucket, the sum and the count."""
+    bucket = BUCKETS_S[bisect.bisect_left(BUCKETS_S, value_s)] if value_s <= BUCKETS_S[-1] else "+Inf"
+    return [
+        (f"{name}_bucket", {**labels, "le": str(bucket)}, 1),
+        (f"{name}_sum", labels, value_s),
+        (f"{name}_count", labels, 1),
+    ]
 
 
 async def snapshot(redis: Redis) -> dict[str, float]:

@@ -9,10 +9,12 @@ Design (why it looks like this):
   one Lua script that also pushes their score forward by a lease, so several schedulers
   never enqueue the same poll twice, and a poll lost with its worker comes back when the
   lease runs out. Claimed shipments are enqueued in batches: one RQ job per batch.
-* **Workers** (``hub worker``: plain RQ workers). RQ workers are synchronous and fork
-  per job, so each job runs one event loop that polls its whole batch concurrently
-  over one HTTP connection pool (:func:`workers.jobs.poll_batch`); that is what lets a
+* **Workers** (``hub worker``: RQ ``SimpleWorker``). RQ workers are synchronous, so each
+  job polls its whole batch concurrently on an event loop; the worker keeps that loop, its
+  Redis pool and its HTTP pool across jobs (:mod:`workers.jobs`); that is what lets a
   2-core host keep 10,000 shipments current against a provider answering in 200 ms.
+* **Backfill.** A scheduler starting adds tracked shipments the index misses
+  (:func:`workers.schedule.backfill`), so shipments registered before it existed are polled.
 * **Each poll** (:mod:`workers.poll`) asks the shared rate limiter, calls the
   provider's client, hands the answer to ``Ingestor.ingest_raw`` (which dedups by event
   id) and writes the next due time back: cadence on success, backoff with jitter on

@@ -8,7 +8,7 @@ import signal
 
 from hub.settings import Settings
 from workers import worker as rq_worker
-from workers.scheduler import Scheduler, connection
+from workers.scheduler import Scheduler, connection, data_connection
 
 
 def worker(args: argparse.Namespace) -> int:
@@ -20,11 +20,12 @@ def worker(args: argparse.Namespace) -> int:
 def scheduler(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
-    redis = connection(settings)
-    running = Scheduler(settings, redis)
+    redis, data = connection(settings), data_connection(settings)
+    running = Scheduler(settings, redis, data)
     signal.signal(signal.SIGTERM, lambda *_: running.stopping.set())
     try:
         running.run()
     finally:
         redis.close()
+        data.close()
     return 0

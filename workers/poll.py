@@ -48,8 +48,16 @@ class Poller:
         self.poll = settings.poll
         self.ingestor = Ingestor(redis, settings)
         self.limiter = RateLimiter(redis)
+        self.counts = metrics.Buffer(redis)  # written once a second: no round trip per poll
         self.http = http
         self.clients: dict[str, Client] = {}
+        # The longest a request can be on its way (a login first, then the call): counted that long.
+        self._in_flight_ms = int(2 * (self.poll.connect_timeout_s + self.poll.read_timeout_s) * 1000)
+
+    async def close(self) -> None:
+        """Write the last second's metrics; call before the event loop ends."""
+        await self.counts.close()
+        await self.ingestor.close()
 
     async def poll_many(self, due: Iterable[tuple[str, int]]) -> list[Outcome]:
         gate = asyncio.Semaphore(self.poll.concurrency)
@@ -96,30 +104,30 @@ class Poller:
         if paused_ms:
             await schedule.reschedule(self.redis, shipment_id, now_ms + paused_ms)
             return Outcome(shipment_id, "paused")
-        wait_ms = await self.limiter.acquire(provider, account, self.poll.provider(provider).rate_limits)
-        if wait_ms:
-            await metrics.inc(self.redis, "hub_poll_throttled_total", provider=provider)
-            await schedule.reschedule(self.redis, shipment_id, now_ms + wait_ms)
+        permit = await self.limiter.acquire(
+            provider, account, self.poll.provider(provider).rate_limits, self._in_flight_ms
+        )
+        if permit.wait_ms:
+            self.counts.add("hub_poll_throttled_total", provider=provider)
+            await schedule.reschedule(self.redis, shipment_id, now_ms + permit.wait_ms)
             return Outcome(shipment_id, "throttled")
 
         if due_ms:
-            await metrics.observe(
-                self.redis, "hub_poll_lag_seconds", max(0, now_ms - due_ms) / 1000, provider=provider
-            )
+            self.counts.observe("hub_poll_lag_seconds", max(0, now_ms - due_ms) / 1000, provider=provider)
         was_terminal = shipment.terminal
         started_s = time.perf_counter()
         try:
             answer = await self._client(provider).track(shipment.provider_ref)
         except RateLimited as exc:
             await self.limiter.slow_down(provider, account, exc.retry_after_s)
-            await metrics.inc(self.redis, "hub_poll_rate_limited_total", provider=provider)
+            self.counts.add("hub_poll_rate_limited_total", provider=provider)
             await schedule.reschedule(self.redis, shipment_id, now_ms + int(exc.retry_after_s * 1000))
             return Outcome(shipment_id, "throttled")
         except Unauthorized as exc:
             await health.mark_unauthorized(
                 self.redis, provider, account, exc.reason, self.poll.unauthorized_pause_s
             )
-            await metrics.inc(self.redis, "hub_poll_failures_total", provider=provider, reason="unauthorized")
+            self.counts.add("hub_poll_failures_total", provider=provider, reason="unauthorized")
             await schedule.reschedule(
                 self.redis, shipment_id, now_ms + int(self.poll.unauthorized_pause_s * 1000)
             )
@@ -129,9 +137,10 @@ class Poller:
             await self._failed(shipment_id, "unavailable", provider)
             return Outcome(shipment_id, "failed")
         finally:
-            await metrics.observe(
-                self.redis, "hub_poll_request_seconds", time.perf_counter() - started_s, provider=provider
+            self.counts.observe(
+                "hub_poll_request_seconds", time.perf_counter() - started_s, provider=provider
             )
+            await self.limiter.sent(permit)
         if answer.remaining is not None and answer.remaining <= 0:
             await self.limiter.slow_down(provider, account, answer.reset_s or 60.0)
 
@@ -149,25 +158,27 @@ class Poller:
             return Outcome(shipment_id, "failed")
 
         published = len(ingested.published)
-        await metrics.inc(self.redis, "hub_polls_total", provider=provider)
+        self.counts.add("hub_polls_total", provider=provider)
         if published:
-            await metrics.inc(self.redis, "hub_poll_events_total", published, provider=provider)
+            self.counts.add("hub_poll_events_total", published, provider=provider)
         if was_terminal:  # this was the confirming poll after the terminal status
             await schedule.remove(self.redis, shipment_id)
             await self.redis.hset(keys.poll_state(shipment_id), mapping={"failures": 0, "stopped_ms": now_ms})
             return Outcome(shipment_id, "stopped")
         changed_ms = now_ms if published else int(state.get("changed_ms") or heard_ms)
-        await self.redis.hset(keys.poll_state(shipment_id), mapping={"failures": 0, "changed_ms": changed_ms})
         fresh = await shipments.get(self.redis, shipment_id) if published else shipment
         eta = fresh.state.get("eta")
         eta_ms = int(timeparse.parse(eta, UTC).timestamp() * 1000) if eta else None
         next_s = cadence.interval_s(self.poll, provider, now_ms=now_ms, changed_ms=changed_ms, eta_ms=eta_ms)
-        await schedule.reschedule(self.redis, shipment_id, now_ms + int(next_s * 1000))
+        writes = self.redis.pipeline(transaction=False)  # one round trip for the state and the due time
+        writes.hset(keys.poll_state(shipment_id), mapping={"failures": 0, "changed_ms": changed_ms})
+        schedule.reschedule_in(writes, shipment_id, now_ms + int(next_s * 1000))
+        await writes.execute()
         return Outcome(shipment_id, "polled")
 
     async def _failed(self, shipment_id: str, reason: str, provider: str = "") -> None:
         failures = await self.redis.hincrby(keys.poll_state(shipment_id), "failures", 1)
-        await metrics.inc(self.redis, "hub_poll_failures_total", provider=provider, reason=reason)
+        self.counts.add("hub_poll_failures_total", provider=provider, reason=reason)
         wait_s = backoff.delay_s(failures, self.poll.backoff_base_s, self.poll.backoff_max_s)
         await schedule.reschedule(self.redis, shipment_id, _now_ms() + int(wait_s * 1000))
 
@@ -185,7 +196,7 @@ class Poller:
         )
         await self.ingestor.ingest([observation], Channel.POLL)
         await schedule.remove(self.redis, shipment.id)
-        await metrics.inc(self.redis, "hub_poll_expired_total", provider=shipment.provider)
+        self.counts.add("hub_poll_expired_total", provider=shipment.provider)
         log.info("shipment %s expired: no news since %d ms", shipment.id, heard_ms)
 
     def _client(self, provider: str) -> Client:

@@ -6,8 +6,10 @@ from typing import Any
 
 import redis as sync_redis
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from hub import keys
+from hub.statuses import TERMINAL
 
 # Claim up to ARGV[2] shipments due by ARGV[1] and lease them until ARGV[3], atomically:
 # a second scheduler running the same script at the same moment finds them not due.
@@ -29,6 +31,11 @@ async def reschedule(redis: Redis, shipment_id: str, due_ms: int) -> None:
     await redis.zadd(keys.POLL_DUE, {shipment_id: due_ms}, xx=True)
 
 
+def reschedule_in(pipe: Pipeline, shipment_id: str, due_ms: int) -> None:
+    """:func:`reschedule`, queued on a pipeline to share a round trip with other writes."""
+    pipe.zadd(keys.POLL_DUE, {shipment_id: due_ms}, xx=True)
+
+
 async def remove(redis: Redis, shipment_id: str) -> None:
     await redis.zrem(keys.POLL_DUE, shipment_id)
 
@@ -36,6 +43,33 @@ async def remove(redis: Redis, shipment_id: str) -> None:
 async def due_at(redis: Redis, shipment_id: str) -> int | None:
     score = await redis.zscore(keys.POLL_DUE, shipment_id)
     return int(score) if score is not None else None
+
+
+def backfill(redis: sync_redis.Redis, scan_count: int = 1000) -> int:
+    """Put every tracked, unfinished shipment the index misses in it, due now; returns how many.
+
+    Shipments registered before the index existed (or while it was lost) would otherwise
+    never be polled. Due times already in the index are kept (``NX``), so running this on
+    every scheduler start is safe.
+    """
+    added, found = 0, []
+    for key in redis.scan_iter(match=keys.shipment("*"), count=scan_count):
+        found.append(_text(key))
+        if len(found) >= scan_count:
+            added, found = added + _add_missing(redis, found), []
+    return added + _add_missing(redis, found)
+
+
+def _add_missing(redis: sync_redis.Redis, shipment_keys: list[str]) -> int:
+    pipe = redis.pipeline(transaction=False)
+    for key in shipment_keys:
+        pipe.hmget(key, ["tracking", "status"])
+    polled = [
+        keys.shipment_id_of(key)
+        for key, (tracking, status) in zip(shipment_keys, pipe.execute(), strict=True)
+        if _text(tracking or "1") == "1" and _text(status or "") not in TERMINAL
+    ]
+    return int(redis.zadd(keys.POLL_DUE, dict.fromkeys(polled, 0), nx=True)) if polled else 0
 
 
 class Claimer:

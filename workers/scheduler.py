@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any, cast
 
 import redis as sync_redis
+from redis.cluster import RedisCluster
 from rq import Queue
 
 from hub.settings import Settings
 from workers import jobs
-from workers.schedule import Claimer
+from workers.schedule import Claimer, backfill
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +26,14 @@ MAX_BATCHES_PER_TICK = 50
 
 
 class Scheduler:
-    def __init__(self, settings: Settings, connection: sync_redis.Redis) -> None:
+    """Claims due shipments from the due-time index on ``data`` and enqueues them on ``connection``."""
+
+    def __init__(
+        self, settings: Settings, connection: sync_redis.Redis, data: sync_redis.Redis | None = None
+    ) -> None:
         self.poll = settings.poll
-        self.claimer = Claimer(connection)
+        self.data = connection if data is None else data
+        self.claimer = Claimer(self.data)
         self.queue = Queue(self.poll.queue, connection=connection)
         self.stopping = threading.Event()
 
@@ -55,6 +62,14 @@ class Scheduler:
         return len(claimed)
 
     def run(self) -> None:
+        try:
+            log.info(
+                "scheduler start: %d shipments missing from the due-time index added", backfill(self.data)
+            )
+        except (
+            sync_redis.RedisError
+        ) as exc:  # the next start tries again; new registrations are indexed anyway
+            log.warning("backfill of the due-time index failed: %s", exc)
         log.info("scheduler enqueueing on queue %r every %.2f s", self.poll.queue, self.poll.tick_s)
         while not self.stopping.is_set():
             try:
@@ -64,6 +79,18 @@ class Scheduler:
                 full = False
             if not full:  # a full tick means more is due: go again at once
                 self.stopping.wait(self.poll.tick_s)
+
+
+def data_connection(settings: Settings) -> sync_redis.Redis:
+    """The hub's own server (shipments, the due-time index), a cluster when ``HUB_REDIS_CLUSTER`` says so."""
+    if not settings.redis_url:
+        from hub.errors import ConfigError
+
+        raise ConfigError("HUB_REDIS_URL is not set")
+    if settings.redis_cluster:
+        cluster: Any = RedisCluster.from_url(settings.redis_url)
+        return cast(sync_redis.Redis, cluster)
+    return sync_redis.Redis.from_url(settings.redis_url)
 
 
 def connection(settings: Settings) -> sync_redis.Redis:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
+from httpx_aiohttp import AiohttpTransport
 from redis.asyncio import Redis
 
 from hub.errors import HubError
@@ -85,11 +86,17 @@ def build(provider: str, settings: Settings, http: httpx.AsyncClient, redis: Red
 
 
 def http_client(settings: Settings, max_connections: int = 100) -> httpx.AsyncClient:
-    """One connection pool per process (or job); every call has connect and read timeouts."""
+    """One connection pool per process (or job); every call has connect and read timeouts.
+
+    httpx's interface over aiohttp's connection pool: httpx's own pool re-checks every
+    connection on every request, so with a hundred polls in flight it cost ~27 ms of CPU
+    per request here (the poller topped out near 30 polls/s); aiohttp's costs ~0.5 ms.
+    """
     poll = settings.poll
     timeout = httpx.Timeout(poll.read_timeout_s, connect=poll.connect_timeout_s)
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-    return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
+    transport = AiohttpTransport(limits=limits, trust_env=False)
+    return httpx.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False)
 
 
 def account_id(settings: Settings, provider: str) -> str:

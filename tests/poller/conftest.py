@@ -135,7 +135,7 @@ async def poller(redis: Redis, poll_settings: Settings) -> AsyncIterator[Poller]
     async with http_client(poll_settings) as http:
         poller = Poller(redis, poll_settings, http)
         yield poller
-        await poller.ingestor.close()
+        await poller.close()
 
 
 @pytest.fixture

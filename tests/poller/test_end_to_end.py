@@ -71,9 +71,9 @@ async def test_rate_limit_holds_across_two_workers(
 
     await wait_for(enough, TIMEOUT_S, f"{4 * limit} requests at the all24 emulator")
     times_s = sorted(emulators.requests("all24"))
-    # Arrival times jitter by network and scheduling delays; half a second of margin on the window.
-    busiest = max(sum(1 for t in times_s if start <= t < start + window_s - 0.5) for start in times_s)
-    assert busiest <= limit, f"{busiest} requests within {window_s - 0.5} s; limit is {limit}/{window_s} s"
+    # Counted where the provider counts them: on arrival, in any window (requests stay counted in flight).
+    busiest = max(sum(1 for t in times_s if start <= t < start + window_s) for start in times_s)
+    assert busiest <= limit, f"{busiest} requests within {window_s} s; limit is {limit}/{window_s} s"
 
     workers = {w.name: w for w in Worker.all(connection=SyncRedis.from_url(redis_url))}
     assert {"poller-a", "poller-b"} <= set(workers)

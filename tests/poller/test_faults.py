@@ -117,11 +117,13 @@ async def test_refused_credentials_pause_the_account_say_so_once_and_show_in_rea
 
     with caplog.at_level(logging.ERROR, logger="workers.health"):
         outcomes = await poller.poll_many((shipment_id, 0) for shipment_id in ids)
+        asked = len(emulators.requests("all24"))
         again = await poller.poll_one(ids[0])
 
     assert {o.result for o in outcomes} == {"paused"}
     assert again.result == "paused"
-    assert len(emulators.requests("all24")) == 5, "a paused account must not be asked again"
+    assert 1 <= asked <= 5, "only polls already on their way may reach a refusing provider"
+    assert len(emulators.requests("all24")) == asked, "a paused account must not be asked again"
     assert len([r for r in caplog.records if "unauthorized" in r.getMessage()]) == 1
     assert "all24-key" not in caplog.text
     with ServerThread(lambda url: create_app(poll_settings.replace(public_url=url))) as server:

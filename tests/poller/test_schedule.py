@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -11,11 +12,12 @@ from rq import Queue
 
 from hub import keys, shipments
 from hub.clients import http_client
-from hub.settings import Settings
+from hub.settings import RateLimit, Settings
 from tests.poller.conftest import Emulators, poller_env, status_codes
 from tests.poller.drive import drive
 from workers import cadence
 from workers.poll import EXPIRED_CODE, Poller
+from workers.ratelimit import RateLimiter
 from workers.scheduler import Scheduler
 
 
@@ -85,7 +87,7 @@ async def test_shipment_without_news_expires_with_an_explicit_event(
         try:
             outcomes = await drive(poller, redis, timeout_s=30)
         finally:
-            await poller.ingestor.close()
+            await poller.close()
 
     assert outcomes[-1].result == "expired"
     assert await status_codes(redis, shipment.id) == ["050000", EXPIRED_CODE]
@@ -105,3 +107,18 @@ def test_cadence_is_quick_in_motion_slow_when_idle_and_quick_near_the_eta() -> N
     assert parcel == 300
     assert idle == 900
     assert near == 60
+
+
+async def test_a_request_in_flight_keeps_its_rate_limit_slot_until_its_answer_is_back(redis: Redis) -> None:
+    limiter = RateLimiter(redis)
+    limits = (RateLimit(2, 1),)
+    first, second = [await limiter.acquire("all24", "acct", limits, in_flight_ms=30_000) for _ in range(2)]
+    assert (first.wait_ms, second.wait_ms) == (0, 0)
+
+    await asyncio.sleep(1.1)  # a window later: the provider may not have seen either request yet
+    assert (await limiter.acquire("all24", "acct", limits, in_flight_ms=30_000)).wait_ms > 0
+
+    await limiter.sent(first)  # its answer is back: it arrived by now, and counts for one window from now
+    assert (await limiter.acquire("all24", "acct", limits, in_flight_ms=30_000)).wait_ms > 0
+    await asyncio.sleep(1.1)
+    assert (await limiter.acquire("all24", "acct", limits, in_flight_ms=30_000)).wait_ms == 0
