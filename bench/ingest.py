@@ -2,10 +2,13 @@
 
 Both run under uvicorn with one worker on 127.0.0.1 and are loaded by wrk (64 connections,
 one thread) with the same Alopeyk webhooks, alternately, several times; the figures are
-medians. The receiver answers only after the webhook is appended to the inbox (valkey
-with an append-only file, fsync every second); one ``hub normalizer`` process turns the
-inbox into events meanwhile, and the script reports how fast it did, including the
-time it took to drain what was left when wrk stopped.
+medians. The server under test has CPU 0 to itself; wrk, the Redis-protocol server and the
+normalizer share CPU 1 (on a machine with fewer than two CPUs nothing is pinned).
+
+The receiver answers only after the webhook is appended to the inbox (valkey with an
+append-only file, fsync every second); one ``hub normalizer`` process turns the inbox into
+events meanwhile, and the script reports how fast it did, including the time it took to
+drain what was left when wrk stopped.
 
     python bench/ingest.py [--runs 3] [--duration-s 10] [--connections 64]
 
@@ -41,6 +44,7 @@ from hub.embedded import EmbeddedRedis, free_port  # noqa: E402
 
 SCRIPT = ROOT / "bench" / "alopeyk_webhooks.lua"
 DRAIN_TIMEOUT_S = 120
+SERVER_CPU, LOAD_CPU = 0, 1
 
 
 @dataclass
@@ -65,6 +69,8 @@ def main() -> None:
         raise SystemExit("bench/ingest.py needs wrk: apt-get install wrk")
 
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp)) as redis_server:
+        assert redis_server.process is not None
+        _pin(redis_server.process.pid, LOAD_CPU)
         secret = asyncio.run(_merchant_secret(redis_server.url))
         bare, hub = [], []
         for run in range(1, args.runs + 1):
@@ -89,7 +95,9 @@ def _measure(app: list[str], env: dict[str, str], path: str, args: argparse.Name
     command = [sys.executable, "-m", "uvicorn", *app, "--host", "127.0.0.1", "--port", str(port)]
     command += ["--no-access-log", "--log-level", "warning"]
     server_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
-    with subprocess.Popen(command, env=server_env, cwd=ROOT) as server:
+    with subprocess.Popen(
+        command, env=server_env, cwd=ROOT, preexec_fn=lambda: _pin(0, SERVER_CPU)
+    ) as server:
         try:
             _wait_listening(port)
             load = ["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration_s}s", "--latency"]
@@ -99,6 +107,7 @@ def _measure(app: list[str], env: dict[str, str], path: str, args: argparse.Name
                 text=True,
                 timeout=args.duration_s + 60,
                 check=True,
+                preexec_fn=lambda: _pin(0, LOAD_CPU),
             )
         finally:
             server.terminate()
@@ -110,7 +119,8 @@ def _measure(app: list[str], env: dict[str, str], path: str, args: argparse.Name
 def _normalizer(env: dict[str, str]) -> Iterator[Callable[[], float]]:
     """Runs ``hub normalizer``; the callable waits until the inbox is empty and says how long that took."""
     command = [sys.executable, "-m", "hub", "normalizer"]
-    with subprocess.Popen(command, env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, cwd=ROOT) as process:
+    environ = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    with subprocess.Popen(command, env=environ, cwd=ROOT, preexec_fn=lambda: _pin(0, LOAD_CPU)) as process:
 
         def drained() -> float:
             started = time.monotonic()
@@ -124,6 +134,12 @@ def _normalizer(env: dict[str, str]) -> Iterator[Callable[[], float]]:
         finally:
             process.terminate()
             process.wait(timeout=30)
+
+
+def _pin(pid: int, cpu: int) -> None:
+    """Keep ``pid`` on one CPU, so the server under test never shares its core with the load."""
+    if len(os.sched_getaffinity(0)) >= 2:
+        os.sched_setaffinity(pid, {cpu})
 
 
 def _parse(output: str) -> Result:

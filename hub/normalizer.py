@@ -74,7 +74,11 @@ class Normalizer:
         for entry_id, fields in entries:
             try:
                 payloads.append(inbox.from_fields(fields))
-            except (KeyError, ValueError) as exc:  # not written by a receiver: kept for an operator
+            except (
+                KeyError,
+                TypeError,
+                ValueError,
+            ) as exc:  # not written by a receiver: kept for an operator
                 log.error("normalizer: inbox entry %s is not a payload (%r)", entry_id, exc)
                 await deadletter.add(
                     self.redis,

@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await app.state.live.stop()
             await app.state.ingestor.close()
+            await app.state.inbox.close()
             await redis.aclose()
 
     routes = [

@@ -41,7 +41,6 @@ async def alopeyk_webhook(request: Request) -> Response:
         status, code = (400, "invalid_json") if rejected.unreadable else (422, "not_normalizable")
         return error_response(status, rejected.reason, code, deadletter_id=rejected.deadletter_id)
     entry = await request.app.state.inbox.add(payload)
-    request.app.state.ingestor.counts.add("hub_inbox_accepted_total", provider="alopeyk")
     return JSONResponse({"accepted": entry}, status_code=202)
 
 

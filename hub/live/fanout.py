@@ -4,7 +4,8 @@ Like encode/broadcaster: a single blocking ``XREAD`` loop serves every socket of
 process, so Redis sees one reader per process however many clients are connected.
 Each entry is parsed once and routed to the subscribers of its shipment and of its
 merchant; rendering for a view is cached on the entry, so a thousand sockets watching
-one merchant cost one ``json.dumps``.
+one merchant cost one ``json.dumps``. While no socket listens the reader rests, so a
+web process that only takes webhooks spends nothing on the stream.
 """
 
 from __future__ import annotations
@@ -74,14 +75,20 @@ class Fanout:
         self.offset = offsets.ZERO
         self._topics: dict[str, set[Subscriber]] = {}
         self._task: asyncio.Task[None] | None = None
-        self._started = False
+        self._listening = asyncio.Event()  # set while the reader must follow the stream
 
     @property
     def subscriber_count(self) -> int:
         return sum(len(s) for s in self._topics.values())
 
-    def subscribe(self, topic: str, subscriber: Subscriber) -> None:
+    async def subscribe(self, topic: str, subscriber: Subscriber) -> None:
+        """Returns once this process reads every entry appended from now on (so take snapshots after)."""
+        if not self._listening.is_set():
+            end = await self._stream_end()  # a resting reader skips what nobody was listening for
+            if not self._listening.is_set():  # no other first subscriber moved it meanwhile
+                self.offset = end
         self._topics.setdefault(topic, set()).add(subscriber)
+        self._listening.set()
 
     def unsubscribe(self, topic: str, subscriber: Subscriber) -> None:
         subscribers = self._topics.get(topic)
@@ -91,13 +98,7 @@ class Fanout:
                 del self._topics[topic]
 
     async def start(self) -> None:
-        """Start reading after the stream's current end; earlier entries are for snapshots.
-
-        A Redis outage must not stop the process starting: the reader then finds its
-        starting point once Redis is back.
-        """
-        with contextlib.suppress(RedisError, OSError):
-            await self._find_start()
+        """Start the reader; it rests until the first subscriber (earlier entries are for snapshots)."""
         self._task = asyncio.create_task(self._run(), name="hub-live-fanout")
 
     async def stop(self) -> None:
@@ -108,9 +109,10 @@ class Fanout:
 
     async def _run(self) -> None:
         while True:
+            if not self._topics:
+                self._listening.clear()
+            await self._listening.wait()
             try:
-                if not self._started:
-                    await self._find_start()
                 reply = await self.redis.xread(
                     {keys.EVENTS: self.offset}, block=READ_BLOCK_MS, count=READ_COUNT
                 )
@@ -123,13 +125,12 @@ class Fanout:
                     self.offset = entry_id
                     self._dispatch(entry_id, fields)
 
-    async def _find_start(self) -> None:
+    async def _stream_end(self) -> str:
         latest = await self.redis.xrevrange(keys.EVENTS, count=1)
-        self.offset = latest[0][0] if latest else offsets.ZERO
-        self._started = True
+        return str(latest[0][0]) if latest else offsets.ZERO
 
     def _dispatch(self, entry_id: str, fields: dict[str, str]) -> None:
-        if not self._topics:  # nobody is listening in this process: spare the parse
+        if not self._topics:  # the last socket left during the read: spare the parse
             return
         try:
             entry = Entry(entry_id, json.loads(fields["event"]))

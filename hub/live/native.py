@@ -88,7 +88,7 @@ class _Session:
 
     async def run(self, since: str | None) -> None:
         fanout = self.live.fanout
-        fanout.subscribe(self.scope.topic, self._deliver)
+        await fanout.subscribe(self.scope.topic, self._deliver)
         self.live.count("hub_live_subscriptions_total", scope="public" if self.scope.public else "merchant")
         try:
             async with self.live.subscribing:

@@ -103,7 +103,7 @@ class _Connection:
             self.live.count("hub_live_refused_total", code="pusher_subscribe")
             return self._error(str(refused), None)
         subscriber = self._subscriber(channel, scope)
-        self.live.fanout.subscribe(scope.topic, subscriber)
+        await self.live.fanout.subscribe(scope.topic, subscriber)
         self.channels[channel] = (scope.topic, subscriber)
         self._queue({"event": "pusher_internal:subscription_succeeded", "channel": channel, "data": "{}"})
         self.live.count("hub_live_subscriptions_total", scope="pusher")
