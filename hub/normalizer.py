@@ -24,7 +24,7 @@ from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 
-READ_COUNT = 200
+READ_COUNT = 20  # entries per batch, each holding up to inbox.PAYLOADS_PER_ENTRY payloads
 
 
 def run_normalizer(settings: Settings) -> None:
@@ -73,20 +73,13 @@ class Normalizer:
         payloads: list[Payload] = []
         for entry_id, fields in entries:
             try:
-                payloads.append(inbox.from_fields(fields))
-            except (
-                KeyError,
-                TypeError,
-                ValueError,
-            ) as exc:  # not written by a receiver: kept for an operator
-                log.error("normalizer: inbox entry %s is not a payload (%r)", entry_id, exc)
+                payloads += inbox.from_entry(fields)
+            except (KeyError, TypeError, ValueError) as exc:  # not written by an Inbox: kept for an operator
+                log.error("normalizer: inbox entry %s holds no payloads (%r)", entry_id, exc)
+                reason = f"inbox entry {entry_id} holds no payloads: {exc!r}"
+                body = json.dumps(fields).encode()
                 await deadletter.add(
-                    self.redis,
-                    provider=str(fields.get("provider", "unknown")),
-                    kind=str(fields.get("kind", "unknown")),
-                    channel=str(fields.get("channel", "unknown")),
-                    reason=f"inbox entry {entry_id} is not a payload: {exc!r}",
-                    body=json.dumps(fields).encode(),
+                    self.redis, provider="unknown", kind="inbox", channel="unknown", reason=reason, body=body
                 )
         results = await self.ingestor.ingest_batch(payloads)
         for payload, result in zip(payloads, results, strict=True):

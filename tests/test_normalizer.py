@@ -55,7 +55,7 @@ async def test_a_batch_becomes_events_in_order_and_bad_payloads_become_dead_lett
         "2": ["pending", "searching_courier", "courier_assigned"],
     }
     reasons = [fields["reason"] for _, fields in await redis.xrange(keys.DEADLETTER)]
-    assert len(reasons) == 2 and "unreadable time" in reasons[1] and "is not a payload" in reasons[0]
+    assert len(reasons) == 2 and "unreadable time" in reasons[1] and "holds no payloads" in reasons[0]
     assert await redis.xlen(keys.INBOX) == 0
 
 
