@@ -105,6 +105,7 @@ class Hub:
             "HUB_ADMIN_TOKEN": ADMIN,
             "HUB_LIVE_MAX_PER_IP": "1000000",
             "HUB_LIVE_MAX_PER_MERCHANT": "1000000",
+            "HUB_LOG_LEVEL": "warning",  # no access log line per POST, as in bench/ingest.py
         }
         log_path = os.environ.get("HUB_BENCH_LOG")  # set it to keep the servers' logs
         command = command or ("serve", "--port", str(self.port), "--workers", str(workers))

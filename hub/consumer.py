@@ -19,6 +19,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from hub import metrics
+
 log = logging.getLogger(__name__)
 
 Entry = tuple[str, dict[str, Any]]
@@ -106,6 +108,8 @@ class GroupConsumer:
             total += len(entries)
             if start in ("0-0", b"0-0"):
                 break
+        if total:
+            await metrics.inc(self.redis, "hub_stream_entries_reclaimed_total", by=total, group=self.group)
         return total
 
     async def ack(self, entry_ids: list[str], *, delete: bool = False) -> None:

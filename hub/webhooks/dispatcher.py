@@ -9,19 +9,15 @@ derived from endpoint and event, so handling an entry twice creates nothing twic
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import os
-import secrets
-import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
 
 from hub import keys, metrics
+from hub.consumer import GroupConsumer
 from hub.settings import Settings
 from hub.webhooks.deliveries import Deliveries
 from hub.webhooks.endpoints import Endpoint, EndpointCache
@@ -30,15 +26,8 @@ from hub.webhooks.matching import subscribers
 log = logging.getLogger(__name__)
 
 READ_COUNT = 200
-BLOCK_MS = 1000
-RECLAIM_EVERY_S = 5.0
-ERROR_BACKOFF_S = 1.0
 
 Kick = Callable[[], Awaitable[None]]
-
-
-def consumer_name() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 class Dispatcher:
@@ -46,62 +35,34 @@ class Dispatcher:
         self.redis = redis
         self.settings = settings
         self.kick = kick
-        self.name = name or consumer_name()
+        self.consumer = GroupConsumer(
+            redis,
+            keys.EVENTS,
+            keys.WEBHOOK_GROUP,
+            reclaim_idle_ms=settings.webhook_reclaim_idle_ms,
+            name=name,
+            read_count=READ_COUNT,
+        )
+        self.name = self.consumer.name
         self.deliveries = Deliveries(redis, settings.webhook_retention_s)
         self.endpoints = EndpointCache(redis)
 
     async def ensure_group(self) -> None:
         """Create the group at the stream's start; endpoints only take events recorded after they exist."""
-        try:
-            await self.redis.xgroup_create(keys.EVENTS, keys.WEBHOOK_GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await self.consumer.ensure_group()
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.ensure_group()
-        loop = asyncio.get_running_loop()
-        next_reclaim = loop.time()
-        while not stop.is_set():
-            try:
-                if loop.time() >= next_reclaim:
-                    await self.reclaim()
-                    next_reclaim = loop.time() + RECLAIM_EVERY_S
-                await self.step(BLOCK_MS)
-            except RedisError as exc:
-                log.warning("dispatcher: Redis error, retrying in %s s: %s", ERROR_BACKOFF_S, exc)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), ERROR_BACKOFF_S)
+        await self.consumer.run(stop, self.handle)
 
     async def step(self, block_ms: int) -> int:
         """Read new entries once (waiting up to ``block_ms``) and handle them; returns how many."""
-        reply = await self.redis.xreadgroup(
-            keys.WEBHOOK_GROUP, self.name, {keys.EVENTS: ">"}, count=READ_COUNT, block=block_ms
-        )
-        entries = [entry for _, stream_entries in reply or [] for entry in stream_entries]
+        entries = await self.consumer.read(block_ms)
         await self.handle(entries)
         return len(entries)
 
     async def reclaim(self) -> int:
         """Take over entries other dispatchers read but never acknowledged."""
-        start, total = "0-0", 0
-        for _ in range(100):  # bounded: at most 100 pages per round
-            reply = await self.redis.xautoclaim(
-                keys.EVENTS,
-                keys.WEBHOOK_GROUP,
-                self.name,
-                min_idle_time=self.settings.webhook_reclaim_idle_ms,
-                start_id=start,
-                count=READ_COUNT,
-            )
-            start, entries = reply[0], [e for e in reply[1] if e and e[1] is not None]
-            await self.handle(entries)
-            total += len(entries)
-            if start in ("0-0", b"0-0"):
-                break
-        if total:
-            await metrics.inc(self.redis, "hub_webhook_entries_reclaimed_total", by=total)
-        return total
+        return await self.consumer.reclaim(self.handle)
 
     async def handle(self, entries: list[tuple[str, dict[str, str]]]) -> None:
         if not entries:
@@ -117,7 +78,7 @@ class Dispatcher:
             for endpoint in subscribers(by_merchant.get(merchant_id, []), event, recorded_ms):
                 items.append((endpoint.id, endpoint.merchant_id, event))
         created = await self.deliveries.create_many(items)
-        await self.redis.xack(keys.EVENTS, keys.WEBHOOK_GROUP, *[entry_id for entry_id, _ in entries])
+        await self.consumer.ack([entry_id for entry_id, _ in entries])
         if created:
             await metrics.inc(self.redis, "hub_webhook_deliveries_created_total", by=created)
             if self.kick is not None:
