@@ -10,8 +10,9 @@ from collections.abc import Callable
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.live.conftest import HubProcess, at_position, eventually, new_merchant, order, post_webhook
+from tests.live.conftest import HubProcess, at_position, new_merchant, order, post_webhook
 from tests.live.test_native import recv, shipment_of, subscribe
+from tests.servers import eventually
 
 
 async def _accepted(hub: HubProcess, tracking_token: str) -> ClientConnection | None:

@@ -15,8 +15,8 @@ from hub.pusher import protocol
 from hub.pusher.connection import Connection, PusherRefused
 from hub.pusher.protocol import Frame
 from hub.settings import Settings
-from tests.pusher.conftest import KEY, eventually, subscribed
-from tests.servers import ServerThread
+from tests.pusher.conftest import KEY, subscribed
+from tests.servers import ServerThread, eventually
 
 
 @pytest.fixture

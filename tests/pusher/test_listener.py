@@ -13,7 +13,6 @@ from hub import keys
 from hub.pusher.listener import Listener
 from hub.settings import Settings
 from tests.pusher.conftest import (
-    eventually,
     hub_settings,
     location_event,
     register,
@@ -22,7 +21,7 @@ from tests.pusher.conftest import (
     subscribed,
     trigger,
 )
-from tests.servers import ServerThread
+from tests.servers import ServerThread, eventually
 
 
 async def test_status_changes_and_positions_of_many_shipments_arrive_once(

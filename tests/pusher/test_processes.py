@@ -16,8 +16,8 @@ import pytest
 from redis.asyncio import Redis
 
 from hub import keys
-from tests.pusher.conftest import KEY, eventually, register, status_event, stream_events, subscribed, trigger
-from tests.servers import ServerThread
+from tests.pusher.conftest import KEY, register, status_event, stream_events, subscribed, trigger
+from tests.servers import ServerThread, eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
