@@ -14,7 +14,10 @@ import jsonschema
 from redis.asyncio import Redis
 
 from hub import events, keys, shipments
-from tests.conftest import bearer, inbox_drained
+from hub.api.app import create_app
+from hub.settings import Settings
+from tests.conftest import bearer, create_merchant, inbox_drained
+from tests.servers import ServerThread
 
 FIXTURES = Path(__file__).parent / "fixtures" / "alopeyk"
 
@@ -189,3 +192,21 @@ async def test_dead_letters_can_be_listed_and_replayed_after_a_fix(
     )
     assert still_bad.returncode == 1 and "unreadable time" in still_bad.stderr
     assert await redis.xlen(keys.DEADLETTER) == 2  # a failed replay adds no new dead letter
+
+
+async def test_inline_receiving_appends_the_events_before_it_answers(
+    settings: Settings, redis: Redis
+) -> None:
+    inline = settings.replace(receive_inline=True)
+    with ServerThread(lambda url: create_app(inline.replace(public_url=url))) as server:  # no normalizer
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+            merchant = await create_merchant(http, "Inline shop")
+            response = await http.post(receiver_path(merchant), json=webhook_body())
+            assert response.status_code == 200, response.text
+            assert (response.json()["published"], response.json()["duplicates"]) == (4, 0)
+            assert len(await published(redis)) == 4 and await redis.xlen(keys.INBOX) == 0
+
+            unreadable = webhook_body()["order"] | {"id": 1, "accepted_at": "12 o'clock"}
+            refused = await http.post(receiver_path(merchant), json=unreadable)
+            assert (refused.status_code, refused.json()["error"]["code"]) == (422, "not_normalizable")
+            assert refused.json()["error"]["deadletter_id"]
