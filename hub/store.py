@@ -17,7 +17,6 @@ while a write is in flight and sends them together in one pipeline (:mod:`hub.ba
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from hub import keys
 from hub.batching import GroupCommit
+from hub.connection import run_scripts
 from hub.events import split_for_append
 from hub.lru import LRU
 from hub.settings import Settings
@@ -177,7 +177,7 @@ class Store:
             for event in group:
                 args += _args(event)
             calls.append((script_keys, args))
-        replies = await self._run_scripts(calls)
+        replies = await run_scripts(self.redis, [(self._script, k, a) for k, a in calls])
 
         outcomes: dict[str, Appended] = {}
         publish = self.redis.pipeline(transaction=False)
@@ -201,15 +201,6 @@ class Store:
             if appended.published:
                 self._published.put(appended.event_id, True)
         return results
-
-    async def _run_scripts(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
-        """One pipeline on a single server; on a cluster (whose client pipelines no scripts), concurrently."""
-        if isinstance(self.redis, RedisCluster):
-            return list(await asyncio.gather(*(self._script(keys=k, args=a) for k, a in calls)))
-        pipe = self.redis.pipeline(transaction=False)
-        for script_keys, args in calls:
-            await self._script(keys=script_keys, args=args, client=pipe)
-        return list(await pipe.execute())
 
     def _trim(self) -> tuple[str, int]:
         """How hub:events is trimmed: by age when configured, else by length (both approximate)."""
