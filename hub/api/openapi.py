@@ -12,20 +12,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.api.openapi_parts import answer, body, error
 from hub.api.webhooks_openapi import OPENAPI_PATHS as WEBHOOK_PATHS
 from hub.events import schema as event_schema
 
-
-def _error(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
-
-
 _MERCHANT: list[dict[str, list[str]]] = [{"apiKey": []}]
 _ID = {"name": "shipment_id", "in": "path", "required": True, "schema": {"type": "string"}}
-_JSON = "application/json"
 _TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
 
 PATHS: dict[str, Any] = {
@@ -41,7 +33,7 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "Prometheus metrics of the whole hub (bearer HUB_METRICS_TOKEN when set)",
             "security": [{"metricsToken": []}],
-            "responses": {"200": {"description": "text/plain; version=0.0.4"}, "401": _error("Wrong token")},
+            "responses": {"200": {"description": "text/plain; version=0.0.4"}, "401": error("Wrong token")},
         }
     },
     "/openapi.json": {
@@ -51,26 +43,12 @@ PATHS: dict[str, Any] = {
         "post": {
             "summary": "Create a merchant; returns its API key and Alopeyk receiver URL once",
             "security": [{"adminToken": []}],
-            "requestBody": {
-                "required": True,
-                "content": {
-                    _JSON: {
-                        "schema": {
-                            "type": "object",
-                            "required": ["name"],
-                            "properties": {"name": {"type": "string"}},
-                        }
-                    }
-                },
-            },
+            "requestBody": body({"name": {"type": "string"}}, required=["name"]),
             "responses": {
-                "201": {
-                    "description": "Created",
-                    "content": {_JSON: {"schema": {"$ref": "#/components/schemas/NewMerchant"}}},
-                },
-                "401": _error("Missing or wrong admin token"),
-                "403": _error("Admin API disabled (HUB_ADMIN_TOKEN unset)"),
-                "422": _error("Invalid body"),
+                "201": answer("Created", {"$ref": "#/components/schemas/NewMerchant"}),
+                "401": error("Missing or wrong admin token"),
+                "403": error("Admin API disabled (HUB_ADMIN_TOKEN unset)"),
+                "422": error("Invalid body"),
             },
         }
     },
@@ -78,30 +56,19 @@ PATHS: dict[str, Any] = {
         "post": {
             "summary": "Register a shipment (idempotent per provider reference)",
             "security": _MERCHANT,
-            "requestBody": {
-                "required": True,
-                "content": {
-                    _JSON: {
-                        "schema": {
-                            "type": "object",
-                            "required": ["provider", "provider_ref"],
-                            "properties": {
-                                "provider": {"enum": ["alopeyk", "hld", "alclient", "alod", "all24"]},
-                                "provider_ref": {"type": "string"},
-                                "merchant_ref": {"type": "string"},
-                            },
-                        }
-                    }
+            "requestBody": body(
+                {
+                    "provider": {"enum": ["alopeyk", "hld", "alclient", "alod", "all24"]},
+                    "provider_ref": {"type": "string"},
+                    "merchant_ref": {"type": "string"},
                 },
-            },
+                required=["provider", "provider_ref"],
+            ),
             "responses": {
-                "201": {
-                    "description": "Registered",
-                    "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Shipment"}}},
-                },
+                "201": answer("Registered", {"$ref": "#/components/schemas/Shipment"}),
                 "200": {"description": "Already registered by this merchant"},
-                "409": _error("Registered by another merchant"),
-                "422": _error("Invalid body"),
+                "409": error("Registered by another merchant"),
+                "422": error("Invalid body"),
             },
         },
         "get": {
@@ -124,7 +91,7 @@ PATHS: dict[str, Any] = {
             ],
             "responses": {
                 "200": {"description": "A page: {data: [Shipment], next_cursor}"},
-                "422": _error("Invalid filter"),
+                "422": error("Invalid filter"),
             },
         },
     },
@@ -135,14 +102,14 @@ PATHS: dict[str, Any] = {
             "parameters": [_ID],
             "responses": {
                 "200": {"description": "Shipment with history"},
-                "404": _error("Not found (or not yours)"),
+                "404": error("Not found (or not yours)"),
             },
         },
         "delete": {
             "summary": "Stop tracking",
             "security": _MERCHANT,
             "parameters": [_ID],
-            "responses": {"204": {"description": "Stopped"}, "404": _error("Not found (or not yours)")},
+            "responses": {"204": {"description": "Stopped"}, "404": error("Not found (or not yours)")},
         },
     },
     "/ingest/alopeyk/{secret}": {
@@ -150,26 +117,20 @@ PATHS: dict[str, Any] = {
             "summary": "Alopeyk webhook receiver (the secret in the URL identifies the merchant)",
             "security": [],
             "parameters": [{"name": "secret", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "requestBody": {"required": True, "content": {_JSON: {"schema": {"type": "object"}}}},
+            "requestBody": body(),
             "responses": {
-                "202": {
-                    "description": "Appended durably to hub:inbox; hub normalizer appends its events",
-                    "content": {
-                        _JSON: {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "accepted": {"type": "string", "description": "inbox entry id"}
-                                },
-                            }
-                        }
+                "202": answer(
+                    "Appended durably to hub:inbox; hub normalizer appends its events",
+                    {
+                        "type": "object",
+                        "properties": {"accepted": {"type": "string", "description": "inbox entry id"}},
                     },
-                },
-                "400": _error("Malformed JSON (kept in the dead-letter stream)"),
-                "404": _error("Unknown receiver secret (nothing stored)"),
-                "413": _error("Body over the size limit (kept, truncated, in the dead-letter stream)"),
-                "422": _error("Not an Alopeyk order (kept in the dead-letter stream)"),
-                "503": _error("Redis unavailable: nothing stored, retry"),
+                ),
+                "400": error("Malformed JSON (kept in the dead-letter stream)"),
+                "404": error("Unknown receiver secret (nothing stored)"),
+                "413": error("Body over the size limit (kept, truncated, in the dead-letter stream)"),
+                "422": error("Not an Alopeyk order (kept in the dead-letter stream)"),
+                "503": error("Redis unavailable: nothing stored, retry"),
             },
         }
     },
@@ -180,8 +141,8 @@ PATHS: dict[str, Any] = {
             "security": _MERCHANT,
             "responses": {
                 "200": {"description": "{auth}"},
-                "401": _error("Bad credential"),
-                "403": _error("Not yours"),
+                "401": error("Bad credential"),
+                "403": error("Not yours"),
             },
         }
     },
@@ -190,7 +151,7 @@ PATHS: dict[str, Any] = {
             "summary": "The recipient's live-tracking map (HTML)",
             "security": [],
             "parameters": [_TOKEN],
-            "responses": {"200": {"description": "HTML page"}, "404": _error("Unknown tracking token")},
+            "responses": {"200": {"description": "HTML page"}, "404": error("Unknown tracking token")},
         }
     },
     "/v1/track/{token}": {
@@ -200,7 +161,7 @@ PATHS: dict[str, Any] = {
             "parameters": [_TOKEN],
             "responses": {
                 "200": {"description": "Public tracking view"},
-                "404": _error("Unknown tracking token"),
+                "404": error("Unknown tracking token"),
             },
         }
     },
@@ -208,7 +169,7 @@ PATHS: dict[str, Any] = {
         "post": {
             "summary": "A short-lived token for a merchant's browser to subscribe to /v1/live",
             "security": _MERCHANT,
-            "responses": {"201": {"description": "token and expires_in_s"}, "401": _error("Bad API key")},
+            "responses": {"201": {"description": "token and expires_in_s"}, "401": error("Bad API key")},
         }
     },
 }
@@ -223,15 +184,15 @@ PATHS["/ingest/pusher"] = {
             {"name": "X-Pusher-Key", "in": "header", "required": True, "schema": {"type": "string"}},
             {"name": "X-Pusher-Signature", "in": "header", "required": True, "schema": {"type": "string"}},
         ],
-        "requestBody": {"required": True, "content": {_JSON: {"schema": {"type": "object"}}}},
+        "requestBody": body(),
         "responses": {
             "200": {"description": "Counts of published, duplicate, dead-lettered and ignored events"},
-            "400": _error("Not JSON, or no time_ms"),
-            "401": _error("Missing headers, unknown key or a signature that does not match the body"),
-            "404": _error("Pusher webhooks are not configured (HUB_PUSHER_WEBHOOK_SECRET)"),
-            "413": _error("Body over the size limit"),
-            "422": _error("Stale batch (time_ms over 300 s off) or 'events' not a list"),
-            "503": _error("Event store unavailable: retry the batch"),
+            "400": error("Not JSON, or no time_ms"),
+            "401": error("Missing headers, unknown key or a signature that does not match the body"),
+            "404": error("Pusher webhooks are not configured (HUB_PUSHER_WEBHOOK_SECRET)"),
+            "413": error("Body over the size limit"),
+            "422": error("Stale batch (time_ms over 300 s off) or 'events' not a list"),
+            "503": error("Event store unavailable: retry the batch"),
         },
     }
 }

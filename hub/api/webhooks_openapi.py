@@ -4,24 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-_JSON = "application/json"
+from hub.api.openapi_parts import body, error
+
 _AUTH: list[dict[str, list[str]]] = [{"apiKey": []}, {"adminToken": []}]
 _EP = {"name": "endpoint_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _DLV = {"name": "delivery_id", "in": "path", "required": True, "schema": {"type": "string"}}
-
-
-def _error(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
-
-
-def _body(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "object", "properties": properties}
-    if required:
-        schema["required"] = required
-    return {"required": bool(required), "content": {_JSON: {"schema": schema}}}
 
 
 _LIST = {"type": "array", "items": {"type": "string"}}
@@ -34,7 +21,7 @@ _SUBSCRIPTION = {
 }
 _ENDPOINT = {"description": "The endpoint (never its secret)"}
 _WITH_SECRET = {"description": "The endpoint and its new signing secret (shown once)"}
-_NOT_FOUND = _error("No such endpoint (or not yours)")
+_NOT_FOUND = error("No such endpoint (or not yours)")
 
 
 def _op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -45,8 +32,8 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/v1/webhooks/endpoints": {
         "post": _op(
             "Subscribe an endpoint; the admin names merchant_id",
-            {"201": _WITH_SECRET, "422": _error("Invalid or unsafe url, unknown type or provider")},
-            requestBody=_body({**_SUBSCRIPTION, "merchant_id": {"type": "string"}}, ["url"]),
+            {"201": _WITH_SECRET, "422": error("Invalid or unsafe url, unknown type or provider")},
+            requestBody=body({**_SUBSCRIPTION, "merchant_id": {"type": "string"}}, ["url"]),
         ),
         "get": _op(
             "List endpoints (the admin: all, or ?merchant_id=)",
@@ -58,9 +45,9 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": _op("Read an endpoint", {"200": _ENDPOINT, "404": _NOT_FOUND}, parameters=[_EP]),
         "patch": _op(
             "Change url, types, providers, shipments or description",
-            {"200": _ENDPOINT, "404": _NOT_FOUND, "422": _error("Invalid field")},
+            {"200": _ENDPOINT, "404": _NOT_FOUND, "422": error("Invalid field")},
             parameters=[_EP],
-            requestBody=_body(_SUBSCRIPTION),
+            requestBody=body(_SUBSCRIPTION),
         ),
         "delete": _op(
             "Delete; its pending deliveries are cancelled",
@@ -71,7 +58,7 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/v1/webhooks/endpoints/{endpoint_id}/pause": {
         "post": _op(
             "Pause: deliveries wait until resumed",
-            {"200": _ENDPOINT, "404": _NOT_FOUND, "409": _error("Disabled: resume instead")},
+            {"200": _ENDPOINT, "404": _NOT_FOUND, "409": error("Disabled: resume instead")},
             parameters=[_EP],
         )
     },
@@ -83,9 +70,9 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/v1/webhooks/endpoints/{endpoint_id}/rotate-secret": {
         "post": _op(
             "New secret; the old one keeps signing too for overlap_s (default HUB_WEBHOOK_SECRET_OVERLAP_S)",
-            {"200": _WITH_SECRET, "404": _NOT_FOUND, "422": _error("Invalid overlap_s")},
+            {"200": _WITH_SECRET, "404": _NOT_FOUND, "422": error("Invalid overlap_s")},
             parameters=[_EP],
-            requestBody=_body({"overlap_s": {"type": "number", "minimum": 0, "maximum": 604800}}),
+            requestBody=body({"overlap_s": {"type": "number", "minimum": 0, "maximum": 604800}}),
         )
     },
     "/v1/webhooks/endpoints/{endpoint_id}/test": {
@@ -101,7 +88,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             {
                 "200": {"description": "{data: [Delivery], next_cursor}"},
                 "404": _NOT_FOUND,
-                "422": _error("Bad filter"),
+                "422": error("Bad filter"),
             },
             parameters=[
                 _EP,
@@ -121,10 +108,10 @@ OPENAPI_PATHS: dict[str, Any] = {
             {
                 "202": {"description": "{requeued, delivery_ids}"},
                 "404": _NOT_FOUND,
-                "422": _error("Bad time"),
+                "422": error("Bad time"),
             },
             parameters=[_EP],
-            requestBody=_body(
+            requestBody=body(
                 {
                     "since": {"type": "string", "format": "date-time"},
                     "until": {"type": "string", "format": "date-time"},
@@ -138,7 +125,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "A delivery with every attempt (time, status, latency, first 4 KiB of the response, error)",
             {
                 "200": {"description": "Delivery with attempts"},
-                "404": _error("No such delivery (or not yours)"),
+                "404": error("No such delivery (or not yours)"),
             },
             parameters=[_DLV],
         )
@@ -148,7 +135,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "Send this delivery again (same webhook-id), after earlier events of its shipment",
             {
                 "202": {"description": "The delivery, pending"},
-                "404": _error("No such delivery (or not yours)"),
+                "404": error("No such delivery (or not yours)"),
             },
             parameters=[_DLV],
         )
