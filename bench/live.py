@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import multiprocessing
 import os
@@ -206,9 +207,12 @@ async def _reader_loop(conn: Connection, url: str) -> None:
             conn.send((await reader.open(argument), len(reader.sockets), reader.closed))
         elif command == "clear":
             reader.received = []
+            gc.collect()
+            gc.disable()  # a collection pause here would count as hub latency
             conn.send(None)
         elif command == "collect":
             conn.send(await reader.collect(*argument))
+            gc.enable()
         else:
             await reader.close()
             conn.send(None)
@@ -376,19 +380,36 @@ async def setup(http: aiohttp.ClientSession, hub: Hub, shipments: int) -> tuple[
     return post_url, orders, tokens
 
 
+def expected_frames(args: argparse.Namespace, seconds: float) -> list[int]:
+    """Frames each reader process should receive: socket i watches shipment i % shipments."""
+    count = int(args.rate * seconds)
+    per_order = [len(range(j, count, args.shipments)) for j in range(args.shipments)]
+    return [sum(per_order[i % args.shipments] for i in part) for part in socket_shares(args)]
+
+
+def socket_shares(args: argparse.Namespace) -> list[range]:
+    return [range(k, args.sockets, args.readers) for k in range(args.readers)]
+
+
 async def loaded_run(
-    load: Load, readers: Readers, expected: list[int], run: int, args: argparse.Namespace
+    load: Load, readers: Readers, run: int, args: argparse.Namespace, seconds: float
 ) -> tuple[list[float], list[float], int]:
     """Hub latencies, stream-append latencies and receipts missing, for one run at the full load."""
-    count = int(args.rate * args.seconds)
+    count = int(args.rate * seconds)
+    expected = expected_frames(args, seconds)
     first = run * RUN_EVENTS
     await readers.ask([("clear", None)] * len(expected))
     latest = await load.redis.xrevrange(keys.EVENTS, count=1)
     appended: dict[int, int] = {}
     tap = asyncio.create_task(load.tap(latest[0][0] if latest else "0-0", first + count - 1, appended))
-    sent = await load.post_at_rate(first, count, args.rate, load.orders)
-    received = await readers.ask([("collect", (n, DRAIN_TIMEOUT_S)) for n in expected])
-    await asyncio.wait_for(tap, DRAIN_TIMEOUT_S)
+    gc.collect()
+    gc.disable()  # the load generator's own collection pauses would count as hub latency
+    try:
+        sent = await load.post_at_rate(first, count, args.rate, load.orders)
+        received = await readers.ask([("collect", (n, DRAIN_TIMEOUT_S)) for n in expected])
+        await asyncio.wait_for(tap, DRAIN_TIMEOUT_S)
+    finally:
+        gc.enable()
     frames = [r for part in received for r in part]
     return latencies_ms(sent, frames), latencies_ms(sent, list(appended.items())), sum(expected) - len(frames)
 
@@ -422,13 +443,11 @@ async def main(args: argparse.Namespace) -> None:
                 await live.ready(http)
                 post_url, orders, tokens = await setup(http, receiver, args.shipments)
                 load = Load(http, redis, post_url, live_url, orders)
-                # Socket i watches shipment i % shipments; readers hold contiguous slices.
-                share = [range(k, args.sockets, args.readers) for k in range(args.readers)]
                 count = int(args.rate * args.seconds)
-                per_order = [len(range(j, count, args.shipments)) for j in range(args.shipments)]
-                expected = [sum(per_order[i % args.shipments] for i in part) for part in share]
                 rss_before = live.rss_kib()
-                opened = await readers.ask([("open", [tokens[i % len(tokens)] for i in p]) for p in share])
+                opened = await readers.ask(
+                    [("open", [tokens[i % len(tokens)] for i in p]) for p in socket_shares(args)]
+                )
                 print(f"opened {sum(o[1] for o in opened)} sockets ({[o[0] for o in opened if o[0]]})")
                 print(
                     f"{args.sockets} sockets over {args.shipments} shipments, {args.rate} events/s for",
@@ -446,10 +465,12 @@ async def main(args: argparse.Namespace) -> None:
                         "redis": [embedded.process.pid],
                     }
                 )
+                # Warm-up, not counted: pools fill, caches fill, sockets settle.
+                await loaded_run(load, readers, args.runs, args, args.warmup_seconds)
                 for run in range(args.runs):
                     light = await light_run(load, tokens[0], run)
                     before = cpu.sample()
-                    hub_ms, stream_ms, missing = await loaded_run(load, readers, expected, run, args)
+                    hub_ms, stream_ms, missing = await loaded_run(load, readers, run, args, args.seconds)
                     cpu.record(before, count)
                     hub_runs.append(p50_p99(hub_ms))
                     stream_runs.append(p50_p99(stream_ms))
@@ -506,6 +527,7 @@ if __name__ == "__main__":
     parser.add_argument("--sockets", type=int, default=2000)
     parser.add_argument("--shipments", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--warmup-seconds", type=float, default=2, help="a first loaded run, not counted")
     parser.add_argument("--readers", type=int, default=2, help="load processes holding the sockets")
     parser.add_argument("--receiver-workers", type=int, default=1, help="uvicorn workers taking the POSTs")
     parser.add_argument("--idle-max", type=int, default=10_000)

@@ -127,7 +127,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise HubError("hub serve needs HUB_REDIS_URL (redis://host:port/db); for a local run use `hub dev`")
     listener = listening_socket(args.host, args.port, settings.live_send_buffer_bytes)  # live fan-out
     uvicorn.run(
-        "hub.api.app:create_app",
+        "hub.api.app:create_served_app",
         factory=True,
         host=args.host,
         port=args.port,

@@ -16,7 +16,7 @@ import signal
 
 from redis.asyncio import Redis
 
-from hub import deadletter, inbox, keys
+from hub import deadletter, inbox, keys, runtime
 from hub.connection import connect
 from hub.consumer import Entry, GroupConsumer
 from hub.ingest import Ingested, Ingestor, Payload
@@ -29,7 +29,7 @@ READ_COUNT = 20  # entries per batch, each holding up to inbox.PAYLOADS_PER_ENTR
 
 def run_normalizer(settings: Settings) -> None:
     """The process: runs until SIGTERM or SIGINT, finishing the batch in hand."""
-    asyncio.run(_run(settings))
+    runtime.run(_run(settings))
 
 
 async def _run(settings: Settings) -> None:
@@ -40,6 +40,7 @@ async def _run(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     normalizer = Normalizer(redis, settings)
     log.info("normalizer %s reading %s", normalizer.consumer.name, keys.INBOX)
+    runtime.settle_after_startup()
     try:
         await normalizer.run(stop)
     finally:

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from hub import logs
+from hub import logs, runtime
 from hub.api import health, metrics, openapi, pusher_webhook, receivers, shipments, tracking, webhooks
 from hub.api.errors import HANDLERS
 from hub.api.middleware import RequestId
@@ -24,7 +24,8 @@ from hub.settings import Settings
 RECEIVER_SECRET_CACHE_S = 30
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, own_process: bool = False) -> Starlette:
+    """``own_process``: the app is all its process runs (``hub serve``), so it may tune the process."""
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
@@ -38,6 +39,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.receiver_secrets = LRU(max_entries=10_000, ttl_s=RECEIVER_SECRET_CACHE_S)
         app.state.live = LiveService(redis, settings)  # live fan-out: one stream reader per process
         await app.state.live.start()
+        if own_process:
+            runtime.settle_after_startup()
         try:
             yield
         finally:
@@ -59,3 +62,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     middleware = [Middleware(RequestId)]
     return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan, middleware=middleware)
+
+
+def create_served_app() -> Starlette:
+    """The factory ``hub serve`` gives uvicorn, in each worker process."""
+    return create_app(own_process=True)

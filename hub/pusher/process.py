@@ -14,6 +14,9 @@ import signal
 import sys
 from typing import Any
 
+import uvloop
+
+from hub import runtime
 from hub.connection import connect
 from hub.pusher.connection import PusherRefused
 from hub.pusher.listener import Listener
@@ -28,7 +31,7 @@ def run(settings: Settings) -> int:
     """Exit status: 0 after a clean stop, 2 when Pusher refused us (retrying unchanged would fail)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per gap-fill GET is noise
-    loop = asyncio.new_event_loop()
+    loop = uvloop.new_event_loop()
     try:
         return loop.run_until_complete(_main(settings))
     finally:
@@ -45,6 +48,7 @@ async def _main(settings: Settings) -> int:
         loop.add_signal_handler(signum, stop.set)
     loop.add_signal_handler(signal.SIGUSR1, _dump_tasks)
     log.info("hub pusher %s listening on %s", listener.worker_id, listener.url.split("?")[0])
+    runtime.settle_after_startup()
     stopping = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)

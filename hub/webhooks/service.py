@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 
+from hub import runtime
 from hub.connection import connect
 from hub.settings import Settings
 from hub.webhooks.dispatcher import Dispatcher
@@ -14,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 def run_dispatcher(settings: Settings) -> None:
-    asyncio.run(_dispatch(settings))
+    runtime.run(_dispatch(settings))
 
 
 async def _dispatch(settings: Settings) -> None:
@@ -28,6 +29,7 @@ async def _dispatch(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     dispatcher = Dispatcher(redis, settings, kick=kicker)
     log.info("dispatcher %s reading the event stream", dispatcher.name)
+    runtime.settle_after_startup()
     try:
         await dispatcher.run(stop)
     finally:
