@@ -46,7 +46,14 @@ def is_cluster(redis: Any) -> bool:
 async def run_scripts(redis: Any, calls: Sequence[tuple[AsyncScript, list[str], list[Any]]]) -> list[Any]:
     """Run ``(script, keys, args)`` calls in order: one pipeline on a single server. A cluster's
     client pipelines no scripts, so there the calls of each slot run one after the other (in
-    order: a lane's deliveries must be created in sequence) and the slots concurrently."""
+    order: a lane's deliveries must be created in sequence) and the slots concurrently.
+
+    A single call skips the pipeline: redis-py checks a pipeline's scripts with a ``SCRIPT
+    EXISTS`` round trip first, while a lone ``EVALSHA`` loads its script only if it is missing.
+    """
+    if len(calls) == 1:
+        script, script_keys, args = calls[0]
+        return [await script(keys=script_keys, args=args)]
     if not is_cluster(redis):
         pipe = redis.pipeline(transaction=False)
         for script, script_keys, args in calls:

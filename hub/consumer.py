@@ -29,6 +29,12 @@ Handler = Callable[[list[Entry]], Awaitable[None]]
 RECLAIM_PAGES_MAX = 100  # per round, so a huge backlog cannot hold the loop
 RECLAIM_EVERY_MAX_S = 5.0
 
+# XACK and XDEL in one call: one round trip and no pipeline to build (Valkey has no XACKDEL).
+_ACK_AND_DELETE = """
+redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))
+return redis.call('XDEL', KEYS[1], unpack(ARGV, 2))
+"""
+
 
 def consumer_name() -> str:
     """Unique per process, readable in ``XINFO CONSUMERS``."""
@@ -52,6 +58,7 @@ class GroupConsumer:
         self.reclaim_idle_ms = reclaim_idle_ms
         self.name = name or consumer_name()
         self.read_count = read_count
+        self._ack_and_delete = redis.register_script(_ACK_AND_DELETE)
 
     async def ensure_group(self, start_id: str = "0") -> None:
         try:
@@ -116,8 +123,7 @@ class GroupConsumer:
         """Acknowledge handled entries; ``delete`` also removes them from the stream."""
         if not entry_ids:
             return
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.xack(self.stream, self.group, *entry_ids)
         if delete:
-            pipe.xdel(self.stream, *entry_ids)
-        await pipe.execute()
+            await self._ack_and_delete(keys=[self.stream], args=[self.group, *entry_ids])
+        else:
+            await self.redis.xack(self.stream, self.group, *entry_ids)
