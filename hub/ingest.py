@@ -113,10 +113,7 @@ class Ingestor:
                 for index in indexes:
                     results[index] = await self._ingest_normalized(payloads[index], normalized[index])
 
-        if len(lanes) == 1:  # the usual batch at a moderate rate: no tasks to spawn
-            await run_lane(next(iter(lanes.values())))
-        else:
-            await asyncio.gather(*(run_lane(indexes) for indexes in lanes.values()))
+        await asyncio.gather(*(run_lane(indexes) for indexes in lanes.values()))
         return [results[index] for index in range(len(payloads))]
 
     async def _ingest_normalized(

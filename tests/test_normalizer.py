@@ -59,6 +59,23 @@ async def test_a_batch_becomes_events_in_order_and_bad_payloads_become_dead_lett
     assert await redis.xlen(keys.INBOX) == 0
 
 
+async def test_handled_entries_leave_the_inbox_after_redis_forgets_its_scripts(
+    redis: Redis, settings: Settings
+) -> None:
+    merchant = (await merchants.create(redis, "Shop")).merchant
+    normalizer = Normalizer(redis, settings)
+    await normalizer.consumer.ensure_group()
+    for order in (1, 2):
+        await inbox.Inbox(redis).add(payload(merchant.id, webhook_body(id=order)))
+        await redis.script_flush()  # a restarted or failed-over Redis
+        await normalizer.handle(await normalizer.consumer.read(block_ms=100))
+    await normalizer.ingestor.close()
+
+    assert set(await statuses(redis)) == {"1", "2"}
+    assert await redis.xlen(keys.INBOX) == 0
+    assert (await redis.xpending(keys.INBOX, keys.INBOX_GROUP))["pending"] == 0
+
+
 async def test_a_batch_left_by_a_stopped_normalizer_is_taken_over_once(
     redis: Redis, settings: Settings
 ) -> None:

@@ -88,6 +88,29 @@ async def test_the_same_change_twice_is_recorded_once(
     assert len(await shipments.history(redis, shipment.id)) == 1
 
 
+async def test_appends_go_on_after_redis_forgets_its_scripts(
+    redis: Redis, settings: Settings, shipment: ShipmentRef
+) -> None:
+    """A restarted or failed-over Redis has no scripts loaded: one shipment's write (a lone
+    ``EVALSHA``) and a write for several shipments (a pipeline) both load it again."""
+    other = (await shipments.register(redis, "mer_1", "hld", "HLD-OTHER"))[0].ref
+    store = Store(redis, settings)
+    assert [a.outcome for a in await store.append([status_event(shipment, 1, Status.PENDING, 0)])] == ["new"]
+    await redis.script_flush()
+    assert [a.outcome for a in await store.append([status_event(shipment, 3, Status.PICKED_UP, 5)])] == [
+        "new"
+    ]
+    await redis.script_flush()
+    both = [status_event(shipment, 4, Status.IN_TRANSIT, 9), status_event(other, 3, Status.PICKED_UP, 9)]
+    assert [a.outcome for a in await store.append(both)] == ["new", "new"]
+    assert [e["data"]["status"] for e in await global_events(redis)] == [
+        "pending",
+        "picked_up",
+        "in_transit",
+        "picked_up",
+    ]
+
+
 async def test_concurrent_writers_of_the_same_change_append_it_once(
     redis: Redis, settings: Settings, shipment: ShipmentRef
 ) -> None:
