@@ -43,10 +43,14 @@ class Inbox:
 
     async def _write(self, items: list[dict[str, Any]]) -> list[str]:
         chunks = [items[i : i + PAYLOADS_PER_ENTRY] for i in range(0, len(items), PAYLOADS_PER_ENTRY)]
-        pipe = self.redis.pipeline(transaction=False)
-        for chunk in chunks:
-            pipe.xadd(keys.INBOX, {"payloads": json.dumps(chunk)})
-        entries = [_text(entry) for entry in await pipe.execute()]
+        if len(chunks) == 1:  # the usual write: redis-py's pipeline of one command costs 40% more CPU
+            replies = [await self.redis.xadd(keys.INBOX, {"payloads": json.dumps(items)})]
+        else:
+            pipe = self.redis.pipeline(transaction=False)
+            for chunk in chunks:
+                pipe.xadd(keys.INBOX, {"payloads": json.dumps(chunk)})
+            replies = await pipe.execute()
+        entries = [_text(entry) for entry in replies]
         self.counts.add("hub_inbox_accepted_total", len(items))
         return [entry for entry, chunk in zip(entries, chunks, strict=True) for _ in chunk]
 
