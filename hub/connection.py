@@ -14,6 +14,7 @@ from typing import Any
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from hub.errors import ConfigError
 from hub.settings import Settings
@@ -48,17 +49,16 @@ async def run_scripts(redis: Any, calls: Sequence[tuple[AsyncScript, list[str], 
     client pipelines no scripts, so there the calls of each slot run one after the other (in
     order: a lane's deliveries must be created in sequence) and the slots concurrently.
 
-    A single call skips the pipeline: redis-py checks a pipeline's scripts with a ``SCRIPT
-    EXISTS`` round trip first, while a lone ``EVALSHA`` loads its script only if it is missing.
+    On a single server the calls go as plain ``EVALSHA``: redis-py's own script pipelining asks
+    ``SCRIPT EXISTS`` first, a round trip more per batch. A script Redis no longer holds (a
+    restart, ``SCRIPT FLUSH``) fails with ``NOSCRIPT`` without running; those calls run again,
+    in order, through redis-py, which loads the script first.
     """
     if len(calls) == 1:
         script, script_keys, args = calls[0]
         return [await script(keys=script_keys, args=args)]
     if not is_cluster(redis):
-        pipe = redis.pipeline(transaction=False)
-        for script, script_keys, args in calls:
-            await script(keys=script_keys, args=args, client=pipe)
-        return list(await pipe.execute()) if calls else []
+        return await _pipelined(redis, calls)
     by_slot: dict[int, list[int]] = {}
     for index, (_, script_keys, _) in enumerate(calls):
         by_slot.setdefault(redis.keyslot(script_keys[0]), []).append(index)
@@ -70,4 +70,23 @@ async def run_scripts(redis: Any, calls: Sequence[tuple[AsyncScript, list[str], 
             results[index] = await script(keys=script_keys, args=args)
 
     await asyncio.gather(*(in_order(indexes) for indexes in by_slot.values()))
+    return results
+
+
+async def _pipelined(redis: Redis, calls: Sequence[tuple[AsyncScript, list[str], list[Any]]]) -> list[Any]:
+    pipe = redis.pipeline(transaction=False)
+    for script, script_keys, args in calls:
+        pipe.evalsha(script.sha, len(script_keys), *script_keys, *args)
+    results: list[Any] = await pipe.execute(raise_on_error=False)
+    missing = [index for index, result in enumerate(results) if isinstance(result, NoScriptError)]
+    if missing:
+        retry = redis.pipeline(transaction=False)
+        for index in missing:
+            script, script_keys, args = calls[index]
+            await script(keys=script_keys, args=args, client=retry)
+        for index, result in zip(missing, await retry.execute(raise_on_error=False), strict=True):
+            results[index] = result
+    for result in results:
+        if isinstance(result, Exception):
+            raise result
     return results
