@@ -39,7 +39,8 @@ class RequestId:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            # A WebSocket's frames carry no headers: its send stays unwrapped (one call less per frame).
+            await self.app(scope, receive, send_with_id if scope["type"] == "http" else send)
         finally:
             if scope["type"] == "http":
                 elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
