@@ -23,6 +23,7 @@ unless ``HUB_LIVE_COMPRESSION`` is set.
 
     .venv/bin/python bench/live.py            # 2,000 sockets over 200 shipments, 500 events/s
     .venv/bin/python bench/live.py --shipments 2000   # one socket per shipment
+    .venv/bin/python bench/live.py --inline   # HUB_RECEIVE_INLINE=true: no inbox, no normalizer
     .venv/bin/python bench/live.py --quick    # 200 sockets, 100 events/s
 """
 
@@ -102,7 +103,9 @@ def number_of(event: dict[str, Any]) -> int | None:
 class Hub:
     """One ``hub serve`` process (or, with ``command``, another hub process)."""
 
-    def __init__(self, redis_url: str, workers: int = 1, command: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, redis_url: str, workers: int = 1, command: tuple[str, ...] = (), inline: bool = False
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
@@ -113,6 +116,7 @@ class Hub:
             "HUB_LIVE_MAX_PER_IP": "1000000",
             "HUB_LIVE_MAX_PER_MERCHANT": "1000000",
             "HUB_LOG_LEVEL": "warning",  # no access log line per POST, as in bench/ingest.py
+            "HUB_RECEIVE_INLINE": "true" if inline else "false",
         }
         log_path = os.environ.get("HUB_BENCH_LOG")  # set it to keep the servers' logs
         command = command or ("serve", "--port", str(self.port), "--workers", str(workers))
@@ -479,8 +483,8 @@ async def main(args: argparse.Namespace) -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp)) as embedded:
-        receiver, live = Hub(embedded.url, args.receiver_workers), Hub(embedded.url)
-        normalizer = Hub(embedded.url, command=("normalizer",))
+        receiver, live = Hub(embedded.url, args.receiver_workers, inline=args.inline), Hub(embedded.url)
+        normalizer = None if args.inline else Hub(embedded.url, command=("normalizer",))
         live_url = f"ws://127.0.0.1:{live.port}/v1/live"
         readers = Readers(args.readers, live_url)
         redis = Redis.from_url(embedded.url, decode_responses=True)
@@ -502,12 +506,13 @@ async def main(args: argparse.Namespace) -> None:
                     f"{args.sockets} sockets over {args.shipments} shipments, {args.rate} events/s for",
                     end="",
                 )
-                print(f" {args.seconds} s ({args.readers} reader processes); {args.runs} runs")
+                print(f" {args.seconds} s ({args.readers} reader processes); {args.runs} runs", end="")
+                print("; receiver inline (no inbox, no normalizer)" if args.inline else "")
                 hub_runs, stream_runs, light_runs = [], [], []
                 cpu = CpuMeter(
                     {
                         "receiver": [receiver.process.pid],
-                        "normalizer": [normalizer.process.pid],
+                        "normalizer": [normalizer.process.pid] if normalizer else [],
                         "live": [live.process.pid],
                         "poster": [os.getpid()],
                         "readers": [p.pid for p in readers.processes if p.pid],
@@ -566,7 +571,8 @@ async def main(args: argparse.Namespace) -> None:
             await readers.close()
             await redis.aclose()
             receiver.stop()
-            normalizer.stop()
+            if normalizer:
+                normalizer.stop()
             live.stop()
 
 
@@ -589,6 +595,11 @@ if __name__ == "__main__":
     parser.add_argument("--receiver-workers", type=int, default=1, help="uvicorn workers taking the POSTs")
     parser.add_argument("--idle-max", type=int, default=10_000)
     parser.add_argument("--idle-seconds", type=float, default=120)
+    parser.add_argument(
+        "--inline",
+        action="store_true",
+        help="HUB_RECEIVE_INLINE=true: the receiver appends events itself",
+    )
     parser.add_argument("--quick", action="store_true")
     parsed = parser.parse_args()
     if parsed.quick:
