@@ -58,6 +58,8 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     data_dir: Path = Path(".hub-data")
     max_body_bytes: int = 256 * 1024
+    max_json_depth: int = 64  # nesting of any JSON body or frame (hub/safejson.py, docs/api-errors.md)
+    max_json_number_digits: int = 100  # digits in one JSON number
     stream_maxlen: int = 1_000_000
     stream_max_age_s: int = 0
     outbox_lease_ms: int = 30_000
@@ -127,6 +129,8 @@ class Settings:
             public_url=env.get("HUB_PUBLIC_URL", cls.public_url).rstrip("/"),
             data_dir=Path(env.get("HUB_DATA_DIR", str(cls.data_dir))),
             max_body_bytes=_int(env, "HUB_MAX_BODY_BYTES", cls.max_body_bytes),
+            max_json_depth=_int(env, "HUB_MAX_JSON_DEPTH", cls.max_json_depth),
+            max_json_number_digits=_int(env, "HUB_MAX_JSON_NUMBER_DIGITS", cls.max_json_number_digits),
             stream_maxlen=_int(env, "HUB_STREAM_MAXLEN", cls.stream_maxlen),
             stream_max_age_s=_int(env, "HUB_STREAM_MAX_AGE_S", cls.stream_max_age_s),
             outbox_lease_ms=_int(env, "HUB_OUTBOX_LEASE_MS", cls.outbox_lease_ms),

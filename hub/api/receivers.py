@@ -1,8 +1,9 @@
 """Provider receivers: public by design, authenticated by a secret in the URL.
 
 Alopeyk signs nothing, so each merchant's receiver URL carries a secret of its own; a
-wrong secret is a 404 and nothing is stored. A body that is not JSON or not an order is
-refused at once with a precise 4xx and kept in the dead-letter stream. Anything else is
+wrong secret is a 404 and nothing is stored. A body the guarded reader refuses (hub/safejson.py:
+size, UTF-8, depth, number length, lone surrogates), an error wrapper, or a body that is not an
+order is refused at once with a precise 4xx and kept in the dead-letter stream. Anything else is
 appended to the inbox (durably, sharing round trips with concurrent requests) before the
 202; ``hub normalizer`` turns it into events within milliseconds (docs/ingest.md). With
 ``HUB_RECEIVE_INLINE`` the receiver appends the events itself before a 200 instead.
@@ -14,10 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub import deadletter, merchants
-from hub.api.bodies import BodyTooLarge, read_capped
+from hub import deadletter, merchants, safejson
+from hub.api.bodies import BodyTooLarge, read_capped, refusal
 from hub.api.errors import ApiError, error_response
-from hub.errors import NormalizationError
+from hub.errors import NormalizationError, ProviderError
 from hub.ingest import Ingestor, Payload, Rejected
 from hub.lru import LRU
 from hub.merchants import Merchant
@@ -31,11 +32,18 @@ async def alopeyk_webhook(request: Request) -> Response:
         raise ApiError(404, "no receiver at this URL")
     try:
         body = await read_capped(request, request.app.state.settings.max_body_bytes)
-    except BodyTooLarge as refusal:
-        return await _refuse(request, refusal, refusal.partial, merchant.id)
+    except BodyTooLarge as too_large:
+        return await _refuse(request, too_large, too_large.partial, merchant.id)
+    try:
+        order = safejson.loads(body, safejson.Limits.of(request.app.state.settings))
+    except safejson.Refusal as refused:
+        return await _refuse(request, refusal(refused), body, merchant.id)
     payload = Payload("alopeyk", "webhook", body, Channel.WEBHOOK, merchant_id=merchant.id, register=True)
     try:
-        alopeyk.check_webhook(body)
+        alopeyk.check_webhook(order)
+    except ProviderError as error:  # {"status": "fail", ...}: an API error reply, not an order
+        message = f"an Alopeyk error reply, not an order ({error})"
+        return await _refuse(request, ApiError(422, message, "provider_error"), body, merchant.id)
     except NormalizationError as error:
         ingestor: Ingestor = request.app.state.ingestor
         rejected = await ingestor.reject(payload, error)

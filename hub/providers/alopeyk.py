@@ -69,12 +69,12 @@ def parse_body(body: bytes) -> Any:
     return parse_json(NAME, body)
 
 
-def check_webhook(body: bytes) -> None:
-    """What a receiver refuses at once, cheaply: a body that is not JSON or not an order at all.
+def check_webhook(payload: Any) -> None:
+    """What a receiver refuses at once, cheaply: a parsed body that is not an order at all.
 
     The rest (times, statuses, stops) is read when the payload is normalized.
     """
-    order = _unwrap(parse_body(body), "webhook")
+    order = _unwrap(payload, "webhook")
     required(NAME, order, "id", "order")
     required(NAME, order, "status", "order")
 

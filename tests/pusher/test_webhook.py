@@ -94,7 +94,7 @@ async def test_a_signed_batch_is_ingested_and_channel_events_only_counted(
         ("wrong_key", 401, "unknown_key"),
         ("unsigned", 401, "unsigned_webhook"),
         ("stale", 422, "stale_webhook"),
-        ("not_json", 400, "malformed_webhook"),
+        ("not_json", 400, "invalid_json"),
         ("no_time", 400, "malformed_webhook"),
         ("events_not_list", 422, "malformed_webhook"),
     ],
