@@ -7,6 +7,9 @@ describes (status, content type, body schema).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -32,6 +35,7 @@ from tests.servers import ServerThread
 
 EXAMPLES_PER_OPERATION = 25  # in each mode, valid and invalid requests
 BUDGET_S = 90.0  # the whole run; typically ~20 s
+PUSHER_KEY, PUSHER_SECRET = "fuzz-key", "fuzz-secret"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
@@ -52,8 +56,8 @@ def credentials(operation: Any, document: dict[str, Any], api_key: str) -> dict[
 def fuzzed_hub(settings: Settings, redis: Redis) -> Iterator[ServerThread]:
     """Every optional route configured, so that each is reached rather than a 404."""
     configured = settings.replace(
-        pusher_webhook_key="fuzz-key",
-        pusher_webhook_secret="fuzz-secret",
+        pusher_webhook_key=PUSHER_KEY,
+        pusher_webhook_secret=PUSHER_SECRET,
         metrics_token="fuzz-metrics",
         live_pusher_secret="fuzz-live",
     )
@@ -61,8 +65,25 @@ def fuzzed_hub(settings: Settings, redis: Redis) -> Iterator[ServerThread]:
         yield server
 
 
-def exercise(operation: Any, mode: GenerationMode, base_url: str, headers: dict[str, str]) -> None:
+def signed_pusher_call(case: Any, base_url: str) -> httpx.Response:
+    """POST the case's body to /ingest/pusher signed as the Pusher app would, so it gets past the HMAC."""
+    body = case.body
+    if isinstance(body, dict) and case.meta and case.meta.generation.mode is GenerationMode.POSITIVE:
+        body = {**body, "time_ms": int(time.time() * 1000)}  # fresh, or it is only ever refused as stale
+    raw = json.dumps(body).encode() if isinstance(body, dict | list | str | int | float) else b""
+    headers = {
+        "X-Pusher-Key": PUSHER_KEY,
+        "X-Pusher-Signature": hmac.new(PUSHER_SECRET.encode(), raw, hashlib.sha256).hexdigest(),
+        "Content-Type": "application/json",
+    }
+    return httpx.post(f"{base_url}/ingest/pusher", content=raw, headers=headers, timeout=10)
+
+
+def exercise(
+    operation: Any, mode: GenerationMode, base_url: str, headers: dict[str, str], secret: str
+) -> None:
     """A bounded hypothesis run of one operation; raises what the first failing check found."""
+    known = {"secret": secret} if "{secret}" in operation.path else None  # reach the real receiver
 
     @settings(
         max_examples=EXAMPLES_PER_OPERATION,
@@ -71,29 +92,34 @@ def exercise(operation: Any, mode: GenerationMode, base_url: str, headers: dict[
         phases=[Phase.explicit, Phase.generate],  # no shrinking: a failure is reported as found
         suppress_health_check=list(HealthCheck),
     )
-    @given(case=operation.as_strategy(mode))
+    @given(case=operation.as_strategy(mode, path_parameters=known))
     def run(case: Any) -> None:
-        case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS, timeout=10)
+        if operation.path == "/ingest/pusher":
+            case.validate_response(signed_pusher_call(case, base_url), checks=CHECKS)
+        else:
+            case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS, timeout=10)
 
     run()
 
 
 @pytest.mark.slow
 def test_every_operation_answers_as_documented_and_never_with_a_5xx(fuzzed_hub: ServerThread) -> None:
-    hub_server = fuzzed_hub
-    created = httpx.post(f"{hub_server.url}/v1/merchants", json={"name": "Fuzz"}, headers=admin_headers())
+    base_url = fuzzed_hub.url
+    created = httpx.post(f"{base_url}/v1/merchants", json={"name": "Fuzz"}, headers=admin_headers())
     assert created.status_code == 201, created.text
-    api_key = created.json()["api_key"]
-    document = httpx.get(f"{hub_server.url}/openapi.json").json()
-    schema = schemathesis.openapi.from_url(f"{hub_server.url}/openapi.json")
+    api_key, receiver_url = created.json()["api_key"], created.json()["alopeyk_webhook_url"]
+    secret = receiver_url.rsplit("/", 1)[1]
+    document = httpx.get(f"{base_url}/openapi.json").json()
+    schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     failures: list[str] = []
     started = time.monotonic()
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 25  # every route of the hub, not a silently empty run
     for operation in operations:
+        headers = credentials(operation, document, api_key)
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             try:
-                exercise(operation, mode, hub_server.url, credentials(operation, document, api_key))
+                exercise(operation, mode, base_url, headers, secret)
             except Unsatisfiable:  # nothing to make invalid: the operation has no parameters or body
                 assert mode is GenerationMode.NEGATIVE
             except (Exception, BaseExceptionGroup) as failure:  # schemathesis reports a group of failures

@@ -184,7 +184,24 @@ PATHS["/ingest/pusher"] = {
             {"name": "X-Pusher-Key", "in": "header", "required": True, "schema": {"type": "string"}},
             {"name": "X-Pusher-Signature", "in": "header", "required": True, "schema": {"type": "string"}},
         ],
-        "requestBody": body(),
+        "requestBody": body(
+            {
+                "time_ms": {"type": "integer", "description": "when Pusher sent it, ms since the epoch"},
+                "events": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string", "description": "client_event, channel_occupied ..."},
+                            "channel": {"type": "string", "description": "private-hld.order.{token}"},
+                            "event": {"type": "string", "description": "client-<HLD event name>"},
+                            "data": {"type": "string", "description": "the HLD event's data, as JSON text"},
+                        },
+                    },
+                },
+            },
+            required=["time_ms", "events"],
+        ),
         "responses": {
             "200": {"description": "Counts of published, duplicate, dead-lettered and ignored events"},
             "400": error("Not JSON, or no time_ms"),
