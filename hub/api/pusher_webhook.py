@@ -22,10 +22,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub import deadletter, metrics, safejson
+from hub import metrics, safejson
 from hub.api.bodies import read_capped, refusal
 from hub.api.errors import ApiError, error_response
-from hub.ingest import Ingestor, Rejected
+from hub.errors import NormalizationError
+from hub.ingest import Ingestor, Payload, Rejected
 from hub.observations import Channel
 from hub.pusher.protocol import hld_token
 from hub.settings import Settings
@@ -113,16 +114,13 @@ def _check_batch(batch: dict[str, Any]) -> None:
 
 
 async def _refuse(request: Request, refused: ApiError, body: bytes) -> Response:
-    """A signed batch that cannot be read: kept whole, so an operator can see and replay it."""
-    entry = await deadletter.add(
-        request.app.state.redis,
-        provider="hld",
-        kind=DEADLETTER_KIND,
-        channel=Channel.PUSHER.value,
-        reason=refused.detail,
-        body=body,
+    """A signed batch that cannot be read: kept whole and counted, so an operator can see and replay it."""
+    ingestor: Ingestor = request.app.state.ingestor
+    payload = Payload("hld", DEADLETTER_KIND, body, Channel.PUSHER)
+    rejected = await ingestor.reject(payload, NormalizationError("hld", refused.detail))
+    return error_response(
+        refused.status_code, refused.detail, refused.code, deadletter_id=rejected.deadletter_id
     )
-    return error_response(refused.status_code, refused.detail, refused.code, deadletter_id=entry)
 
 
 routes = [Route("/ingest/pusher", pusher_webhook, methods=["POST"])]

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub import deadletter, merchants, safejson
+from hub import merchants, safejson
 from hub.api.bodies import BodyTooLarge, read_capped, refusal
 from hub.api.errors import ApiError, error_response
 from hub.errors import NormalizationError, ProviderError
@@ -33,26 +33,27 @@ async def alopeyk_webhook(request: Request) -> Response:
     try:
         body = await read_capped(request, request.app.state.settings.max_body_bytes)
     except BodyTooLarge as too_large:
-        return await _refuse(request, too_large, too_large.partial, merchant.id)
+        return await _refuse(request, _payload(too_large.partial, merchant.id), too_large)
+    payload = _payload(body, merchant.id)
     try:
         order = safejson.loads(body, safejson.Limits.of(request.app.state.settings))
     except safejson.Refusal as refused:
-        return await _refuse(request, refusal(refused), body, merchant.id)
-    payload = Payload("alopeyk", "webhook", body, Channel.WEBHOOK, merchant_id=merchant.id, register=True)
+        return await _refuse(request, payload, refusal(refused))
     try:
         alopeyk.check_webhook(order)
     except ProviderError as error:  # {"status": "fail", ...}: an API error reply, not an order
         message = f"an Alopeyk error reply, not an order ({error})"
-        return await _refuse(request, ApiError(422, message, "provider_error"), body, merchant.id)
+        return await _refuse(request, payload, ApiError(422, message, "provider_error"))
     except NormalizationError as error:
-        ingestor: Ingestor = request.app.state.ingestor
-        rejected = await ingestor.reject(payload, error)
-        status, code = (400, "invalid_json") if rejected.unreadable else (422, "not_normalizable")
-        return error_response(status, rejected.reason, code, deadletter_id=rejected.deadletter_id)
+        return await _refuse(request, payload, ApiError(422, error.reason, "not_normalizable"))
     if request.app.state.settings.receive_inline:
         return await _ingest_inline(request.app.state.ingestor, payload)
     entry = await request.app.state.inbox.add(payload)
     return JSONResponse({"accepted": entry}, status_code=202)
+
+
+def _payload(body: bytes, merchant_id: str) -> Payload:
+    return Payload("alopeyk", "webhook", body, Channel.WEBHOOK, merchant_id=merchant_id, register=True)
 
 
 async def _ingest_inline(ingestor: Ingestor, payload: Payload) -> Response:
@@ -82,18 +83,13 @@ async def _merchant_by_secret(request: Request, secret: str) -> Merchant | None:
     return merchant
 
 
-async def _refuse(request: Request, refusal: ApiError, body: bytes, merchant_id: str) -> Response:
-    """Keep what we were sent (an oversized body truncated) and say precisely why it was refused."""
-    entry = await deadletter.add(
-        request.app.state.redis,
-        provider="alopeyk",
-        kind="webhook",
-        channel=Channel.WEBHOOK.value,
-        reason=refusal.detail,
-        body=body,
-        merchant_id=merchant_id,
+async def _refuse(request: Request, payload: Payload, refusal: ApiError) -> Response:
+    """Keep what we were sent (an oversized body truncated), count it, and say precisely why."""
+    ingestor: Ingestor = request.app.state.ingestor
+    rejected = await ingestor.reject(payload, NormalizationError(payload.provider, refusal.detail))
+    return error_response(
+        refusal.status_code, refusal.detail, refusal.code, deadletter_id=rejected.deadletter_id
     )
-    return error_response(refusal.status_code, refusal.detail, refusal.code, deadletter_id=entry)
 
 
 routes = [Route("/ingest/alopeyk/{secret}", alopeyk_webhook, methods=["POST"])]
