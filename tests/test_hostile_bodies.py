@@ -6,14 +6,20 @@ Each case here answered 500 (or 202 and then killed the normalizer) before the g
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from hub import keys
 from tests.conftest import admin_headers, bearer, inbox_drained
+from tests.providers.test_properties import damaged
+from tests.servers import ServerThread
 from tests.test_alopeyk_receiver import dead_letters, published, receiver_path, webhook_body
 
 DEEP = b'{"a":' + b"[" * 20_000 + b"]" * 20_000 + b"}"
@@ -107,3 +113,37 @@ async def test_hostile_bodies_at_the_json_api_get_a_precise_4xx(
     for path, headers, body, status, code in cases:
         response = await http.post(path, content=body, headers=headers)
         assert_refused(response, status, code)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_any_body_at_the_alopeyk_receiver_is_a_202_or_a_kept_4xx_and_the_pipeline_carries_on(
+    hub_server: ServerThread, redis_url: str, data: st.DataObject
+) -> None:
+    created = httpx.post(f"{hub_server.url}/v1/merchants", json={"name": "Prop"}, headers=admin_headers())
+    url = created.json()["alopeyk_webhook_url"]
+    body = data.draw(
+        st.one_of(
+            st.binary(max_size=400),
+            damaged(webhook_body(id=data.draw(st.text(min_size=1, max_size=8)))).map(
+                lambda payload: json.dumps(payload).encode()  # lone surrogates go out as \udXXX escapes
+            ),
+        )
+    )
+    response = httpx.post(url, content=body, headers={"content-type": "application/json"}, timeout=10)
+    assert response.status_code == 202 or 400 <= response.status_code < 500, response.text
+    if response.status_code != 202:
+        assert response.json()["error"]["deadletter_id"]
+    client = SyncRedis.from_url(redis_url, decode_responses=True)
+    try:  # the normalizer turns every accepted body into events or a dead letter, and lives on
+        deadline = time.monotonic() + 10
+        while client.xlen(keys.INBOX) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert client.xlen(keys.INBOX) == 0, "the normalizer stopped taking the inbox"
+    finally:
+        client.close()
