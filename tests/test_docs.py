@@ -8,7 +8,7 @@ import re
 import jsonschema
 import pytest
 
-from hub import events
+from hub.model import event as events
 from hub.providers import PROVIDERS
 from tests.conftest import ROOT
 
