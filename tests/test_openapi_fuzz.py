@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from hub.api.app import create_app
-from hub.settings import Settings
+from hub.settings import Secret, Settings
 from tests.conftest import ADMIN_TOKEN, admin_headers
 from tests.servers import ServerThread
 
@@ -57,9 +57,9 @@ def fuzzed_hub(settings: Settings, redis: Redis) -> Iterator[ServerThread]:
     """Every optional route configured, so that each is reached rather than a 404."""
     configured = settings.replace(
         pusher_webhook_key=PUSHER_KEY,
-        pusher_webhook_secret=PUSHER_SECRET,
-        metrics_token="fuzz-metrics",
-        live_pusher_secret="fuzz-live",
+        pusher_webhook_secret=Secret(PUSHER_SECRET),
+        metrics_token=Secret("fuzz-metrics"),
+        live_pusher_secret=Secret("fuzz-live"),
     )
     with ServerThread(lambda url: create_app(configured.replace(public_url=url))) as server:
         yield server

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub import safejson
-from hub.safejson import Limits, Refusal
+from hub.model import safejson
+from hub.model.safejson import Limits, Refusal
 from hub.settings import Settings
 
 LIMITS = Limits(max_bytes=64 * 1024, max_depth=16, max_number_digits=40)

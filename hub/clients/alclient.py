@@ -11,8 +11,9 @@ from __future__ import annotations
 import httpx
 from redis.asyncio import Redis
 
-from hub import keys, safejson
+from hub import keys
 from hub.clients import Answer, Unauthorized, _http, account_id
+from hub.model import safejson
 from hub.settings import Settings
 
 TOKEN_TTL_S = 24 * 3600  # the document gives no lifetime; a 401 refreshes it sooner

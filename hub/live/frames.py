@@ -1,4 +1,4 @@
-"""Reading one client frame through the guarded reader (hub/safejson.py), for both live protocols.
+"""Reading one client frame through the guarded reader (hub/model/safejson.py), for both live protocols.
 
 Starlette's ``receive_text`` raises ``KeyError`` on a binary frame and ``json.loads`` raises
 ``RecursionError`` on deep nesting; here every frame is either a parsed value, a
@@ -11,9 +11,9 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from hub import safejson
 from hub.errors import HubError
 from hub.live import access
+from hub.model import safejson
 from hub.settings import Settings
 
 BINARY_FRAME = "binary_frame"

@@ -22,12 +22,12 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from hub import safejson
 from hub.live import access, frames, history, offsets, service, views
 from hub.live.access import Refused, Scope
 from hub.live.fanout import Entry
 from hub.live.limits import TooManyConnections
-from hub.live.outbox import Message, Outbox
+from hub.live.send_queue import Message, Outbox
+from hub.model import safejson
 
 PROTOCOL = "native"
 SUBSCRIBE_TIMEOUT_S = 10.0
@@ -78,7 +78,7 @@ class _Session:
         self.websocket = websocket
         self.live = live
         self.scope = scope
-        self.outbox = Outbox(live.settings.live_queue_max)
+        self.outbox = Outbox(live.settings.live.queue_max)
         self.view = "native:public" if scope.public else "native:merchant"
         self.floor: tuple[int, int] | None = None  # after catch-up: live entries up to here were sent
         self.skip: set[str] = set()
@@ -106,7 +106,7 @@ class _Session:
 
     def _event_view(self, event: dict[str, Any]) -> dict[str, Any]:
         if self.scope.public:
-            return views.public_event(event, self.live.settings.live_show_phones)
+            return views.public_event(event, self.live.settings.live.show_phones)
         return event
 
     async def _catch_up(self, since: str | None) -> None:

@@ -17,9 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub import providers, timeparse
+from hub import providers
 from hub.errors import NormalizationError, ProviderError
-from hub.observations import Observation
+from hub.model import times as timeparse
+from hub.model.observation import Observation
 from hub.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

@@ -1,0 +1,111 @@
+"""RQ side of webhook delivery: the wake-up job, the resident engine, and the worker loop.
+
+Deliveries are not one RQ job each: at a thousand a second the per-job cost of RQ would
+dominate, and a job per request cannot keep many requests in flight. Instead each
+delivery worker process runs one :class:`~hub.webhooks.engine.DeliveryEngine` on its own
+event loop (connection pools and in-flight requests outlive any single job), and the
+dispatcher enqueues a tiny :func:`kick` job on ``settings.webhook.queue`` whenever it
+created deliveries. The worker is an RQ ``SimpleWorker`` so the job runs in the process
+that holds the engine. A forking ``hub worker`` that also listens to the queue still
+works: with no resident engine, :func:`kick` delivers what is due and returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+
+from redis import Redis as SyncRedis
+from rq import Queue, SimpleWorker, get_current_job
+
+from hub import keys
+from hub.errors import ConfigError
+from hub.settings import Settings
+from hub.webhooks.engine import DeliveryEngine, engine_redis
+
+_resident: EngineThread | None = None
+
+
+def kick() -> str:
+    """RQ job: deliveries were created; look for due ones now."""
+    job = get_current_job()
+    if job is not None:
+        job.connection.delete(keys.WEBHOOK_KICK)
+    if _resident is not None:
+        _resident.wake()
+        return "woke the resident engine"
+    asyncio.run(_drain(Settings.from_env()))
+    return "delivered what was due"
+
+
+async def _drain(settings: Settings) -> None:
+    redis = engine_redis(settings)
+    try:
+        await DeliveryEngine(redis, settings).drain()
+    finally:
+        await redis.aclose()
+
+
+class EngineThread:
+    """A delivery engine on its own event loop in a background thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name="delivery-engine", daemon=True)
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._engine: DeliveryEngine | None = None
+
+    def start(self) -> EngineThread:
+        self.thread.start()
+        self._ready.wait(timeout=30)
+        return self
+
+    def wake(self) -> None:
+        if self._engine is not None:
+            self.loop.call_soon_threadsafe(self._engine.wake)
+
+    def stop(self, timeout_s: float = 30) -> None:
+        if self._stop is not None:
+            self.loop.call_soon_threadsafe(self._stop.set)
+        self.thread.join(timeout=timeout_s)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._main())
+        finally:
+            self.loop.close()
+
+    async def _main(self) -> None:
+        redis = engine_redis(self.settings)
+        self._stop = asyncio.Event()
+        self._engine = DeliveryEngine(redis, self.settings)
+        self._ready.set()
+        try:
+            await self._engine.run(self._stop)
+        finally:
+            await redis.aclose()
+
+
+def serve(
+    settings: Settings, queues: Sequence[str] = (), burst: bool = False, name: str | None = None
+) -> bool:
+    """Run the resident delivery engine plus an RQ SimpleWorker on the webhook queue (and ``queues``)."""
+    global _resident
+    if not settings.queue_redis_url:
+        raise ConfigError("the worker needs HUB_REDIS_URL (or HUB_QUEUE_REDIS_URL)")
+    connection = SyncRedis.from_url(settings.queue_redis_url)
+    names = [settings.webhook.queue, *[q for q in queues if q != settings.webhook.queue]]
+    _resident = EngineThread(settings).start()
+    try:
+        worker = SimpleWorker(
+            [Queue(queue, connection=connection) for queue in names], connection=connection, name=name
+        )
+        return bool(worker.work(burst=burst, with_scheduler=False, logging_level="WARNING"))
+    finally:
+        _resident.stop()
+        _resident = None
+        connection.close()
