@@ -19,8 +19,7 @@ from hub.ingest.pipeline import Ingestor
 from hub.live import routes as live_routes
 from hub.live.listening_socket import listening_socket
 from hub.live.service import LiveService
-from hub.receive import alopeyk_webhook as receivers
-from hub.receive import pusher_webhook
+from hub.receive import alopeyk_webhook, pusher_webhook
 from hub.settings import Settings
 from hub.web.errors import HANDLERS
 from hub.web.middleware import RequestId
@@ -61,7 +60,7 @@ def create_app(settings: Settings | None = None, *, own_process: bool = False) -
     routes = [
         *health.routes,
         *shipments.routes,
-        *receivers.routes,
+        *alopeyk_webhook.routes,
         *pusher_webhook.routes,
         *webhooks.routes,
         *openapi.routes,
