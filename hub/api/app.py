@@ -12,6 +12,7 @@ from hub import logs, runtime
 from hub.api import health, metrics, openapi, pusher_webhook, receivers, shipments, tracking, webhooks
 from hub.api.errors import HANDLERS
 from hub.api.middleware import RequestId
+from hub.api.security_headers import SecurityHeaders
 from hub.connection import connect
 from hub.inbox import Inbox
 from hub.ingest import Ingestor
@@ -60,7 +61,7 @@ def create_app(settings: Settings | None = None, *, own_process: bool = False) -
         *live_routes.routes,
         *tracking.routes,
     ]
-    middleware = [Middleware(RequestId)]
+    middleware = [Middleware(RequestId), Middleware(SecurityHeaders, tile_url=settings.live_tile_url)]
     return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan, middleware=middleware)
 
 
