@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -30,13 +31,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.run not in _FOR_PEOPLE:
         logs.configure(os.environ.get("HUB_LOG_LEVEL", "info"))
     try:
-        result: int = args.run(args)
+        with _heartbeat(getattr(args, "process", None)):
+            result: int = args.run(args)
         return result
     except HubError as exc:
         print(f"hub: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _heartbeat(process: str | None) -> contextlib.AbstractContextManager[object]:
+    """A long-running process reports itself alive (hub_processes in /metrics) while it runs."""
+    from hub.heartbeat import Heartbeat
+
+    return Heartbeat(Settings.from_env(), process) if process else contextlib.nullcontext()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
-    serve.set_defaults(run=_serve)
+    serve.set_defaults(run=_serve, process="web")
 
     tail = sub.add_parser("tail", help="follow hub:events (or one shipment's history), pretty-printed")
     tail.add_argument("--shipment", help="follow this shipment's history instead of the global stream")
@@ -81,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(run=_check)
 
     pusher = sub.add_parser("pusher", help="subscribe to HLD's Pusher channels of every active shipment")
-    pusher.set_defaults(run=_pusher)
+    pusher.set_defaults(run=_pusher, process="pusher")
 
     dead = sub.add_parser("deadletter", help="inspect and replay payloads that could not be normalized")
     dead_sub = dead.add_subparsers(required=True, metavar="ACTION")
@@ -94,10 +103,10 @@ def _parser() -> argparse.ArgumentParser:
     _poller_commands(sub)
 
     normalizer = sub.add_parser("normalizer", help="turn the payloads receivers accepted into events")
-    normalizer.set_defaults(run=_normalizer)
+    normalizer.set_defaults(run=_normalizer, process="normalizer")
 
     dispatcher = sub.add_parser("dispatcher", help="turn hub:events into merchant webhook deliveries")
-    dispatcher.set_defaults(run=_webhook_dispatcher)
+    dispatcher.set_defaults(run=_webhook_dispatcher, process="dispatcher")
     return parser
 
 
@@ -111,9 +120,9 @@ def _poller_commands(sub: Any) -> None:
     )
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     worker.add_argument("--name", help="worker name (default: RQ's)")
-    worker.set_defaults(run=cli.worker)
+    worker.set_defaults(run=cli.worker, process="worker")
     scheduler = sub.add_parser("scheduler", help="enqueue provider polls as they fall due")
-    scheduler.set_defaults(run=cli.scheduler)
+    scheduler.set_defaults(run=cli.scheduler, process="scheduler")
     emulator = sub.add_parser("emulator", help="serve a provider's API from scripted shipments")
     serve.add_arguments(emulator)
     emulator.set_defaults(run=serve.main)
