@@ -54,11 +54,22 @@ def check_url(url: str, settings: Settings) -> str:
         parts.port  # noqa: B018 - raises on a malformed port
     except ValueError:
         raise UnsafeUrl("url has an invalid port") from None
+    if parts.hostname.replace(".", "").isdigit() and not _is_dotted_quad(parts.hostname):
+        # 2130706433 or 127.1: the resolver reads them as addresses, the delivery client refuses them
+        raise UnsafeUrl(f"url host {parts.hostname} is a legacy numeric address; write it as a.b.c.d")
     try:
         parts.hostname.encode("idna")
     except UnicodeError:
         raise UnsafeUrl("url host is not a valid host name") from None
     return url
+
+
+def _is_dotted_quad(host: str) -> bool:
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def allowlist(settings: Settings) -> list[Network]:

@@ -40,6 +40,8 @@ INTERNAL_HOSTS = [
     "[ff02::1]",  # multicast
     "224.0.0.1",
     "localhost",  # a name that resolves to loopback (/etc/hosts)
+    "LOCALHOST",  # the same, in capitals
+    "0x7f000001",  # 127.0.0.1 in hex (the resolver reads it as an address)
 ]
 PUBLIC_HOSTS = ["93.184.215.14", "[2606:2800:21f:cb07:6820:80da:af6b:1746]", "[64:ff9b::5db8:d70e]"]
 # Wide enough for every form above (Teredo and local-use NAT64 are special-purpose themselves).
@@ -144,7 +146,14 @@ async def test_an_allowlist_covering_every_range_lets_every_form_through(
 
 
 @pytest.mark.parametrize(
-    "url", ["http://exa\udcffmple.com/h", "http://" + "a" * 64 + ".example/h", "http://[::1/h"]
+    "url",
+    [
+        "http://exa\udcffmple.com/h",
+        "http://" + "a" * 64 + ".example/h",
+        "http://[::1/h",
+        "http://2130706433/h",  # 127.0.0.1 as one number: the delivery client would refuse it
+        "http://127.1/h",
+    ],
 )
 async def test_a_malformed_host_is_a_precise_422(api: httpx.AsyncClient, url: str) -> None:
     key = (await create_merchant(api, "Shop"))["api_key"]
