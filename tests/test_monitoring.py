@@ -19,6 +19,8 @@ import pytest
 import yaml
 from redis.asyncio import Redis
 
+from hub import heartbeat
+from hub.cli import _parser
 from hub.settings import Settings
 from tests.conftest import ROOT
 from tests.test_alopeyk_receiver import receiver_path, webhook_body
@@ -222,3 +224,13 @@ async def test_each_running_process_is_counted_and_one_that_stops_is_not(
 async def _counts_are(counting: Awaitable[dict[str, float]], **expected: float) -> bool:
     counts = await counting
     return all(counts.get(kind) == value for kind, value in expected.items())
+
+
+def test_every_procfile_process_reports_under_its_own_name() -> None:
+    """A process added to the Procfile is counted (and alerted on) under its name."""
+    lines = [line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip()]
+    assert {name for name, _ in lines} == set(heartbeat.PROCESSES)
+    for name, command in lines:
+        words = [w for w in command.split() if not w.startswith("-") and not w.startswith("$")]
+        args = _parser().parse_args(words[1:2])
+        assert args.process == name, command
