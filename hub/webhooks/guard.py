@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from urllib.parse import urlsplit
 
@@ -26,6 +27,9 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # NAT64 prefix as reserved, yet on an IPv6-only network with DNS64 every public host has one).
 _CARRIERS = tuple(ipaddress.IPv6Network(n) for n in ("::ffff:0:0/96", "64:ff9b::/96", "2002::/16"))
 _NAT64 = tuple(ipaddress.IPv6Network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48"))
+
+
+_DNS_NAME = re.compile(r"[a-z0-9_-]{1,63}(\.[a-z0-9_-]{1,63})*\.?", re.IGNORECASE)
 
 
 class UnsafeUrl(HubError):
@@ -57,11 +61,23 @@ def check_url(url: str, settings: Settings) -> str:
     if parts.hostname.replace(".", "").isdigit() and not _is_dotted_quad(parts.hostname):
         # 2130706433 or 127.1: the resolver reads them as addresses, the delivery client refuses them
         raise UnsafeUrl(f"url host {parts.hostname} is a legacy numeric address; write it as a.b.c.d")
-    try:
-        parts.hostname.encode("idna")
-    except UnicodeError:
-        raise UnsafeUrl("url host is not a valid host name") from None
+    if not _is_host(parts.hostname):
+        raise UnsafeUrl("url host is not a valid host name")
     return url
+
+
+def _is_host(host: str) -> bool:
+    """An IP address, or a DNS name of letters, digits, ``-`` and ``_`` labels (IDNA allowed)."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        name = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return len(name) <= 253 and _DNS_NAME.fullmatch(name) is not None
 
 
 def _is_dotted_quad(host: str) -> bool:

@@ -153,6 +153,10 @@ async def test_an_allowlist_covering_every_range_lets_every_form_through(
         "http://[::1/h",
         "http://2130706433/h",  # 127.0.0.1 as one number: the delivery client would refuse it
         "http://127.1/h",
+        "http://exa\x00mple.com/h",
+        "http://exa mple.com/h",
+        "http://exa%00mple.com/h",
+        "http://" + "a." * 127 + "com/h",  # over 253 characters
     ],
 )
 async def test_a_malformed_host_is_a_precise_422(api: httpx.AsyncClient, url: str) -> None:
