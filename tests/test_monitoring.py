@@ -19,8 +19,8 @@ import pytest
 import yaml
 from redis.asyncio import Redis
 
-from hub import heartbeat
 from hub.cli import _parser
+from hub.infra import heartbeat
 from hub.settings import Settings
 from tests.conftest import ROOT
 from tests.test_alopeyk_receiver import receiver_path, webhook_body

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.api.security_headers import content_security_policy, tile_source
+from hub.web.security_headers import content_security_policy, tile_source
 from tests.conftest import admin_headers, bearer
 from tests.test_api import register
 

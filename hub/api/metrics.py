@@ -10,14 +10,15 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from hub import heartbeat, keys, metrics
-from hub.api.auth import bearer
-from hub.api.errors import ApiError
+from hub import keys
+from hub.clients import accounts as poller_health
+from hub.infra import heartbeat, metrics
 from hub.live import limits
 from hub.settings import Settings
+from hub.web.auth import bearer
+from hub.web.errors import ApiError
 from hub.webhooks import endpoints
-from hub.webhooks.deliveries import Deliveries
-from workers import health as poller_health
+from hub.webhooks.queue import Deliveries
 
 
 async def prometheus(request: Request) -> Response:
