@@ -19,8 +19,8 @@ import pytest
 import yaml
 from redis.asyncio import Redis
 
-from hub.cli import _parser
 from hub.infra import heartbeat
+from hub.processes import KINDS
 from hub.settings import Settings
 from tests.conftest import ROOT
 from tests.test_alopeyk_receiver import receiver_path, webhook_body
@@ -226,11 +226,6 @@ async def _counts_are(counting: Awaitable[dict[str, float]], **expected: float) 
     return all(counts.get(kind) == value for kind, value in expected.items())
 
 
-def test_every_procfile_process_reports_under_its_own_name() -> None:
-    """A process added to the Procfile is counted (and alerted on) under its name."""
-    lines = [line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip()]
-    assert {name for name, _ in lines} == set(heartbeat.PROCESSES)
-    for name, command in lines:
-        words = [w for w in command.split() if not w.startswith("-") and not w.startswith("$")]
-        args = _parser().parse_args(words[1:2])
-        assert args.process == name, command
+def test_every_process_kind_is_shown_in_metrics_even_with_none_running() -> None:
+    """A kind added to hub/processes.py is counted (and alerted on) under its name."""
+    assert set(heartbeat.PROCESSES) == {kind.name for kind in KINDS}

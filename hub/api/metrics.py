@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
-
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 from starlette.requests import Request
@@ -17,15 +15,16 @@ from hub.live import limits
 from hub.settings import Settings
 from hub.web.auth import bearer
 from hub.web.errors import ApiError
+from hub.web.state import services
 from hub.webhooks import endpoints
 from hub.webhooks.queue import Deliveries
 
 
 async def prometheus(request: Request) -> Response:
-    expected = request.app.state.settings.metrics_token
-    if expected and not hmac.compare_digest(bearer(request).encode(), expected.encode()):
+    expected = services(request).settings.metrics_token
+    if expected and not expected.matches(bearer(request)):
         raise ApiError(401, "invalid metrics token")
-    redis = request.app.state.redis
+    redis = services(request).redis
     gauges = []
     for stream in (keys.EVENTS, keys.INBOX, keys.DEADLETTER):
         gauges.append((f'hub_stream_length{{stream="{stream}"}}', float(await redis.xlen(stream))))
@@ -44,7 +43,7 @@ async def prometheus(request: Request) -> Response:
     for process in heartbeat.PROCESSES:  # a kind with no process running shows as 0
         reported.setdefault(heartbeat.gauge(process), 0.0)
     gauges += sorted(reported.items())
-    gauges += await _state(redis, request.app.state.settings)
+    gauges += await _state(redis, services(request).settings)
     body = metrics.render(await metrics.snapshot(redis), gauges)
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
 
@@ -53,7 +52,7 @@ async def _state(redis: Redis, settings: Settings) -> list[tuple[str, float]]:
     """What the alerts watch that no counter shows: endpoints by state, the delivery backlog,
     and readiness (as ``/readyz`` sees it: provider accounts whose credentials were refused)."""
     by_state = await endpoints.count_by_state(redis)
-    overdue, late_s = await Deliveries(redis, settings.webhook_retention_s).overdue()
+    overdue, late_s = await Deliveries(redis, settings.webhook.retention_s).overdue()
     unauthorized = await poller_health.unhealthy(redis, settings)
     return [
         *((f'hub_webhook_endpoints{{state="{state}"}}', float(n)) for state, n in sorted(by_state.items())),

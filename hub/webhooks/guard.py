@@ -46,9 +46,9 @@ def check_url(url: str, settings: Settings) -> str:
         parts = urlsplit(url)
     except ValueError as exc:  # e.g. an unclosed IPv6 bracket
         raise UnsafeUrl(f"url is malformed: {exc}") from None
-    allowed = ("https", "http") if settings.webhook_allow_http else ("https",)
+    allowed = ("https", "http") if settings.webhook.allow_http else ("https",)
     if parts.scheme not in allowed:
-        hint = "" if settings.webhook_allow_http else " (http needs HUB_WEBHOOK_ALLOW_HTTP=1)"
+        hint = "" if settings.webhook.allow_http else " (http needs HUB_WEBHOOK_ALLOW_HTTP=1)"
         raise UnsafeUrl(f"url must use {' or '.join(allowed)}{hint}")
     if not parts.hostname:
         raise UnsafeUrl("url has no host")
@@ -90,7 +90,7 @@ def _is_dotted_quad(host: str) -> bool:
 
 def allowlist(settings: Settings) -> list[Network]:
     try:
-        return [ipaddress.ip_network(cidr, strict=False) for cidr in settings.webhook_allow_networks]
+        return [ipaddress.ip_network(cidr, strict=False) for cidr in settings.webhook.allow_networks]
     except ValueError as exc:
         raise UnsafeUrl(f"HUB_WEBHOOK_ALLOW_NETWORKS: {exc}") from None
 
@@ -184,7 +184,7 @@ async def check_destination(url: str, settings: Settings, allowed: list[Network]
     resolver = GuardedResolver(allowed)
     try:
         await asyncio.wait_for(
-            resolver.resolve(host, parts.port or 0, socket.AF_UNSPEC), settings.webhook_connect_timeout_s
+            resolver.resolve(host, parts.port or 0, socket.AF_UNSPEC), settings.webhook.connect_timeout_s
         )
     except (OSError, TimeoutError, UnicodeError):
         pass  # unresolvable now: delivery resolves again, and refuses then if it must
