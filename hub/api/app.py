@@ -23,6 +23,7 @@ from hub.receive import alopeyk_webhook, pusher_webhook
 from hub.settings import Settings
 from hub.web.errors import HANDLERS
 from hub.web.middleware import RequestId
+from hub.web.security_headers import SecurityHeaders
 from hub.web.state import Services
 
 # How long a process may keep accepting a receiver secret after it was revoked.
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None, *, own_process: bool = False) -
         *live_routes.routes,
         *tracking.routes,
     ]
-    middleware = [Middleware(RequestId)]
+    middleware = [Middleware(RequestId), Middleware(SecurityHeaders, tile_url=settings.live.tile_url)]
     return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan, middleware=middleware)
 
 
