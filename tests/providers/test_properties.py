@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from hub import providers
 from hub.errors import NormalizationError, ProviderError
-from hub.model import times as timeparse
+from hub.model import times
 from hub.model.observation import Observation
 from hub.settings import Settings
 
@@ -51,7 +51,7 @@ def ingest_path(provider: str, body: bytes, kind: str, ref: str | None) -> list[
     """What the normalizer does with an inbox entry (hub/ingest.py ``Ingestor.normalize``)."""
     module = providers.get(provider)
     parsed = module.parse_body(body)
-    tz = timeparse.zone(SETTINGS.provider(provider).timezone)
+    tz = times.zone(SETTINGS.provider(provider).timezone)
     return providers.normalize(provider, parsed, kind=kind, tz=tz, ref=ref)
 
 
