@@ -19,6 +19,8 @@ from hub.observations import Channel, EventType, Observation
 from hub.timeparse import rfc3339
 
 SPECVERSION = "1.0"
+# Not part of the event: how the append script orders a status change (hub.store), dropped when written.
+ORDERING = "_ordering"
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,9 @@ def event_id(observation: Observation, shipment_id: str) -> str:
     """Deterministic id: provider, shipment, type, provider code, time, and position or stop.
 
     The position counts only for a location update: a status change reported with a
-    position by one channel and without by another (HLD poll vs. push) is one change.
+    position by one channel and without by another (HLD poll vs. push) is one change. An
+    undated observation's time is the latest instant its payload knows, so the same history
+    polled again gives the same id, and the same code reached again after newer history a new one.
     """
     position = ""
     if observation.type == EventType.LOCATION_UPDATED and observation.location:
@@ -46,7 +50,7 @@ def event_id(observation: Observation, shipment_id: str) -> str:
         shipment_id,
         observation.type.value,
         str(observation.provider_status.code) if observation.provider_status else "",
-        rfc3339(observation.time),
+        ("after " if observation.undated else "") + rfc3339(observation.time),
         position,
         f"{observation.stop.index}:{observation.stop.status}" if observation.stop else "",
     ]
@@ -55,11 +59,18 @@ def event_id(observation: Observation, shipment_id: str) -> str:
 
 
 def build(
-    observation: Observation, shipment: ShipmentRef, channel: Channel, recordedtime: str
+    observation: Observation,
+    shipment: ShipmentRef,
+    channel: Channel,
+    recordedtime: str,
+    cannot_follow: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """The CloudEvent without ``sequence`` and ``data.previous_status`` (set when appended).
 
-    ``recordedtime`` is RFC 3339 text, formatted once for all the events of one payload.
+    ``recordedtime`` is RFC 3339 text, formatted once for all the events of one payload. An
+    undated observation is dated when the hub learned of it (never into the past); the append
+    script orders it by the provider's flow: ``cannot_follow`` holds the codes it may not
+    follow (:meth:`hub.flows.Flow.cannot_follow`), ``docs/ordering.md`` says how.
     """
     data: dict[str, Any] = {
         "shipment_id": shipment.id,
@@ -75,18 +86,25 @@ def build(
         "stop": _plain(observation.stop),
         "channel": channel.value,
     }
-    return {
+    event = {
         "specversion": SPECVERSION,
         "id": event_id(observation, shipment.id),
         "source": f"/providers/{observation.provider}",
         "type": observation.type.value,
         "subject": f"shipments/{shipment.id}",
-        "time": rfc3339(observation.time),
+        "time": recordedtime if observation.undated else rfc3339(observation.time),
         "datacontenttype": "application/json",
         "recordedtime": recordedtime,
         "partitionkey": shipment.id,
         "data": data,
     }
+    if observation.undated or cannot_follow:
+        event[ORDERING] = {
+            "after_ms": int(observation.time.timestamp() * 1000),
+            "undated": observation.undated,
+            "cannot_follow": sorted(cannot_follow),
+        }
+    return event
 
 
 def _plain(value: Any) -> Any:
@@ -105,7 +123,7 @@ def split_for_append(event: dict[str, Any]) -> tuple[str, str]:
     ``head`` is the envelope without its closing brace; ``body`` is ``data`` without its
     closing brace. The script writes ``head,"sequence":N,"data":body,"previous_status":..}}``.
     """
-    envelope = {key: value for key, value in event.items() if key != "data"}
+    envelope = {key: value for key, value in event.items() if key not in ("data", ORDERING)}
     head = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)[:-1]
     body = json.dumps(event["data"], separators=(",", ":"), ensure_ascii=False)[:-1]
     return head, body

@@ -250,6 +250,17 @@ _POLL_DEFAULTS = {  # interval_s, idle_interval_s, near_eta_interval_s, rate lim
 }
 
 
+# A terminal code its provider documents as followed by a final one (hub.flows) is polled every
+# HUB_<PROVIDER>_POLL_FINAL_INTERVAL_S until that final code, for at most _POLL_FINAL_WAIT_S.
+_FINAL_DEFAULTS = {  # final_interval_s, final_wait_s
+    "alopeyk": (300.0, 3600.0),
+    "hld": (120.0, 3600.0),
+    "alclient": (1800.0, 86400.0),
+    "alod": (1800.0, 86400.0),
+    "all24": (1800.0, 86400.0),
+}
+
+
 @dataclass(frozen=True)
 class RateLimit:
     requests: int
@@ -262,6 +273,8 @@ class ProviderPoll:
     idle_interval_s: float
     near_eta_interval_s: float
     rate_limits: tuple[RateLimit, ...] = ()
+    final_interval_s: float = 1800.0  # terminal, awaiting the final code the flow documents
+    final_wait_s: float = 86400.0  # and for at most this long
 
 
 @dataclass(frozen=True)
@@ -310,17 +323,21 @@ class PollSettings:
         if name in self.providers:
             return self.providers[name]
         interval_s, idle_s, near_eta_s, limits = _POLL_DEFAULTS[name]
-        return ProviderPoll(interval_s, idle_s, near_eta_s, _rate_limits(limits, name))
+        final_s, final_wait_s = _FINAL_DEFAULTS[name]
+        return ProviderPoll(interval_s, idle_s, near_eta_s, _rate_limits(limits, name), final_s, final_wait_s)
 
 
 def _provider_poll(env: Mapping[str, str], name: str) -> ProviderPoll:
     prefix = f"HUB_{name.upper()}_"
     interval_s, idle_s, near_eta_s, limits = _POLL_DEFAULTS[name]
+    final_s, final_wait_s = _FINAL_DEFAULTS[name]
     return ProviderPoll(
         interval_s=_float(env, prefix + "POLL_INTERVAL_S", interval_s),
         idle_interval_s=_float(env, prefix + "POLL_IDLE_INTERVAL_S", idle_s),
         near_eta_interval_s=_float(env, prefix + "POLL_NEAR_ETA_INTERVAL_S", near_eta_s),
         rate_limits=_rate_limits(env.get(prefix + "RATE_LIMITS", limits), prefix + "RATE_LIMITS"),
+        final_interval_s=_float(env, prefix + "POLL_FINAL_INTERVAL_S", final_s),
+        final_wait_s=_float(env, prefix + "POLL_FINAL_WAIT_S", final_wait_s),
     )
 
 

@@ -14,6 +14,9 @@ A provider module exposes:
     pure: no I/O, no clock. ``ref`` is the shipment id the caller asked the provider
     about, for responses that do not repeat it. Raises ``NormalizationError`` for a
     payload it cannot read, and ``ProviderError`` for an error the provider reported.
+``FLOW`` (optional)
+    its documented status flow, a :class:`~hub.flows.Flow`: places observations the
+    provider does not date, and says which terminal codes a final one confirms.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from types import ModuleType
 from typing import Any
 
 from hub.errors import NormalizationError
+from hub.flows import Flow
 from hub.observations import Observation
 from hub.providers import alclient, all24, alod, alopeyk, hld
 
@@ -34,6 +38,12 @@ def get(name: str) -> ModuleType:
         return PROVIDERS[name]
     except KeyError:
         raise NormalizationError(name, f"unknown provider; expected one of {sorted(PROVIDERS)}") from None
+
+
+def flow(name: str) -> Flow | None:
+    """The provider's documented status flow, when its module declares one."""
+    declared: Flow | None = getattr(get(name), "FLOW", None)
+    return declared
 
 
 def normalize(
