@@ -277,7 +277,11 @@ def test_alclient_status_that_comes_back_without_a_newer_time_is_undated() -> No
 
     current = track(payload)[-1]
 
-    assert (current.provider_status.code, current.undated, current.time) == (2, True, at("2026-04-05T03:15:00"))
+    assert (current.provider_status.code, current.undated, current.time) == (
+        2,
+        True,
+        at("2026-04-05T03:15:00"),
+    )
 
 
 def test_alclient_current_status_equal_to_the_newest_entry_is_not_repeated() -> None:

@@ -108,9 +108,8 @@ def test_hld_delivered_without_completed_at_is_undated_not_dated_at_pickup() -> 
 def rejected_and_reassigned(**data: Any) -> Any:
     """2 → 10 → 2: the executive rejected at 10:36 and the order was reassigned (current 2)."""
     payload = load("tracking_on_the_way.json")
-    updates = payload["data"]["real_time_updates"][:2] + [
-        {"status": 10, "timestamp": "2026-04-04T10:36:00Z", "location": {"lat": 18.9488, "lng": 72.8310}}
-    ]
+    rejected = {"status": 10, "timestamp": "2026-04-04T10:36:00Z", "location": {"lat": 18.95, "lng": 72.83}}
+    updates = [*payload["data"]["real_time_updates"][:2], rejected]
     payload["data"].update(
         status=2,
         status_text="ExecutiveAssigned",

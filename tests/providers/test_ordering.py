@@ -33,7 +33,11 @@ def tracking(status: int, updates: list[tuple[int, str]] | None = None, **fields
     payload["data"].update(status=status, status_text=TEXTS.get(status, "On the Way"), **fields)
     if updates is not None:
         payload["data"]["real_time_updates"] = [
-            {"status": code, "timestamp": f"2026-04-04T{hhmm}:00Z", "location": {"lat": 18.9488, "lng": 72.831}}
+            {
+                "status": code,
+                "timestamp": f"2026-04-04T{hhmm}:00Z",
+                "location": {"lat": 18.9488, "lng": 72.831},
+            }
             for code, hhmm in updates
         ]
     return json.dumps(payload).encode()
