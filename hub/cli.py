@@ -12,7 +12,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from hub import deadletter, keys, logs
+from hub import deadletter, keys, logs, shipments
 from hub.connection import connect
 from hub.errors import HubError
 from hub.ingest import Ingestor, Rejected
@@ -238,6 +238,9 @@ def _deadletter_replay(args: argparse.Namespace) -> int:
         redis = connect(settings)
         try:
             letter = await deadletter.get(redis, args.entry_id)
+            polled = None  # a poll's answer belongs to the shipment polled, named by the letter's ref
+            if letter.channel == Channel.POLL.value and letter.ref:
+                polled = await shipments.find(redis, letter.provider, letter.ref)
             try:
                 result = await Ingestor(redis, settings).ingest_raw(
                     letter.provider,
@@ -248,6 +251,7 @@ def _deadletter_replay(args: argparse.Namespace) -> int:
                     ref=letter.ref,
                     register=letter.channel == Channel.WEBHOOK.value,
                     dead_letter=False,
+                    shipment=polled,
                 )
             except Rejected as rejected:
                 print(f"still not normalizable: {rejected.reason}", file=sys.stderr)

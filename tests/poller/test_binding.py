@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import subprocess
+import sys
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 
 from hub import deadletter, keys, shipments
 from hub.emulators import alclient, all24, hld
-from tests.poller.conftest import Emulators, status_codes
+from hub.ingest import Ingestor, Rejected
+from hub.observations import Channel
+from tests.poller.conftest import ROOT, Emulators, status_codes
 from tests.poller.drive import drive
 from workers.poll import Poller
 
@@ -75,3 +82,34 @@ async def test_other_polled_providers_bind_to_the_polled_shipment(
     assert await deadletter.recent(redis, 10) == []
     for _, fields in await redis.xrange(keys.history(shipment.id)):
         assert json.loads(fields["event"])["data"]["provider_ref"] == ref
+
+
+async def test_a_polled_answer_dead_lettered_before_the_fix_replays_onto_the_polled_shipment(
+    redis: Redis, redis_url: str, ingestor: Ingestor, emulators: Emulators
+) -> None:
+    # What every poll of a third-party shipment left behind: the answer, bound by hs_order_ref.
+    ref = "12345:TP-REPLAY"
+    emulators.emulator("all24").script(ref, "deliver", step_s=3600)  # stays at 050000
+    shipment, _ = await shipments.register(redis, "m1", "all24", ref)
+    number = all24_number(emulators, ref)
+    body = httpx.get(
+        f"{emulators.url('all24')}/v1/tracking/orders",
+        params={"tracking_number": "TP-REPLAY", "customer_id": "12345"},
+        auth=("all24-key", ""),
+        timeout=5,
+    ).content
+    with pytest.raises(Rejected, match=f"no shipment is registered for all24 ref {number}"):
+        await ingestor.ingest_raw("all24", "tracking", body, Channel.POLL, ref=ref)
+    [letter] = await deadletter.recent(redis, 10)
+
+    replay = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "hub", "deadletter", "replay", letter.id],
+        env={**os.environ, "HUB_REDIS_URL": redis_url, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert replay.returncode == 0, replay.stderr
+    assert await status_codes(redis, shipment.id) == ["050000"]
