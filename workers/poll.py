@@ -217,7 +217,7 @@ class Poller:
                 EXPIRED_CODE, f"no news from {shipment.provider} for {days:g} days"
             ),
         )
-        await self.ingestor.ingest([observation], Channel.POLL)
+        await self.ingestor.ingest([observation], Channel.POLL, shipment=shipment)
         await schedule.remove(self.redis, shipment.id)
         self.counts.add("hub_poll_expired_total", provider=shipment.provider)
         log.info("shipment %s expired: no news since %d ms", shipment.id, heard_ms)

@@ -41,27 +41,38 @@ async def poll_until(
     return outcomes
 
 
-def delivered_not_final(emulators: Emulators, ref: str) -> None:
-    """Script the order to reach 6 (Delivered) now; 9 comes only when the test says so."""
-    scripted = emulators.emulator("alclient").script(ref, "deliver", step_s=AN_HOUR_S)
-    for _ in range(FLOW.index("6")):
+def delivered_not_final(
+    emulators: Emulators, ref: str, provider: str = "alclient", terminal: str = "6"
+) -> None:
+    """Script the order to reach its terminal code now; the final one comes only when the test says so."""
+    scripted = emulators.emulator(provider).script(ref, "deliver", step_s=AN_HOUR_S)
+    flow = [step.code for step in scripted.flow]
+    for _ in range(flow.index(terminal)):
         scripted.advance()
 
 
+@pytest.mark.parametrize(
+    ("provider", "ref", "terminal"),
+    [
+        ("alclient", "50001", "6"),
+        ("hld", "tok-final-1", "4"),
+    ],  # 6 → 9 "Delivered (Final)"; 4 → 11 "Completed"
+)
 async def test_final_code_that_comes_long_after_delivered_is_still_fetched(
-    redis: Redis, poller: Poller, emulators: Emulators
+    redis: Redis, poller: Poller, emulators: Emulators, provider: str, ref: str, terminal: str
 ) -> None:
-    delivered_not_final(emulators, "50001")
-    shipment, _ = await shipments.register(redis, "m1", "alclient", "50001")
+    delivered_not_final(emulators, ref, provider, terminal)
+    shipment, _ = await shipments.register(redis, "m1", provider, ref)
 
-    confirming = await poll_until(poller, redis, "confirming", times=3)  # 6 is terminal: still asked
+    confirming = await poll_until(poller, redis, "confirming", times=3)  # terminal: still asked
     assert "stopped" not in {o.result for o in confirming}
-    emulators.emulator("alclient").shipment("50001").advance()  # now 9 "Delivered (Final)"
+    emulators.emulator(provider).shipment(ref).advance()  # now the final code
     rest = await drive(poller, redis)
 
+    flow = [step.code for step in emulators.emulator(provider).flows["deliver"]]
     assert rest[-1].result == "stopped"
-    assert await status_codes(redis, shipment.id) == FLOW
-    assert await redis.hget(keys.shipment(shipment.id), "status_code") == "9"
+    assert await status_codes(redis, shipment.id) == flow
+    assert await redis.hget(keys.shipment(shipment.id), "status_code") == flow[-1]
 
 
 @pytest.fixture
