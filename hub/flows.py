@@ -56,15 +56,18 @@ class Flow:
         (one nothing comes after, or one only its final code comes after), and may follow any other.
         """
         code = str(code).strip()
+        if code not in self.edges:
+            return self._terminal
         known = self._cannot_follow.get(code)
         if known is None:
-            if code not in self.edges:
-                known = frozenset(c for c, nexts in self.edges.items() if not nexts or c in self.finals)
-            else:
-                known = frozenset(c for c in self.edges if c != code and code not in self._reachable[c])
-            if len(self._cannot_follow) < 1000:  # unknown codes come from outside: bounded
-                self._cannot_follow[code] = known
+            known = frozenset(c for c in self.edges if c != code and code not in self._reachable[c])
+            self._cannot_follow[code] = known
         return known
+
+    @cached_property
+    def _terminal(self) -> frozenset[str]:
+        """Codes nothing comes after, or only their final code."""
+        return frozenset(c for c, nexts in self.edges.items() if not nexts or c in self.finals)
 
     def awaits_final(self, code: object) -> bool:
         """Whether ``code`` is a terminal code the provider documents as followed by a final one."""
