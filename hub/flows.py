@@ -21,7 +21,9 @@ from functools import cached_property
 class Flow:
     """``edges``: code → the codes the provider documents as able to come next."""
 
-    def __init__(self, edges: Mapping[str, Iterable[str]], finals: Mapping[str, Iterable[str]] | None = None):
+    def __init__(
+        self, edges: Mapping[str, Iterable[str]], finals: Mapping[str, Iterable[str]] | None = None
+    ) -> None:
         self.edges = {str(code): frozenset(str(n) for n in nexts) for code, nexts in edges.items()}
         for nexts in list(self.edges.values()):
             for code in nexts:
@@ -29,10 +31,6 @@ class Flow:
         # terminal code → the final code(s) documented to confirm it
         self.finals = {str(code): frozenset(str(f) for f in after) for code, after in (finals or {}).items()}
         self._cannot_follow: dict[str, frozenset[str]] = {}
-
-    @property
-    def codes(self) -> frozenset[str]:
-        return frozenset(self.edges)
 
     @cached_property
     def _reachable(self) -> dict[str, frozenset[str]]:
