@@ -250,7 +250,7 @@ _POLL_DEFAULTS = {  # interval_s, idle_interval_s, near_eta_interval_s, rate lim
 }
 
 
-# A terminal code its provider documents as followed by a final one (hub.flows) is polled every
+# A terminal code its provider documents as followed by a final one (hub.model.flow) is polled every
 # HUB_<PROVIDER>_POLL_FINAL_INTERVAL_S until that final code, for at most _POLL_FINAL_WAIT_S.
 _FINAL_DEFAULTS = {  # final_interval_s, final_wait_s
     "alopeyk": (300.0, 3600.0),

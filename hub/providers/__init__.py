@@ -15,7 +15,7 @@ A provider module exposes:
     about, for responses that do not repeat it. Raises ``NormalizationError`` for a
     payload it cannot read, and ``ProviderError`` for an error the provider reported.
 ``FLOW`` (optional)
-    its documented status flow, a :class:`~hub.flows.Flow`: places observations the
+    its documented status flow, a :class:`~hub.model.flow.Flow`: places observations the
     provider does not date, and says which terminal codes a final one confirms.
 """
 
@@ -26,8 +26,8 @@ from types import ModuleType
 from typing import Any
 
 from hub.errors import NormalizationError
-from hub.flows import Flow
-from hub.observations import Observation
+from hub.model.flow import Flow
+from hub.model.observation import Observation
 from hub.providers import alclient, all24, alod, alopeyk, hld
 
 PROVIDERS: dict[str, ModuleType] = {module.NAME: module for module in (alopeyk, hld, alclient, alod, all24)}

@@ -32,10 +32,11 @@ from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
-from hub import timeparse
 from hub.errors import NormalizationError, ProviderError
-from hub.flows import Flow
-from hub.observations import EventType, Location, Observation
+from hub.model import times as timeparse
+from hub.model.flow import Flow
+from hub.model.observation import EventType, Location, Observation
+from hub.model.status import Status, StatusTable
 from hub.providers._common import (
     current_status,
     location,
@@ -45,7 +46,6 @@ from hub.providers._common import (
     status_change,
     time,
 )
-from hub.statuses import Status, StatusTable
 
 NAME = "alclient"
 KINDS = ("tracking",)

@@ -12,10 +12,12 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from hub import deadletter, keys, shipments
-from hub.emulators import alclient, all24, hld
-from hub.ingest import Ingestor, Rejected
-from hub.observations import Channel
+from hub import keys
+from hub.dev.emulators import alclient, all24, hld
+from hub.ingest import deadletter
+from hub.ingest.pipeline import Ingestor, Rejected
+from hub.model.observation import Channel
+from hub.registry import shipments
 from tests.poller.conftest import ROOT, Emulators, status_codes
 from tests.poller.drive import drive
 from workers.poll import Poller

@@ -13,9 +13,10 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from hub import keys, shipments
+from hub import keys
 from hub.clients import http_client
-from hub.emulators import alclient
+from hub.dev.emulators import alclient
+from hub.registry import shipments
 from hub.settings import Settings
 from tests.poller.conftest import Emulators, poller_env, status_codes
 from tests.poller.drive import drive

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hub import providers
-from hub.flows import Flow
+from hub.model.flow import Flow
 from hub.providers import alclient, hld
 
 

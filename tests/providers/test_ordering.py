@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from hub import keys, shipments
-from hub.ingest import Ingested, Ingestor
-from hub.observations import Channel
+from hub import keys
+from hub.ingest.pipeline import Ingested, Ingestor
+from hub.model.observation import Channel
+from hub.registry import shipments
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "hld"
 TOKEN = "HLD67890ABCDEF"
