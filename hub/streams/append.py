@@ -66,6 +66,11 @@ local function append(id, head, body, etype, time_ms, status, location, courier,
   if is_status and code ~= '' and code == redis.call('HGET', shipment, 'status_code') then
     local current = redis.call('HGET', shipment, 'status_entry')
     redis.call('HSET', seen, id, current)
+    -- The same change, dated this time (a push after the poll that saw it undated): keep its time.
+    if undated ~= '1' and redis.call('HGET', shipment, 'status_undated') == '1'
+        and time_ms >= tonumber(redis.call('HGET', shipment, 'status_time_ms') or '-1') then
+      redis.call('HSET', shipment, 'status_time_ms', time_ms, 'status_undated', '')
+    end
     return 'duplicate', current, ''
   end
 

@@ -11,11 +11,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from redis.asyncio import Redis
 
 from hub import keys
 from hub.ingest.pipeline import Ingested, Ingestor
+from hub.model import event as events
 from hub.model.observation import Channel
 from hub.registry import shipments
 
@@ -178,3 +180,24 @@ async def test_an_undated_status_the_flow_cannot_place_after_an_end_is_stale(hld
 
     assert (13, False) not in published_codes(late)
     assert await hld.state() == ("delivered", "11")
+
+
+async def test_a_push_that_dates_an_undated_delivery_orders_later_events_by_that_time(hld: Hld) -> None:
+    await hld.push(25, "10:50")
+    await hld.poll(tracking(4))  # undated 4
+    await hld.push(4, "10:58")  # the same change, dated: a duplicate, but now the 4 has a time
+
+    late = await hld.push(11, "10:57")  # older than the dated 4: it cannot be the newest status
+
+    assert published_codes(late) == [(11, True)]
+    assert await hld.state() == ("delivered", "4")
+
+
+async def test_undated_events_are_valid_events(hld: Hld) -> None:
+    await hld.push(25, "10:50")
+    polled = await hld.poll(tracking(4))
+
+    for appended in polled.published:
+        event = appended.event
+        assert event is not None and "_ordering" not in event
+        jsonschema.validate(event, events.schema())
