@@ -66,9 +66,10 @@ class Observation:
     ``time`` is when it happened (aware, UTC). When the provider did not say (``undated``),
     ``time`` is only the latest instant the payload knows, a lower bound: the hub orders such
     an observation by the provider's flow, not by this time (``docs/ordering.md``).
-    ``provider_ref`` is the provider's id for
-    the shipment; ``refs`` holds other ids the payload carries (tracking tokens, invoice
-    numbers) so the hub can find the shipment by whichever one it was registered under.
+
+    ``provider_ref`` is the provider's id for the shipment; ``refs`` holds other ids the
+    payload carries (tracking tokens, invoice numbers) so the hub can find the shipment by
+    whichever one it was registered under.
     """
 
     type: EventType
