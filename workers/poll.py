@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import httpx
 from redis.asyncio import Redis
 
-from hub import keys
+from hub import keys, providers
 from hub.clients import Client, RateLimited, Unauthorized, Unavailable, account_id, accounts, build
 from hub.errors import NotFound, ProviderError
 from hub.infra import metrics
@@ -39,7 +39,7 @@ EXPIRED_CODE = "hub.expired"
 @dataclass(frozen=True)
 class Outcome:
     shipment_id: str
-    result: str  # polled | waiting | throttled | failed | paused | stopped | expired | gone
+    result: str  # polled | confirming | waiting | throttled | failed | paused | stopped | expired | gone
 
 
 class Poller:
@@ -148,8 +148,8 @@ class Poller:
             await self.limiter.slow_down(provider, account, answer.reset_s or 60.0)
 
         try:
-            ingested = await self.ingestor.ingest_raw(
-                provider, answer.kind, answer.body, Channel.POLL, ref=shipment.provider_ref
+            ingested = await self.ingestor.ingest_raw(  # the answer belongs to the shipment polled
+                provider, answer.kind, answer.body, Channel.POLL, ref=shipment.provider_ref, shipment=shipment
             )
         except Rejected as exc:  # already in the dead-letter stream, with provider, ref and reason
             log.warning("poll of %s: answer dead-lettered (%s)", shipment_id, exc.reason)
@@ -165,9 +165,7 @@ class Poller:
         if published:
             self.counts.add("hub_poll_events_total", published, provider=provider)
         if was_terminal:  # this was the confirming poll after the terminal status
-            await schedule.remove(self.redis, shipment_id)
-            await self.redis.hset(keys.poll_state(shipment_id), mapping={"failures": 0, "stopped_ms": now_ms})
-            return Outcome(shipment_id, "stopped")
+            return await self._confirmed(shipment, state, now_ms)
         changed_ms = now_ms if published else int(state.get("changed_ms") or heard_ms)
         fresh = await shipments.get(self.redis, shipment_id) if published else shipment
         eta = fresh.state.get("eta")
@@ -178,6 +176,31 @@ class Poller:
         schedule.reschedule_in(writes, shipment_id, now_ms + int(next_s * 1000))
         await writes.execute()
         return Outcome(shipment_id, "polled")
+
+    async def _confirmed(self, shipment: shipments.Shipment, state: dict[str, str], now_ms: int) -> Outcome:
+        """Stop polling after the confirming poll, unless the flow documents a final code still to come.
+
+        Such a terminal code (Client API ``6``, followed by ``9`` "Delivered (Final)") is polled
+        at the provider's slow final cadence until the final code arrives or the wait runs out.
+        """
+        config = self.poll.provider(shipment.provider)
+        flow = providers.flow(shipment.provider)
+        code = await self.redis.hget(keys.shipment(shipment.id), "status_code")
+        since_ms = int(state.get("final_since_ms") or now_ms)
+        if (
+            flow
+            and code is not None
+            and flow.awaits_final(code)
+            and now_ms - since_ms < config.final_wait_s * 1000
+        ):
+            writes = self.redis.pipeline(transaction=False)
+            writes.hset(keys.poll_state(shipment.id), mapping={"failures": 0, "final_since_ms": since_ms})
+            schedule.reschedule_in(writes, shipment.id, now_ms + int(config.final_interval_s * 1000))
+            await writes.execute()
+            return Outcome(shipment.id, "confirming")
+        await schedule.remove(self.redis, shipment.id)
+        await self.redis.hset(keys.poll_state(shipment.id), mapping={"failures": 0, "stopped_ms": now_ms})
+        return Outcome(shipment.id, "stopped")
 
     async def _failed(self, shipment_id: str, reason: str, provider: str = "") -> None:
         failures = await self.redis.hincrby(keys.poll_state(shipment_id), "failures", 1)
@@ -197,7 +220,7 @@ class Poller:
                 EXPIRED_CODE, f"no news from {shipment.provider} for {days:g} days"
             ),
         )
-        await self.ingestor.ingest([observation], Channel.POLL)
+        await self.ingestor.ingest([observation], Channel.POLL, shipment=shipment)
         await schedule.remove(self.redis, shipment.id)
         self.counts.add("hub_poll_expired_total", provider=shipment.provider)
         log.info("shipment %s expired: no news since %d ms", shipment.id, heard_ms)
