@@ -22,7 +22,7 @@ from hub.infra.lru import LRU
 from hub.ingest import deadletter
 from hub.model import event as events
 from hub.model import times as timeparse
-from hub.model.observation import Channel, Observation
+from hub.model.observation import Channel, Observation, dated
 from hub.model.status import Status
 from hub.registry import shipments
 from hub.settings import Settings
@@ -177,7 +177,9 @@ class Ingestor:
         merchant_id: str | None = None,
         register: bool = False,
     ) -> Ingested:
-        recorded = timeparse.rfc3339(datetime.now(UTC))
+        received_at = datetime.now(UTC)
+        recorded = timeparse.rfc3339(received_at)
+        observations = [dated(observation, received_at) for observation in observations]
         bound: dict[tuple[str, str], shipments.Shipment] = {}
         registered: list[str] = []
         appended: list[Appended | None] = []
