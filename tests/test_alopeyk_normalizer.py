@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hub.errors import NormalizationError, ProviderError
+from hub.errors import CredentialsRefused, NormalizationError, ProviderError
 from hub.model.observation import EventType
 from hub.model.status import Status
 from hub.model.times import zone
@@ -120,6 +120,16 @@ def test_error_constant_inside_http_200_is_a_provider_error() -> None:
             {"status": "fail", "message": "ORDER_NOT_FOUND_ERROR", "object": None}, kind="order", tz=TEHRAN
         )
     assert error.value.code == "ORDER_NOT_FOUND_ERROR"
+    assert not isinstance(error.value, CredentialsRefused), "one missing order says nothing of the token"
+
+
+def test_forbidden_constant_inside_http_200_refuses_the_account() -> None:
+    # The document's 403 ("You do not have enough permissions") sent as a constant in a 200.
+    with pytest.raises(CredentialsRefused) as error:
+        alopeyk.normalize(
+            {"status": "fail", "message": "FORBIDDEN_ERROR", "object": {}}, kind="order", tz=TEHRAN
+        )
+    assert error.value.code == "FORBIDDEN_ERROR"
 
 
 @pytest.mark.parametrize(

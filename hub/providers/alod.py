@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
-from hub.errors import NormalizationError, ProviderError, UnreadableBody
+from hub.errors import CredentialsRefused, NormalizationError, ProviderError, UnreadableBody
 from hub.model.observation import UNDATED, EventType, Observation, ProviderStatus
 from hub.model.status import TERMINAL, Status, StatusTable
 from hub.providers._common import mapping, required, time
@@ -56,6 +56,7 @@ STATUSES = StatusTable(
 )
 
 _ALOD, _UPS = "alod", "ups"
+AUTH_PARAM = "authkey"  # the header carrying the access key; an error naming it refuses the account
 
 
 def parse_body(body: bytes) -> Any:
@@ -110,6 +111,8 @@ def _successful(payload: Any) -> Mapping[str, Any]:
     status = body.get("status")
     if status == "error":
         code, message = _error(body)
+        if code.strip().lower() == AUTH_PARAM:  # the access key, not this booking, was refused
+            raise CredentialsRefused(NAME, code, message)
         raise ProviderError(NAME, code, message)
     if status != "success":
         raise NormalizationError(NAME, f"response 'status' must be 'success' or 'error', got {status!r}")
@@ -119,6 +122,8 @@ def _successful(payload: Any) -> Mapping[str, Any]:
 def _error(body: Mapping[str, Any]) -> tuple[str, str]:
     """ALOD errors name no code: the first offending ``param`` is the code, else ``error``.
 
+    ``authkey`` comes first when named: a refused key says nothing about the booking.
+
     The list comes as ``errors: [{param, msg, value}]`` or, from some calls, as ``message``.
     """
     listed = body.get("errors") if isinstance(body.get("errors"), list) else body.get("message")
@@ -126,6 +131,7 @@ def _error(body: Mapping[str, Any]) -> tuple[str, str]:
         items = [item for item in listed if isinstance(item, Mapping)]
         message = "; ".join(_error_line(item) for item in items)
         params = [str(item["param"]) for item in items if item.get("param")]
+        params.sort(key=lambda param: param.strip().lower() != AUTH_PARAM)
         return (params[0] if params else "error"), message
     return "error", str(body.get("message") or "")
 

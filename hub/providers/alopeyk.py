@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from hub.errors import NormalizationError, ProviderError
+from hub.errors import CredentialsRefused, NormalizationError, ProviderError
 from hub.model import times as timeparse
 from hub.model.observation import Courier, EventType, Observation, ProviderStatus, Stop
 from hub.model.status import Status, StatusTable
@@ -61,6 +61,10 @@ ERROR_CONSTANTS = frozenset(
         "LIMIT_EXCEEDED_ERROR",
     }
 )
+
+# Constants that refuse the token, not the order: the document's 403 ("You do not have enough
+# permissions") sent as a constant in an HTTP 200. The account is paused as for a 401.
+CREDENTIAL_CONSTANTS = frozenset({"FORBIDDEN_ERROR"})
 
 _MERCHANT_REF_KEYS = ("merchant_ref", "order_ref", "order_id", "my_order_id", "reference")
 
@@ -111,6 +115,8 @@ def _unwrap(payload: Any, kind: str) -> Mapping[str, Any]:
         if status != "success":
             message = str(body.get("message") or body.get("error") or "")
             code = message if message in ERROR_CONSTANTS else str(status)
+            if code in CREDENTIAL_CONSTANTS:
+                raise CredentialsRefused(NAME, code, message)
             raise ProviderError(NAME, code, message)
         return mapping(NAME, body.get("object"), "order response 'object'")
     # The webhook example wraps the order in {"order": ...}; the field list describes it bare.

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hub.errors import NormalizationError, ProviderError
+from hub.errors import CredentialsRefused, NormalizationError, ProviderError
 from hub.model.observation import UNDATED, EventType, ProviderStatus
 from hub.model.status import Status
 from hub.providers import alod
@@ -340,3 +340,31 @@ def test_alod_malformed_tracking_is_a_normalization_error(fixture: str, mutate: 
 def test_alod_unknown_kind_is_refused() -> None:
     with pytest.raises(NormalizationError, match="unknown payload kind"):
         alod.normalize({}, kind="webhook", tz=RIYADH, ref=BOOKING)
+
+
+@pytest.mark.parametrize(
+    "errors",
+    [
+        [{"param": "authkey", "msg": "Invalid access key", "value": "wrong-key"}],
+        [{"param": "booking_id", "msg": "Invalid booking id"}, {"param": " AuthKey ", "msg": "Invalid"}],
+    ],
+    ids=["authkey", "authkey-named-second"],
+)
+def test_alod_refused_authkey_inside_http_200_refuses_the_account(errors: list[dict[str, str]]) -> None:
+    body = alod.parse_body(base64.b64encode(json.dumps({"status": "error", "errors": errors}).encode()))
+
+    with pytest.raises(CredentialsRefused) as caught:
+        track(body)
+
+    assert caught.value.code.strip().lower() == "authkey"
+    assert "wrong-key" not in str(caught.value), "the refused key's value must not reach logs"
+
+
+def test_alod_error_naming_another_param_is_about_the_booking_only() -> None:
+    errors = [{"param": "booking_id", "msg": "Invalid booking id", "value": BOOKING}]
+
+    with pytest.raises(ProviderError) as caught:
+        track({"status": "error", "errors": errors})
+
+    assert not isinstance(caught.value, CredentialsRefused)
+    assert caught.value.code == "booking_id"
