@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from collections.abc import Mapping
+from datetime import UTC, tzinfo
 
 import httpx
 
-from hub.clients import Answer, RateLimited, Unauthorized, Unavailable
+from hub.clients import Answer, RateLimited, Unauthorized, Unavailable, quota
 
 DEFAULT_RETRY_AFTER_S = 30.0
 
@@ -39,8 +41,9 @@ def check(provider: str, response: httpx.Response) -> None:
         raise Unavailable(provider, f"HTTP {status} on {response.request.url.path}")
 
 
-def answer(kind: str, response: httpx.Response) -> Answer:
-    remaining, reset_s = rate_headers(response.headers)
+def answer(kind: str, response: httpx.Response, tz: tzinfo = UTC) -> Answer:
+    """The raw answer with its quota headers (windows they name are read in ``tz``)."""
+    remaining, reset_s = quota.rate_headers(response.headers, tz)
     return Answer(kind, response.content, remaining, reset_s)
 
 
@@ -50,45 +53,13 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     if not raw:
         return None
     try:
-        return max(0.0, float(raw))
+        seconds = float(raw)
     except ValueError:
         pass
+    else:  # "inf" or "nan" would hold the account forever (or fail every poll): not a delay
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(raw)
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
-
-
-def rate_headers(headers: Mapping[str, str]) -> tuple[int | None, float | None]:
-    """The smallest ``X-*RateLimit-Remaining`` (Alopeyk sends minute and day) and its reset."""
-    lowest: tuple[int, float | None] | None = None
-    for name, value in headers.items():
-        name = name.lower()
-        if not (name.startswith("x-") and name.endswith("ratelimit-remaining")):
-            continue
-        try:
-            remaining = int(value)
-        except ValueError:
-            continue
-        reset = _float(headers.get(name.removesuffix("remaining") + "reset"))
-        if reset is None:
-            reset = _window_s(name)
-        if lowest is None or remaining < lowest[0]:
-            lowest = (remaining, reset)
-    return lowest if lowest else (None, None)
-
-
-def _window_s(name: str) -> float | None:
-    if "minute" in name:
-        return 60.0
-    if "daily" in name or "day" in name:
-        return 86400.0
-    return None
-
-
-def _float(raw: str | None) -> float | None:
-    try:
-        return float(raw) if raw else None
-    except ValueError:
-        return None

@@ -2,7 +2,7 @@
 
 Alopeyk reports errors as constants inside HTTP 200; those reach the normalizer, which
 raises them as ``ProviderError``. Its ``X-MinuteRateLimit-*``/``X-DailyRateLimit-*``
-headers travel back in the :class:`~hub.clients.Answer`.
+headers travel back in the :class:`~hub.clients.Answer` (read by :mod:`hub.clients.quota`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from urllib.parse import quote
 import httpx
 from redis.asyncio import Redis
 
+from hub import timeparse
 from hub.clients import Answer, _http
 from hub.settings import Settings
 
@@ -26,6 +27,7 @@ class AlopeykClient:
         config = settings.provider(self.provider)
         self.base_url = config.base_url
         self.token = config.credentials.get("token", "")
+        self.tz = timeparse.zone(config.timezone)  # the zone its rate-limit identifiers are written in
         self.http = http
 
     async def track(self, ref: str) -> Answer:
@@ -37,4 +39,4 @@ class AlopeykClient:
         )
         response = await _http.send(self.http, self.provider, request)
         _http.check(self.provider, response)
-        return _http.answer("order", response)
+        return _http.answer("order", response, self.tz)
