@@ -14,7 +14,7 @@ from typing import Any
 
 from hub.errors import CredentialsRefused, NormalizationError, ProviderError
 from hub.model import times as timeparse
-from hub.model.observation import Courier, EventType, Observation, ProviderStatus, Stop
+from hub.model.observation import UNDATED, Courier, EventType, Observation, ProviderStatus, Stop
 from hub.model.status import Status, StatusTable
 from hub.providers._common import location, mapping, optional_time, parse_json, required
 
@@ -151,11 +151,9 @@ def _statuses(
         if at is not None:
             steps.append((status_word, at))
     if not steps or steps[-1][0] != status_word:
-        if updated_at is None:
-            raise NormalizationError(
-                NAME, f"order in status {status_word!r} has no time for it nor updated_at"
-            )
-        steps.append((status_word, updated_at))
+        # No time for the current status and no updated_at: it is still the order's status
+        # (an expired order must not be lost), dated by the hub on receipt.
+        steps.append((status_word, updated_at or UNDATED))
     return [
         Observation(
             type=EventType.STATUS_CHANGED,
