@@ -12,8 +12,10 @@ A provider module exposes:
     wire bytes to a JSON value (ALOD unwraps base64 here); raises ``NormalizationError``.
 ``normalize(payload, *, kind, tz, ref=None) -> list[Observation]``
     pure: no I/O, no clock. ``ref`` is the shipment id the caller asked the provider
-    about, for responses that do not repeat it. Raises ``NormalizationError`` for a
-    payload it cannot read, and ``ProviderError`` for an error the provider reported.
+    about, for responses that do not repeat it. A change the provider gives no time for
+    has time :data:`~hub.model.observation.UNDATED`; the hub dates it on receipt. Raises
+    ``NormalizationError`` for a payload it cannot read, and ``ProviderError`` for an error
+    the provider reported (``CredentialsRefused`` when it refused our credentials).
 """
 
 from __future__ import annotations
