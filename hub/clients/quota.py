@@ -48,10 +48,11 @@ def rate_headers(
 
 
 def _reset_s(headers: Mapping[str, str], prefix: str, now: datetime, tz: tzinfo) -> float | None:
-    explicit = _float(_header(headers, prefix + "reset"))
-    if explicit is not None:
-        return max(0.0, explicit - now.timestamp() if explicit > EPOCH_AFTER_S else explicit)
     window_s = MINUTE_S if "minute" in prefix else DAY_S if ("daily" in prefix or "day" in prefix) else None
+    explicit = _float(_header(headers, prefix + "reset"))
+    if explicit is not None:  # never longer than the window it resets (a day when unnamed)
+        wait_s = explicit - now.timestamp() if explicit > EPOCH_AFTER_S else explicit
+        return min(max(0.0, wait_s), window_s or DAY_S)
     if window_s is None:
         return None
     return until_window_end(_header(headers, prefix + "identifier"), window_s, now, tz)

@@ -82,6 +82,15 @@ def test_an_explicit_reset_wins_in_seconds_or_as_a_unix_time() -> None:
     assert rate_headers(at_time, UTC, now) == (0, pytest.approx(90.0))
 
 
+def test_an_explicit_reset_never_holds_longer_than_its_window() -> None:
+    now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    minute = {"X-MinuteRateLimit-Remaining": "0", "X-MinuteRateLimit-Reset": "500000000"}
+    unnamed = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(now.timestamp() + 10 * 86_400)}
+
+    assert rate_headers(minute, UTC, now) == (0, 60.0)
+    assert rate_headers(unnamed, UTC, now) == (0, 86_400.0)
+
+
 @pytest.mark.parametrize(
     "identifier",
     ["", "garbage", "5.6.7.8:2026-13-45-99-99", "::1:9999-12-31-23-59", "x:2026-11-25\udcff", "9" * 5000],
