@@ -12,8 +12,8 @@ from urllib.parse import quote
 import httpx
 from redis.asyncio import Redis
 
-from hub import timeparse
 from hub.clients import Answer, _http
+from hub.model import times as timeparse
 from hub.settings import Settings
 
 # The columns the document's "get order details" example asks for: everything the normalizer reads.

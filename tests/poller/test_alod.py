@@ -85,7 +85,7 @@ async def test_a_refused_authkey_pauses_the_account_says_so_once_and_shows_in_re
     assert again.result == "paused"
     assert 1 <= asked <= 5, "only polls already on their way may reach a refusing provider"
     assert len(emulators.requests("alod")) == asked, "a paused account must not be asked again"
-    assert [r.name for r in caplog.records if r.levelno >= logging.WARNING] == ["workers.health"]
+    assert [r.name for r in caplog.records if r.levelno >= logging.WARNING] == ["hub.clients.accounts"]
     assert "alod-key" not in caplog.text, "ALOD echoes the refused key as 'value': never log it"
     for shipment_id in ids:
         assert await redis.hget(keys.poll_state(shipment_id), "failures") in (None, "0")

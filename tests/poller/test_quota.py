@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from redis.asyncio import Redis
 
-from hub import keys, shipments
+from hub import keys
 from hub.clients import account_id
 from hub.clients.quota import RECHECK_S, rate_headers
+from hub.registry import shipments
 from hub.settings import Settings
 from tests.poller.conftest import Emulators
 from workers.poll import Poller
