@@ -115,6 +115,8 @@ def _unwrap(payload: Any, kind: str) -> Mapping[str, Any]:
         if status != "success":
             message = str(body.get("message") or body.get("error") or "")
             code = message if message in ERROR_CONSTANTS else str(status)
+            if kind != "order":  # posted to the receiver: whoever sent it, it is no order
+                raise NormalizationError(NAME, f"an Alopeyk API error response, not an order ({code[:80]})")
             if code in CREDENTIAL_CONSTANTS:
                 raise CredentialsRefused(NAME, code, message)
             raise ProviderError(NAME, code, message)
