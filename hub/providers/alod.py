@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
@@ -57,6 +58,7 @@ STATUSES = StatusTable(
 
 _ALOD, _UPS = "alod", "ups"
 AUTH_PARAM = "authkey"  # the header carrying the access key; an error naming it refuses the account
+_NAMES_AUTHKEY = re.compile(r"\bauth[\s_-]?key\b", re.IGNORECASE)
 
 
 def parse_body(body: bytes) -> Any:
@@ -133,7 +135,9 @@ def _error(body: Mapping[str, Any]) -> tuple[str, str]:
         params = [str(item["param"]) for item in items if item.get("param")]
         params.sort(key=lambda param: param.strip().lower() != AUTH_PARAM)
         return (params[0] if params else "error"), message
-    return "error", str(body.get("message") or "")
+    message = str(body.get("message") or "")
+    # A bare message naming the access key ("Invalid authkey") refuses it as surely as a param.
+    return (AUTH_PARAM if _NAMES_AUTHKEY.search(message) else "error"), message
 
 
 def _error_line(item: Mapping[str, Any]) -> str:

@@ -360,6 +360,12 @@ def test_alod_refused_authkey_inside_http_200_refuses_the_account(errors: list[d
     assert "wrong-key" not in str(caught.value), "the refused key's value must not reach logs"
 
 
+@pytest.mark.parametrize("message", ["Invalid authkey", "AUTH KEY is not valid", "auth_key expired"])
+def test_alod_bare_error_message_naming_the_authkey_refuses_the_account(message: str) -> None:
+    with pytest.raises(CredentialsRefused):
+        track({"status": "error", "message": message})
+
+
 def test_alod_error_naming_another_param_is_about_the_booking_only() -> None:
     errors = [{"param": "booking_id", "msg": "Invalid booking id", "value": BOOKING}]
 
