@@ -29,11 +29,19 @@ async def send(
         raise Unavailable(provider, f"{type(exc).__name__} on {request.url.path}: {exc}") from None
 
 
-def check(provider: str, response: httpx.Response) -> None:
-    """Raise the typed error an HTTP status calls for; 2xx and 4xx payload errors pass."""
+def check(provider: str, response: httpx.Response, tz: tzinfo = UTC) -> None:
+    """Raise the typed error an HTTP status calls for; 2xx and 4xx payload errors pass.
+
+    A 429 waits ``Retry-After``; without it, until an empty quota window the headers name
+    ends (Alopeyk's day), else :data:`DEFAULT_RETRY_AFTER_S`.
+    """
     status = response.status_code
     if status == 429:
-        retry_after_s = retry_after(response.headers) or DEFAULT_RETRY_AFTER_S
+        retry_after_s = retry_after(response.headers)
+        if retry_after_s is None:
+            remaining, reset_s = quota.rate_headers(response.headers, tz)
+            empty = remaining is not None and remaining <= 0
+            retry_after_s = reset_s if empty and reset_s else DEFAULT_RETRY_AFTER_S
         raise RateLimited(provider, f"429 on {response.request.url.path}", retry_after_s)
     if status == 401:
         raise Unauthorized(provider, f"401 on {response.request.url.path}: credentials refused")

@@ -38,5 +38,5 @@ class AlopeykClient:
             headers={"Authorization": f"Bearer {self.token}", "X-Requested-With": "XMLHttpRequest"},
         )
         response = await _http.send(self.http, self.provider, request)
-        _http.check(self.provider, response)
+        _http.check(self.provider, response, self.tz)
         return _http.answer("order", response, self.tz)

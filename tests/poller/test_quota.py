@@ -6,11 +6,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 
 from hub import keys
-from hub.clients import account_id
+from hub.clients import RateLimited, _http, account_id
 from hub.clients.quota import RECHECK_S, rate_headers
 from hub.registry import shipments
 from hub.settings import Settings
@@ -135,3 +136,26 @@ async def test_alopeyk_daily_quota_spent_holds_polls_only_until_tehran_midnight(
     )
     held_ms = await redis.pttl(keys.provider_slowdown("alopeyk", account_id(poll_settings, "alopeyk")))
     assert 0 < held_ms <= (midnight - now).total_seconds() * 1000 + 2_000, "held past the provider's day"
+
+
+def refused(headers: dict[str, str]) -> RateLimited:
+    request = httpx.Request("GET", "http://127.0.0.1/api/v2/orders/1")
+    with pytest.raises(RateLimited) as caught:
+        _http.check("alopeyk", httpx.Response(429, headers=headers, request=request), TEHRAN)
+    return caught.value
+
+
+def test_a_429_without_retry_after_waits_for_the_empty_window_it_reports() -> None:
+    now = datetime.now(UTC)
+    midnight = datetime.combine(
+        now.astimezone(TEHRAN).date() + timedelta(days=1), datetime.min.time(), TEHRAN
+    )
+
+    held_s = refused(headers(40, 0, None, None)).retry_after_s
+
+    assert 0 < held_s <= (midnight - now).total_seconds() + 1
+
+
+def test_a_429_with_retry_after_or_no_quota_headers_keeps_its_rules() -> None:
+    assert refused({"Retry-After": "7", **headers(40, 0, None, None)}).retry_after_s == 7.0
+    assert refused({}).retry_after_s == _http.DEFAULT_RETRY_AFTER_S
