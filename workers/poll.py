@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 
 from hub import keys, providers
 from hub.clients import Client, RateLimited, Unauthorized, Unavailable, account_id, accounts, build
-from hub.errors import NotFound, ProviderError
+from hub.errors import CredentialsRefused, NotFound, ProviderError
 from hub.infra import metrics
 from hub.ingest.pipeline import Ingestor, Rejected
 from hub.model import times
@@ -127,14 +127,7 @@ class Poller:
             await schedule.reschedule(self.redis, shipment_id, now_ms + int(exc.retry_after_s * 1000))
             return Outcome(shipment_id, "throttled")
         except Unauthorized as exc:
-            await accounts.mark_unauthorized(
-                self.redis, provider, account, exc.reason, self.poll.unauthorized_pause_s
-            )
-            self.counts.add("hub_poll_failures_total", provider=provider, reason="unauthorized")
-            await schedule.reschedule(
-                self.redis, shipment_id, now_ms + int(self.poll.unauthorized_pause_s * 1000)
-            )
-            return Outcome(shipment_id, "paused")
+            return await self._refused(shipment_id, provider, account, exc.reason, now_ms)
         except Unavailable as exc:
             log.warning("poll of %s: %s", shipment_id, exc)
             await self._failed(shipment_id, "unavailable", provider)
@@ -155,6 +148,8 @@ class Poller:
             log.warning("poll of %s: answer dead-lettered (%s)", shipment_id, exc.reason)
             await self._failed(shipment_id, "unreadable", provider)
             return Outcome(shipment_id, "failed")
+        except CredentialsRefused as exc:  # a 401 in all but status code (ALOD's authkey error)
+            return await self._refused(shipment_id, provider, account, str(exc), now_ms)
         except ProviderError as exc:
             log.warning("poll of %s: provider reported %s", shipment_id, exc)
             await self._failed(shipment_id, "provider_error", provider)
@@ -201,6 +196,16 @@ class Poller:
         await schedule.remove(self.redis, shipment.id)
         await self.redis.hset(keys.poll_state(shipment.id), mapping={"failures": 0, "stopped_ms": now_ms})
         return Outcome(shipment.id, "stopped")
+
+    async def _refused(
+        self, shipment_id: str, provider: str, account: str, reason: str, now_ms: int
+    ) -> Outcome:
+        """Our credentials were refused: pause the whole account (said once), not this shipment alone."""
+        pause_s = self.poll.unauthorized_pause_s
+        await accounts.mark_unauthorized(self.redis, provider, account, reason, pause_s)
+        self.counts.add("hub_poll_failures_total", provider=provider, reason="unauthorized")
+        await schedule.reschedule(self.redis, shipment_id, now_ms + int(pause_s * 1000))
+        return Outcome(shipment_id, "paused")
 
     async def _failed(self, shipment_id: str, reason: str, provider: str = "") -> None:
         failures = await self.redis.hincrby(keys.poll_state(shipment_id), "failures", 1)

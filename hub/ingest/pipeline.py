@@ -21,7 +21,7 @@ from hub.infra.lru import LRU
 from hub.ingest import deadletter
 from hub.model import times
 from hub.model.event import CloudEvent, build, event_id
-from hub.model.observation import Channel, EventType, Observation
+from hub.model.observation import Channel, EventType, Observation, dated
 from hub.model.status import Status
 from hub.registry import shipments
 from hub.settings import Settings
@@ -188,7 +188,9 @@ class Ingestor:
         shipment: shipments.Shipment | None = None,
     ) -> Ingested:
         """Append ``observations``; each binds to ``shipment`` when given, else to the one its ids name."""
-        recorded = times.rfc3339(datetime.now(UTC))
+        received_at = datetime.now(UTC)
+        recorded = times.rfc3339(received_at)
+        observations = [dated(observation, received_at) for observation in observations]
         bound: dict[tuple[str, str], shipments.Shipment] = {}
         registered: list[str] = []
         appended: list[Appended | None] = []
