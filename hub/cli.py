@@ -19,6 +19,7 @@ from hub.infra.redis_clients import connect
 from hub.ingest import deadletter
 from hub.ingest.pipeline import Ingestor, Rejected
 from hub.model.observation import Channel
+from hub.registry import shipments
 from hub.settings import Settings
 
 DEV_REDIS_PORT = 6399
@@ -189,6 +190,9 @@ def _deadletter_replay(args: argparse.Namespace) -> int:
         redis = connect(settings)
         try:
             letter = await deadletter.get(redis, args.entry_id)
+            polled = None  # a poll's answer belongs to the shipment polled, named by the letter's ref
+            if letter.channel == Channel.POLL.value and letter.ref:
+                polled = await shipments.find(redis, letter.provider, letter.ref)
             try:
                 result = await Ingestor(redis, settings).ingest_raw(
                     letter.provider,
@@ -199,6 +203,7 @@ def _deadletter_replay(args: argparse.Namespace) -> int:
                     ref=letter.ref,
                     register=letter.channel == Channel.WEBHOOK.value,
                     dead_letter=False,
+                    shipment=polled,
                 )
             except Rejected as rejected:
                 print(f"still not normalizable: {rejected.reason}", file=sys.stderr)

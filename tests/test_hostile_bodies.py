@@ -78,8 +78,8 @@ async def test_a_lone_surrogate_in_an_alopeyk_webhook_is_refused_at_the_receiver
         (b'{"order": {"id": "\xff\xfe", "status": "new"}}', 400, "invalid_utf8"),
         (b'{"order": {"id": NaN, "status": "new"}}', 400, "invalid_json"),
         (b'["order"]', 422, "wrong_type"),
-        (b'{"status": "fail", "object": {}}', 422, "provider_error"),
-        (b'{"status": "fail", "message": "order_not_found", "object": null}', 422, "provider_error"),
+        (b'{"status": "fail", "object": {}}', 422, "not_normalizable"),
+        (b'{"status": "fail", "message": "order_not_found", "object": null}', 422, "not_normalizable"),
     ],
 )
 async def test_hostile_alopeyk_webhooks_are_refused_precisely_and_dead_lettered(

@@ -7,8 +7,8 @@ CloudEvent (see :mod:`hub.events`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -63,9 +63,13 @@ class Stop:
 class Observation:
     """One change a provider reported.
 
-    ``time`` is when it happened (aware, UTC). ``provider_ref`` is the provider's id for
-    the shipment; ``refs`` holds other ids the payload carries (tracking tokens, invoice
-    numbers) so the hub can find the shipment by whichever one it was registered under.
+    ``time`` is when it happened (aware, UTC). When the provider did not say (``undated``),
+    ``time`` is only the latest instant the payload knows, a lower bound: the hub orders such
+    an observation by the provider's flow, not by this time (``docs/ordering.md``).
+
+    ``provider_ref`` is the provider's id for the shipment; ``refs`` holds other ids the
+    payload carries (tracking tokens, invoice numbers) so the hub can find the shipment by
+    whichever one it was registered under.
     """
 
     type: EventType
@@ -81,7 +85,19 @@ class Observation:
     merchant_ref: str | None = None
     refs: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    undated: bool = False
 
     def __post_init__(self) -> None:
         if self.time.tzinfo is None:
             raise ValueError("Observation.time must be timezone-aware")
+
+
+# The ``time`` of an observation whose provider gave none (ALOD's ``booking_status``): the hub
+# dates it when it receives the payload (:func:`dated`, called by :mod:`hub.ingest`), the
+# latest it can have happened, so nothing the provider dated later can look newer than it.
+UNDATED = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def dated(observation: Observation, received_at: datetime) -> Observation:
+    """``observation`` with an :data:`UNDATED` time replaced by ``received_at``."""
+    return replace(observation, time=received_at) if observation.time == UNDATED else observation

@@ -3,6 +3,11 @@
 A provider module is pure: no I/O, no clock. It turns the provider's bytes into a JSON
 value (``parse_body``: ALOD unwraps base64 here) and a payload of one of its ``KINDS``
 (``webhook``, ``tracking``, ``pusher:<event>`` ...) into observations (``normalize``).
+A module may also declare ``FLOW``, its documented status flow (a :class:`~hub.model.flow.Flow`):
+it places observations the provider does not date, and says which terminal codes a final one
+confirms (:func:`flow`).
+A change the provider gives no time for at all has time :data:`~hub.model.observation.UNDATED`;
+the hub dates it on receipt. A provider that refused our credentials raises ``CredentialsRefused``.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from datetime import tzinfo
 from typing import Any, Protocol
 
 from hub.errors import NormalizationError
+from hub.model.flow import Flow
 from hub.model.observation import Observation
 from hub.model.status import StatusTable
 from hub.providers import alclient, all24, alod, alopeyk, hld
@@ -54,6 +60,12 @@ def get(name: str) -> Provider:
         return PROVIDERS[name]
     except KeyError:
         raise NormalizationError(name, f"unknown provider; expected one of {sorted(PROVIDERS)}") from None
+
+
+def flow(name: str) -> Flow | None:
+    """The provider's documented status flow, when its module declares one."""
+    declared: Flow | None = getattr(get(name), "FLOW", None)
+    return declared
 
 
 def normalize(

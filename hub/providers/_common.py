@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -75,3 +76,31 @@ def status_change(
         location=where,
         **base,
     )
+
+
+def current_status(
+    table: StatusTable,
+    history: Sequence[Observation],
+    code: Any,
+    text: object,
+    reached_at: datetime | None,
+    latest: datetime,
+    base: dict[str, Any],
+) -> Observation | None:
+    """The current status as a change, unless the history's newest entry already is that code.
+
+    A change is a transition, not a code seen once: ``2 → 10 → 2`` reports the second ``2``.
+    It is dated by ``reached_at`` when that is not older than the newest entry (an older one
+    dates an earlier visit to the same code); otherwise it is undated, and ``latest`` (the
+    latest instant the payload knows) anchors it: see ``docs/ordering.md``.
+    """
+    statuses = [o for o in history if o.type == EventType.STATUS_CHANGED and o.provider_status]
+    newest = max(enumerate(statuses), key=lambda pair: (pair[1].time, pair[0]), default=None)
+    if newest is not None:
+        last = newest[1]
+        assert last.provider_status is not None
+        if str(last.provider_status.code).strip() == str(code).strip():
+            return None
+    if reached_at is not None and (newest is None or reached_at >= newest[1].time):
+        return status_change(table, code, text, reached_at, None, base)
+    return dataclasses.replace(status_change(table, code, text, latest, None, base), undated=True)

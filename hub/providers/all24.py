@@ -63,9 +63,13 @@ def normalize(payload: Any, *, kind: str, tz: tzinfo, ref: str | None = None) ->
     _raise_reported_error(body)
     key, order = _pick_order(body, ref)
     tz = times.offset_in(order.get("origin_order_date"), order.get("expected_completion")) or tz
+    hs_order_ref = str(order.get("hs_order_ref") or key)
     base: dict[str, Any] = {
         "provider": NAME,
-        "provider_ref": str(order.get("hs_order_ref") or key),
+        # all24's own number. A shipment registered by a third-party number answers with it too:
+        # a poll binds the answer to the shipment it asked about, not to this (hub.ingest).
+        "provider_ref": hs_order_ref,
+        "refs": {"hs_order_ref": hs_order_ref},
         "merchant_ref": str(order["order_ref_id"]) if order.get("order_ref_id") else None,
         "eta": optional_time(NAME, order.get("expected_completion"), tz, "expected_completion"),
     }
@@ -88,15 +92,20 @@ def _raise_reported_error(body: Mapping[str, Any]) -> None:
 
 
 def _pick_order(body: Mapping[str, Any], ref: str | None) -> tuple[str, Mapping[str, Any]]:
-    """The order keyed by ``ref``, else the one whose hs_order_ref is ``ref``, else the only one."""
+    """The order keyed by ``ref``, else the one whose hs_order_ref is ``ref``, else the only one.
+
+    A third-party ``ref`` (``<customer_id>:<tracking_number>``) is looked up by its tracking number.
+    """
     orders = {
         key: value for key, value in body.items() if key not in _META_KEYS and isinstance(value, Mapping)
     }
-    if ref and ref in orders:
-        return ref, orders[ref]
-    matching = [key for key, order in orders.items() if ref and order.get("hs_order_ref") == ref]
-    if len(matching) == 1:
-        return matching[0], orders[matching[0]]
+    number = ref.rpartition(":")[2] if ref else None
+    for wanted in dict.fromkeys(filter(None, (ref, number))):
+        if wanted in orders:
+            return wanted, orders[wanted]
+        matching = [key for key, order in orders.items() if order.get("hs_order_ref") == wanted]
+        if len(matching) == 1:
+            return matching[0], orders[matching[0]]
     if len(orders) == 1:
         return next(iter(orders.items()))
     if not orders:

@@ -18,9 +18,15 @@ class PollDefaults:
     idle_interval_s: float  # after HUB_POLL_IDLE_AFTER_S without change
     near_eta_interval_s: float  # within HUB_POLL_NEAR_ETA_S of the ETA
     rate_limits: str = ""  # "requests/window_s" pairs per account, comma separated; "" for none
+    # A terminal code its flow documents as followed by a final one (hub.model.flow) is polled
+    # this often until that final code, for at most final_wait_s.
+    final_interval_s: float = 1800
+    final_wait_s: float = 86400
 
 
-HYPERLOCAL = PollDefaults(interval_s=30, idle_interval_s=120, near_eta_interval_s=15)
+HYPERLOCAL = PollDefaults(
+    interval_s=30, idle_interval_s=120, near_eta_interval_s=15, final_interval_s=120, final_wait_s=3600
+)
 PARCEL = PollDefaults(interval_s=300, idle_interval_s=900, near_eta_interval_s=60)
 
 

@@ -68,6 +68,8 @@ class ProviderPoll:
     idle_interval_s: float  # after HUB_POLL_IDLE_AFTER_S without change
     near_eta_interval_s: float  # within HUB_POLL_NEAR_ETA_S of the ETA
     rate_limits: tuple[RateLimit, ...] = field(default=(), metadata={"env": False})
+    final_interval_s: float = 1800.0  # terminal, awaiting the final code its flow documents
+    final_wait_s: float = 86400.0  # and for at most this long after the first confirming poll
 
     @classmethod
     def defaults(cls, name: str) -> ProviderPoll:

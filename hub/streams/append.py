@@ -30,7 +30,7 @@ from hub import keys
 from hub.infra.group_commit import GroupCommit
 from hub.infra.lru import LRU
 from hub.infra.redis_clients import run_scripts
-from hub.model.event import CloudEvent, split_for_append
+from hub.model.event import ORDERING, CloudEvent, split_for_append
 from hub.settings import Settings
 
 _APPEND = """
@@ -38,7 +38,17 @@ local shipment, history, seen, outbox, events = KEYS[1], KEYS[2], KEYS[3], KEYS[
 local now_ms, lease_ms = tonumber(ARGV[1]), tonumber(ARGV[2])
 local shipment_id, trim_kind, trim_value = ARGV[3], ARGV[4], ARGV[5]
 
-local function append(id, head, body, etype, time_ms, status, location, courier, eta, merchant_ref, code)
+-- Whether the shipment's current code is one of ``codes`` (the flow's codes a change may not follow).
+local function current_in(codes, current_code)
+  if codes == '' or not current_code then return false end
+  for code in string.gmatch(codes, '[^\\31]+') do
+    if code == current_code then return true end
+  end
+  return false
+end
+
+local function append(id, head, body, etype, time_ms, status, location, courier, eta, merchant_ref, code,
+                      undated, cannot_follow)
   local known = redis.call('HGET', seen, id)
   if known then
     local lease = redis.call('ZSCORE', outbox, known)
@@ -56,6 +66,11 @@ local function append(id, head, body, etype, time_ms, status, location, courier,
   if is_status and code ~= '' and code == redis.call('HGET', shipment, 'status_code') then
     local current = redis.call('HGET', shipment, 'status_entry')
     redis.call('HSET', seen, id, current)
+    -- The same change, dated this time (a push after the poll that saw it undated): keep its time.
+    if undated ~= '1' and redis.call('HGET', shipment, 'status_undated') == '1'
+        and time_ms >= tonumber(redis.call('HGET', shipment, 'status_time_ms') or '-1') then
+      redis.call('HSET', shipment, 'status_time_ms', time_ms, 'status_undated', '')
+    end
     return 'duplicate', current, ''
   end
 
@@ -63,10 +78,23 @@ local function append(id, head, body, etype, time_ms, status, location, courier,
   local previous = redis.call('HGET', shipment, 'status')
   local stale, applied = 'false', false
   if is_status then
+    -- Dated changes are ordered by time. An undated one (time_ms is only a lower bound) is
+    -- ordered by the provider's flow: it applies unless the current code is one it cannot
+    -- follow, and takes the current status time if that is later. A dated change after an
+    -- undated current status must pass both tests. (docs/ordering.md)
     local current_ms = tonumber(redis.call('HGET', shipment, 'status_time_ms') or '-1')
-    if time_ms >= current_ms then
-      applied = true
-      redis.call('HSET', shipment, 'status', status, 'status_time_ms', time_ms, 'status_code', code)
+    local current_code = redis.call('HGET', shipment, 'status_code')
+    local behind = current_in(cannot_follow, current_code)
+    if undated == '1' then
+      applied = not behind
+      if time_ms < current_ms then time_ms = current_ms end
+    else
+      applied = time_ms >= current_ms
+      if behind and redis.call('HGET', shipment, 'status_undated') == '1' then applied = false end
+    end
+    if applied then
+      redis.call('HSET', shipment, 'status', status, 'status_time_ms', time_ms, 'status_code', code,
+        'status_undated', undated)
     else
       stale = 'true'
     end
@@ -102,11 +130,11 @@ local function append(id, head, body, etype, time_ms, status, location, courier,
 end
 
 -- ARGV[6..] holds the shipment's events, FIELDS values each, appended in order.
-local FIELDS = 11
+local FIELDS = 13
 local replies = {}
 for i = 6, #ARGV, FIELDS do
   local outcome, entry, event = append(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]),
-    ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9], ARGV[i + 10])
+    ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9], ARGV[i + 10], ARGV[i + 11], ARGV[i + 12])
   replies[#replies + 1] = outcome
   replies[#replies + 1] = entry
   replies[#replies + 1] = event
@@ -213,18 +241,21 @@ def _args(event: CloudEvent) -> list[Any]:
     """The script's FIELDS values for one event."""
     data = event["data"]
     head, body = split_for_append(event)
+    ordering = event.get(ORDERING)
     return [
         event["id"],
         head,
         body,
         event["type"],
-        _epoch_ms(event["time"]),
+        ordering["after_ms"] if ordering else _epoch_ms(event["time"]),
         data.get("status") or "",
         json.dumps(data["location"]) if data.get("location") else "",
         json.dumps(data["courier"]) if data.get("courier") else "",
         data.get("eta") or "",
         data.get("merchant_ref") or "",
         _code(event),
+        "1" if ordering and ordering["undated"] else "",
+        "\x1f".join(ordering["cannot_follow"]) if ordering else "",
     ]
 
 
