@@ -16,6 +16,9 @@ from redis.asyncio import Redis
 from hub import keys
 from hub.errors import NotFound
 
+REASON_CHARS_MAX = 2000  # a reason quoting a huge exception is cut, the body is kept whole
+FIELD_CHARS_MAX = 500
+
 
 @dataclass(frozen=True)
 class DeadLetter:
@@ -62,20 +65,29 @@ async def add(
     merchant_id: str | None = None,
     ref: str | None = None,
 ) -> str:
+    """Keep ``body`` with the reason; never fails on what the poison holds (surrogates, huge reasons)."""
     fields: dict[str, str | bytes | int] = {
-        "provider": provider,
-        "kind": kind,
-        "channel": channel,
-        "reason": reason,
+        "provider": safe_text(provider, FIELD_CHARS_MAX),
+        "kind": safe_text(kind, FIELD_CHARS_MAX),
+        "channel": safe_text(channel, FIELD_CHARS_MAX),
+        "reason": safe_text(reason, REASON_CHARS_MAX),
         "body": base64.b64encode(body).decode(),
         "received_ms": int(time.time() * 1000),
     }
     if merchant_id:
-        fields["merchant_id"] = merchant_id
+        fields["merchant_id"] = safe_text(merchant_id, FIELD_CHARS_MAX)
     if ref:
-        fields["ref"] = ref
+        fields["ref"] = safe_text(ref, FIELD_CHARS_MAX)
     entry: str = await redis.xadd(keys.DEADLETTER, fields)
     return entry
+
+
+def safe_text(value: object, chars_max: int) -> str:
+    """``value`` as text Redis can take: lone surrogates escaped (``\\ud800``), cut at ``chars_max``."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) > chars_max:
+        text = text[:chars_max] + f"... ({len(text) - chars_max} more characters)"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 async def recent(redis: Redis, count: int = 50) -> list[DeadLetter]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from hub.errors import ConfigError
 
+DURABILITIES = ("written", "fsync")  # HUB_INGEST_DURABILITY, docs/ingest.md
 PROVIDERS = ("alopeyk", "hld", "alclient", "alod", "all24")
 
 _DEFAULT_BASE_URLS = {
@@ -62,6 +63,10 @@ class Settings:
     stream_max_age_s: int = 0
     outbox_lease_ms: int = 30_000
     inbox_reclaim_idle_ms: int = 30_000  # normalizer: take over inbox entries pending this long
+    # Handling attempts of one inbox entry, Pusher event or poll answer before it is dead-lettered.
+    poison_attempts_max: int = 5
+    ingest_durability: str = "written"  # "fsync": a receiver's 2xx waits for the AOF fsync (WAITAOF)
+    ingest_fsync_timeout_ms: int = 2000  # fsync: longest wait for WAITAOF before answering 503
     receive_inline: bool = False  # receivers append events before answering (no inbox, no normalizer)
     metrics_token: str | None = None
     log_level: str = "info"
@@ -131,6 +136,15 @@ class Settings:
             stream_max_age_s=_int(env, "HUB_STREAM_MAX_AGE_S", cls.stream_max_age_s),
             outbox_lease_ms=_int(env, "HUB_OUTBOX_LEASE_MS", cls.outbox_lease_ms),
             inbox_reclaim_idle_ms=_int(env, "HUB_INBOX_RECLAIM_IDLE_MS", cls.inbox_reclaim_idle_ms),
+            poison_attempts_max=_at_least(
+                1, "HUB_POISON_ATTEMPTS_MAX", _int(env, "HUB_POISON_ATTEMPTS_MAX", cls.poison_attempts_max)
+            ),
+            ingest_durability=_choice(env, "HUB_INGEST_DURABILITY", DURABILITIES, cls.ingest_durability),
+            ingest_fsync_timeout_ms=_at_least(
+                1,
+                "HUB_INGEST_FSYNC_TIMEOUT_MS",
+                _int(env, "HUB_INGEST_FSYNC_TIMEOUT_MS", cls.ingest_fsync_timeout_ms),
+            ),
             receive_inline=_bool(env, "HUB_RECEIVE_INLINE"),
             metrics_token=env.get("HUB_METRICS_TOKEN") or None,
             log_level=env.get("HUB_LOG_LEVEL", cls.log_level),
@@ -333,6 +347,19 @@ def _rate_limits(raw: str, variable: str) -> tuple[RateLimit, ...]:
         except ValueError:
             raise ConfigError(f"{variable} must look like '100/60,43200/86400', got {raw!r}") from None
     return tuple(limits)
+
+
+def _at_least(minimum: int, name: str, value: int) -> int:
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = (env.get(name) or default).strip().lower()
+    if raw not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
