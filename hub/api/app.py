@@ -35,7 +35,10 @@ def create_app(settings: Settings | None = None, *, own_process: bool = False) -
         app.state.settings = settings
         app.state.redis = redis
         app.state.ingestor = Ingestor(redis, settings)
-        app.state.inbox = Inbox(redis)
+        app.state.inbox = Inbox(
+            redis, durability=settings.ingest_durability, fsync_timeout_ms=settings.ingest_fsync_timeout_ms
+        )
+        await app.state.inbox.check_durability()
         app.state.receiver_secrets = LRU(max_entries=10_000, ttl_s=RECEIVER_SECRET_CACHE_S)
         app.state.live = LiveService(redis, settings)  # live fan-out: one stream reader per process
         await app.state.live.start()
