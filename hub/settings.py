@@ -169,6 +169,12 @@ class Settings:
             live_compression=_bool(env, "HUB_LIVE_COMPRESSION"),
         )
 
+    def __post_init__(self) -> None:
+        if self.ingest_durability == "fsync" and self.receive_inline:
+            raise ConfigError(
+                "HUB_INGEST_DURABILITY=fsync covers the inbox only: unset HUB_RECEIVE_INLINE to use it"
+            )
+
     def provider(self, name: str) -> ProviderSettings:
         if name in self.providers:
             return self.providers[name]

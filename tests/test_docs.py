@@ -20,11 +20,13 @@ def test_readme_prints_each_providers_status_table_as_the_code_has_it(provider: 
     assert PROVIDERS[provider].STATUSES.markdown() in README
 
 
-def test_readme_documents_every_setting() -> None:
+def test_readme_or_docs_document_every_setting() -> None:
     source = "\n".join(path.read_text() for path in (ROOT / "hub").rglob("settings*.py"))
     names = set(re.findall(r'"(HUB_[A-Z0-9_]+)"', source))
     provider_vars = {name for name in names if name.startswith("HUB_<")}
-    missing = sorted(name for name in names - provider_vars if name not in README)
+    # The reference is moving from the README to docs/*.md: a setting documented in either counts.
+    documented = README + "".join(path.read_text() for path in (ROOT / "docs").glob("*.md"))
+    missing = sorted(name for name in names - provider_vars if name not in documented)
     assert missing == []
 
 
