@@ -264,7 +264,7 @@ class GroupConsumer:
             log.exception("%s: keeping entry %s failed; keeping its raw fields instead", self.group, entry[0])
             await self._bury_raw(entry, f"{reason}; then keeping it failed with {exc!r}")
         await self.ack([entry[0]], delete=self.poison.delete)
-        await metrics.inc(self.redis, "hub_poison_deadlettered_total", group=self.group, stream=self.stream)
+        await metrics.inc(self.redis, "hub_poison_deadlettered_total", consumer=self.group)
 
     async def _bury_raw(self, entry: Entry, reason: str) -> None:
         entry_id, fields = entry

@@ -72,7 +72,7 @@ async def test_a_lone_surrogate_is_dead_lettered_and_everything_around_it_become
         json.dumps(letter.to_json())  # what the API and `hub deadletter list` show
     assert (await redis.xpending(keys.INBOX, keys.INBOX_GROUP))["pending"] == 0
     counted = await redis.hgetall(keys.METRICS)
-    assert counted['hub_poison_deadlettered_total{group="normalizers",stream="hub:inbox"}'] == "2"
+    assert counted['hub_poison_deadlettered_total{consumer="normalizers"}'] == "2"
 
 
 async def test_an_entry_its_normalizers_kept_dying_on_is_dead_lettered_without_being_handled(
