@@ -20,8 +20,9 @@ from redis.asyncio import Redis
 
 from hub import keys, metrics, shipments, timeparse
 from hub.clients import Client, RateLimited, Unauthorized, Unavailable, account_id, build
-from hub.errors import NotFound, ProviderError
-from hub.ingest import Ingestor, Rejected
+from hub.consumer import UNAVAILABLE
+from hub.errors import NormalizationError, NotFound, ProviderError
+from hub.ingest import Ingestor, Payload, Rejected
 from hub.observations import Channel, EventType, Observation, ProviderStatus
 from hub.settings import PUSH_PROVIDERS, Settings
 from hub.statuses import Status
@@ -156,6 +157,14 @@ class Poller:
             log.warning("poll of %s: provider reported %s", shipment_id, exc)
             await self._failed(shipment_id, "provider_error", provider)
             return Outcome(shipment_id, "failed")
+        except UNAVAILABLE:
+            raise
+        except Exception as exc:  # the answer's own fault (a lone surrogate Redis cannot take, a bug)
+            return await self._poisoned(
+                shipment,
+                Payload(provider, answer.kind, answer.body, Channel.POLL, ref=shipment.provider_ref),
+                exc,
+            )
 
         published = len(ingested.published)
         self.counts.add("hub_polls_total", provider=provider)
@@ -171,10 +180,32 @@ class Poller:
         eta_ms = int(timeparse.parse(eta, UTC).timestamp() * 1000) if eta else None
         next_s = cadence.interval_s(self.poll, provider, now_ms=now_ms, changed_ms=changed_ms, eta_ms=eta_ms)
         writes = self.redis.pipeline(transaction=False)  # one round trip for the state and the due time
-        writes.hset(keys.poll_state(shipment_id), mapping={"failures": 0, "changed_ms": changed_ms})
+        writes.hset(
+            keys.poll_state(shipment_id),
+            mapping={"failures": 0, "poison_failures": 0, "changed_ms": changed_ms},
+        )
         schedule.reschedule_in(writes, shipment_id, now_ms + int(next_s * 1000))
         await writes.execute()
         return Outcome(shipment_id, "polled")
+
+    async def _poisoned(self, shipment: shipments.Shipment, answer: Payload, error: Exception) -> Outcome:
+        """Backed off like any failure; the answer is kept as a dead letter after too many in a row.
+
+        The count lives in the shipment's poll state, so it survives workers; the shipment keeps
+        being polled (a later answer may be fine), but never by a worker that crashes on it.
+        """
+        state_key = keys.poll_state(shipment.id)
+        attempts = await self.redis.hincrby(state_key, "poison_failures", 1)
+        log.error(
+            "poll of %s: ingesting the answer failed (%d in a row)", shipment.id, attempts, exc_info=error
+        )
+        if attempts >= self.settings.poison_attempts_max:
+            reason = f"ingesting the answer failed {attempts} polls in a row, last with {error!r}"
+            await self.ingestor.reject(answer, NormalizationError(shipment.provider, reason))
+            await self.redis.hset(state_key, "poison_failures", 0)
+            self.counts.add("hub_poison_deadlettered_total", consumer="poller")
+        await self._failed(shipment.id, "poison", shipment.provider)
+        return Outcome(shipment.id, "failed")
 
     async def _failed(self, shipment_id: str, reason: str, provider: str = "") -> None:
         failures = await self.redis.hincrby(keys.poll_state(shipment_id), "failures", 1)

@@ -70,6 +70,8 @@ class Emulator:
             if fault is None and knobs.expire_tokens:
                 self._expire_tokens()
             broken = await faults.apply(fault, knobs, self.content_type)
+            if fault == "lone_surrogate":
+                return faults.with_lone_surrogate(await handler(request), knobs.surrogate_field)
             return broken if broken is not None else await handler(request)
 
         return guarded
