@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.client import NEVER_DECODE
 from redis.exceptions import (
     BusyLoadingError,
     ClusterDownError,
@@ -139,25 +140,43 @@ class GroupConsumer:
                     await asyncio.wait_for(stop.wait(), error_backoff_s)
 
     async def read(self, block_ms: int) -> list[Entry]:
-        """New entries for this consumer, waiting up to ``block_ms`` for the first."""
-        reply = await self.redis.xreadgroup(
-            self.group, self.name, {self.stream: ">"}, count=self.read_count, block=block_ms
-        )
-        return [entry for _, entries in reply or [] for entry in entries]
+        """New entries for this consumer, waiting up to ``block_ms`` for the first.
+
+        With a :class:`Poison`, entries are read undecoded and an entry that is not valid text
+        (another writer's bytes) is dead-lettered at once: no retry could decode it.
+        """
+        if self.poison is None:
+            reply = await self.redis.xreadgroup(
+                self.group, self.name, {self.stream: ">"}, count=self.read_count, block=block_ms
+            )
+            return [entry for _, entries in reply or [] for entry in entries]
+        raw = await self.redis.execute_command(
+            "XREADGROUP", "GROUP", self.group, self.name, "COUNT", self.read_count, "BLOCK", block_ms,
+            "STREAMS", self.stream, ">", **{NEVER_DECODE: True},
+        )  # fmt: skip
+        return await self._decoded([entry for _, entries in raw or [] for entry in entries])
 
     async def reclaim(self, handle: Handler) -> int:
         """Take over and handle entries other consumers read but never acknowledged."""
         start, total = "0-0", 0
         for _ in range(RECLAIM_PAGES_MAX):
-            reply = await self.redis.xautoclaim(
-                self.stream,
-                self.group,
-                self.name,
-                min_idle_time=self.reclaim_idle_ms,
-                start_id=start,
-                count=self.read_count,
-            )
-            start, entries = reply[0], [e for e in reply[1] if e and e[1] is not None]
+            if self.poison is None:
+                reply = await self.redis.xautoclaim(
+                    self.stream,
+                    self.group,
+                    self.name,
+                    min_idle_time=self.reclaim_idle_ms,
+                    start_id=start,
+                    count=self.read_count,
+                )
+                start, entries = reply[0], [e for e in reply[1] if e and e[1] is not None]
+            else:
+                reply = await self.redis.execute_command(
+                    "XAUTOCLAIM", self.stream, self.group, self.name, self.reclaim_idle_ms, start,
+                    "COUNT", self.read_count, **{NEVER_DECODE: True},
+                )  # fmt: skip
+                start = _text(reply[0])
+                entries = await self._decoded([e for e in reply[1] if e and e[1] is not None])
             await self._handle_reclaimed(handle, entries)
             total += len(entries)
             if start in ("0-0", b"0-0"):
@@ -249,12 +268,29 @@ class GroupConsumer:
                 counts[_text(row["message_id"])] = int(row["times_delivered"])
         return counts
 
-    async def _bury(self, entry: Entry, reason: str, *, salvage: bool) -> None:
+    async def _decoded(self, raw: list[Any]) -> list[Entry]:
+        """Entries as the client would decode them; undecodable ones are dead-lettered and acknowledged."""
+        encoder = self.redis.get_encoder()
+        if not encoder.decode_responses:
+            return [(_text(entry_id), fields) for entry_id, fields in raw]
+        entries: list[Entry] = []
+        for entry_id, fields in raw:
+            try:
+                entries.append(
+                    (_text(entry_id), {encoder.decode(k): encoder.decode(v) for k, v in fields.items()})
+                )
+            except UnicodeDecodeError as exc:
+                await self._bury(
+                    (_text(entry_id), fields), f"not valid {encoder.encoding}: {exc}", salvage=False, raw=True
+                )
+        return entries
+
+    async def _bury(self, entry: Entry, reason: str, *, salvage: bool, raw: bool = False) -> None:
         """Keep ``entry`` as a dead letter and acknowledge it; keeping it cannot fail on its content."""
         assert self.poison is not None
         log.error("%s: entry %s dead-lettered: %s", self.group, entry[0], reason)
         try:
-            if self.poison.bury is None:
+            if self.poison.bury is None or raw:
                 await self._bury_raw(entry, reason)
             else:
                 await self.poison.bury(entry, reason, salvage)

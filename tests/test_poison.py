@@ -168,3 +168,23 @@ async def test_a_dead_letter_keeps_lone_surrogates_and_huge_reasons_without_fail
     assert letter.ref == "x\\ud800" and letter.merchant_id == "m\\udcff"
     assert letter.reason.startswith("bad id 'x\\ud800'") and len(letter.reason) < 3000
     assert letter.body == b"\xff\xfe"
+
+
+async def test_an_entry_that_is_not_utf8_is_dead_lettered_as_read_and_as_reclaimed(
+    redis: Redis, redis_url: str, settings: Settings
+) -> None:
+    merchant = (await merchants.create(redis, "Shop")).merchant
+    await redis.xadd(keys.INBOX, {"payloads": b"[\xff]"})  # another writer's bytes
+    await inbox.Inbox(redis).add(payload(merchant.id, webhook_body(id=8)))
+    await redis.xgroup_create(keys.INBOX, keys.INBOX_GROUP, id="0")
+    await redis.xadd(keys.INBOX, {"payloads": b"\xc3("})
+    raw = Redis.from_url(redis_url)  # a reader that took the first entry, then died
+    await raw.xreadgroup(keys.INBOX_GROUP, "died", {keys.INBOX: ">"}, count=1)
+    await raw.aclose()
+
+    await run_until_drained(Normalizer(redis, fast(settings)), redis)
+
+    assert sorted(await statuses(redis)) == ["8"]
+    letters = await deadletter.recent(redis)
+    assert len(letters) == 2 and all("not valid utf-8" in letter.reason for letter in letters)
+    assert {json.loads(letter.body)["payloads"] for letter in letters} == {"[\\xff]", "\\xc3("}
