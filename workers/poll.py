@@ -67,7 +67,13 @@ class Poller:
             async with gate:
                 return await self.poll_one(shipment_id, due_ms)
 
-        return list(await asyncio.gather(*(one(sid, due_ms) for sid, due_ms in due)))
+        # Every poll finishes before a failure (only Redis being away gets this far) fails the job:
+        # none is left running on the job's loop behind it.
+        results = await asyncio.gather(*(one(sid, due_ms) for sid, due_ms in due), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [result for result in results if isinstance(result, Outcome)]
 
     async def poll_one(self, shipment_id: str, due_ms: int | None = None) -> Outcome:
         try:
