@@ -18,16 +18,20 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from hub import keys, metrics
 from hub.batching import GroupCommit
+from hub.connection import is_cluster
 from hub.errors import ConfigError, HubError
 from hub.ingest import Payload
 from hub.observations import Channel
+
+log = logging.getLogger(__name__)
 
 PAYLOADS_PER_ENTRY = 100
 
@@ -43,6 +47,8 @@ class Inbox:
     def __init__(self, redis: Redis, *, durability: str = "written", fsync_timeout_ms: int = 2000) -> None:
         self.redis = redis
         self.fsync = durability == "fsync"
+        if self.fsync and is_cluster(redis):  # WAITAOF must share a connection with the XADD it covers
+            raise ConfigError("HUB_INGEST_DURABILITY=fsync is not supported with HUB_REDIS_CLUSTER yet")
         self.fsync_timeout_ms = fsync_timeout_ms
         self.counts = metrics.Buffer(redis)
         self._commit: GroupCommit[dict[str, Any], str] = GroupCommit(self._write)
@@ -54,7 +60,13 @@ class Inbox:
         try:
             await self.redis.execute_command("WAITAOF", 1, 0, self.fsync_timeout_ms)
         except ResponseError as exc:
-            raise ConfigError(f"{NO_AOF} (Redis said: {exc})") from None
+            if "appendonly" in str(exc).lower():
+                raise ConfigError(f"{NO_AOF} (Redis said: {exc})") from None
+            raise ConfigError(
+                f"HUB_INGEST_DURABILITY=fsync needs WAITAOF (Redis 7.2+, Valkey 8); Redis said: {exc}"
+            ) from None
+        except RedisError as exc:  # Redis away at startup: every write checks again, answering 503
+            log.warning("could not check Redis's append-only file at startup: %s", exc)
 
     async def close(self) -> None:
         """Write the counts of the last second; call before the event loop ends."""
