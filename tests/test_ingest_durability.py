@@ -12,9 +12,9 @@ import pytest
 from redis.asyncio import Redis
 
 from hub.api.app import create_app
-from hub.embedded import EmbeddedRedis
+from hub.dev.embedded import EmbeddedRedis
 from hub.errors import ConfigError
-from hub.inbox import Inbox
+from hub.ingest.inbox import Inbox
 from hub.settings import Settings
 from tests.conftest import ADMIN_TOKEN, create_merchant
 from tests.servers import ServerThread

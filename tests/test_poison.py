@@ -10,10 +10,12 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from hub import deadletter, inbox, keys, merchants
-from hub.consumer import Entry, GroupConsumer, Poison
-from hub.ingest import Payload
-from hub.normalizer import Normalizer
+from hub import keys
+from hub.infra.group_consumer import Entry, GroupConsumer, Poison
+from hub.ingest import deadletter, inbox
+from hub.ingest.normalizer import Normalizer
+from hub.ingest.pipeline import Payload
+from hub.registry import merchants
 from hub.settings import Settings
 from tests.conftest import inbox_drained
 from tests.test_alopeyk_receiver import webhook_body

@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from hub import keys
-from hub.statuses import TERMINAL
+from hub.model.status import TERMINAL
 
 # Claim up to ARGV[2] shipments due by ARGV[1] and lease them until ARGV[3], atomically:
 # a second scheduler running the same script at the same moment finds them not due.

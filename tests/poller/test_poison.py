@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from hub import deadletter, keys, shipments
+from hub import keys
 from hub.clients import http_client
+from hub.ingest import deadletter
+from hub.registry import shipments
 from hub.settings import Settings
 from tests.poller.conftest import Emulators, status_codes
 from workers.poll import Poller

@@ -8,8 +8,9 @@ import httpx
 import pusher
 from redis.asyncio import Redis
 
-from hub import deadletter, keys
-from hub.pusher.listener import Listener
+from hub import keys
+from hub.ingest import deadletter
+from hub.receive.hld_channels.listener import Listener
 from hub.settings import Settings
 from tests.pusher.conftest import hub_settings, register, status_event, stream_events, subscribed, trigger
 from tests.servers import ServerThread, eventually
