@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -17,7 +21,7 @@ from hub.ingest.normalizer import Normalizer
 from hub.ingest.pipeline import Payload
 from hub.registry import merchants
 from hub.settings import Settings
-from tests.conftest import inbox_drained
+from tests.conftest import ROOT, inbox_drained
 from tests.test_alopeyk_receiver import webhook_body
 from tests.test_normalizer import payload, statuses
 
@@ -190,3 +194,60 @@ async def test_an_entry_that_is_not_utf8_is_dead_lettered_as_read_and_as_reclaim
     letters = await deadletter.recent(redis)
     assert len(letters) == 2 and all("not valid utf-8" in letter.reason for letter in letters)
     assert {json.loads(letter.body)["payloads"] for letter in letters} == {"[\\xff]", "\\xc3("}
+
+
+def surrogate_in(where: str) -> bytes:
+    """Issue 12's hostile orders: a JSON-escaped lone surrogate in one field of a real webhook."""
+    body = webhook_body(id=77)
+    order = body["order"]
+    if where == "courier.firstname":
+        order["courier"]["firstname"] = "x\ud800"
+    elif where == "extra_params":
+        order["extra_params"] = {"my_order_id": "x\ud800"}
+    else:
+        order[where] = "x\ud800"
+    return json.dumps(body).encode()  # ensure_ascii: "\ud800" as an escape, as a provider would send it
+
+
+@pytest.mark.parametrize("where", ["id", "status", "extra_params", "courier.firstname"])
+async def test_a_lone_surrogate_anywhere_ends_as_events_or_a_dead_letter(
+    redis: Redis, settings: Settings, where: str
+) -> None:
+    merchant = (await merchants.create(redis, "Shop")).merchant
+    await inbox.Inbox(redis).add(payload(merchant.id, surrogate_in(where)))
+    await inbox.Inbox(redis).add(payload(merchant.id, webhook_body(id=78)))
+
+    await run_until_drained(Normalizer(redis, fast(settings, attempts_max=1)), redis)
+
+    assert "78" in await statuses(redis)  # what came after it was not held up
+    letters = await deadletter.recent(redis)
+    became_events = any(ref.startswith("x") or ref == "77" for ref in await statuses(redis))
+    assert len(letters) + became_events == 1, "the hostile order must end exactly one way"
+
+
+async def test_the_hub_normalizer_process_outlives_a_poison_entry_and_stops_cleanly(
+    redis: Redis, redis_url: str
+) -> None:
+    merchant = (await merchants.create(redis, "Shop")).merchant
+    await inbox.Inbox(redis).add(payload(merchant.id, SURROGATE_ORDER))
+    await inbox.Inbox(redis).add(payload(merchant.id, webhook_body(id=9)))
+    env = {
+        **os.environ,
+        "HUB_REDIS_URL": redis_url,
+        "HUB_POISON_ATTEMPTS_MAX": "2",
+        "HUB_INBOX_RECLAIM_IDLE_MS": "100",
+        "PYTHONPATH": str(ROOT),
+    }
+    with subprocess.Popen(
+        [sys.executable, "-m", "hub", "normalizer"], env=env, stderr=subprocess.DEVNULL
+    ) as process:
+        try:
+            await inbox_drained(redis, timeout_s=60)
+            assert process.poll() is None, f"hub normalizer exited with {process.returncode}"
+        finally:
+            process.send_signal(signal.SIGTERM)
+            returncode = process.wait(timeout=30)
+    assert returncode == 0
+    assert sorted(await statuses(redis)) == ["9"]
+    [letter] = await deadletter.recent(redis)
+    assert "2 times" in letter.reason and letter.body == SURROGATE_ORDER
