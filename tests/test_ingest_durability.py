@@ -119,6 +119,6 @@ def test_durability_settings_are_checked() -> None:
         Settings.from_env({"HUB_INGEST_DURABILITY": "always"})
     with pytest.raises(ConfigError, match="HUB_POISON_ATTEMPTS_MAX must be at least 1"):
         Settings.from_env({"HUB_POISON_ATTEMPTS_MAX": "0"})
-    assert Settings.from_env({"HUB_INGEST_DURABILITY": " FSYNC "}).ingest_durability == "fsync"
+    assert Settings.from_env({"HUB_INGEST_DURABILITY": " fsync "}).ingest_durability == "fsync"
     with pytest.raises(ConfigError, match="covers the inbox only"):  # an inline 200 waits for no fsync
         Settings.from_env({"HUB_INGEST_DURABILITY": "fsync", "HUB_RECEIVE_INLINE": "true"})

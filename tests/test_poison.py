@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from hub import keys
+from hub.infra.group_commit import GroupCommit
 from hub.infra.group_consumer import Entry, GroupConsumer, Poison
 from hub.ingest import deadletter, inbox
 from hub.ingest.normalizer import Normalizer
@@ -30,6 +31,11 @@ SURROGATE_ORDER = (
     b'{"order":{"id":"x\\ud800","status":"new","created_at":"2017-09-12T18:45:39+04:30",'
     b'"updated_at":"2017-09-12T18:45:39+04:30"}}'
 )
+
+
+def poison_once(redis: Redis) -> Poison:
+    """Dead-letter at the first failure, keeping raw fields."""
+    return Poison(1, keep_raw=deadletter.stream_keeper(redis, "test:stream"))
 
 
 def fast(settings: Settings, attempts_max: int = 3) -> Settings:
@@ -122,7 +128,13 @@ async def test_a_payload_failing_less_often_than_the_limit_still_becomes_events(
 
 
 async def test_redis_going_away_is_never_held_against_an_entry(redis: Redis) -> None:
-    consumer = GroupConsumer(redis, "test:stream", "g", reclaim_idle_ms=50, poison=Poison(attempts_max=1))
+    consumer = GroupConsumer(
+        redis,
+        "test:stream",
+        "g",
+        reclaim_idle_ms=50,
+        poison=poison_once(redis),
+    )
     await consumer.ensure_group()
     await redis.xadd("test:stream", {"n": "1"})
 
@@ -138,7 +150,13 @@ async def test_redis_going_away_is_never_held_against_an_entry(redis: Redis) -> 
 async def test_any_group_consumer_keeps_a_poison_entry_raw_when_it_has_no_keeper_of_its_own(
     redis: Redis,
 ) -> None:
-    consumer = GroupConsumer(redis, "test:stream", "g", reclaim_idle_ms=50, poison=Poison(attempts_max=1))
+    consumer = GroupConsumer(
+        redis,
+        "test:stream",
+        "g",
+        reclaim_idle_ms=50,
+        poison=poison_once(redis),
+    )
     await consumer.ensure_group()
     for n in range(5):
         await redis.xadd("test:stream", {"n": str(n)})
@@ -251,3 +269,21 @@ async def test_the_hub_normalizer_process_outlives_a_poison_entry_and_stops_clea
     assert sorted(await statuses(redis)) == ["9"]
     [letter] = await deadletter.recent(redis)
     assert "2 times" in letter.reason and letter.body == SURROGATE_ORDER
+
+
+async def test_a_shared_write_fails_only_the_caller_whose_items_redis_cannot_take(redis: Redis) -> None:
+    async def write(items: list[str]) -> list[str]:
+        pipe = redis.pipeline(transaction=False)
+        for item in items:
+            pipe.xadd("test:stream", {"value": item})
+        written: list[str] = await pipe.execute()
+        return written
+
+    commit: GroupCommit[str, str] = GroupCommit(write)
+    first, poison, rest = await asyncio.gather(
+        commit.submit(["a"]), commit.submit(["x\ud800"]), commit.submit(["b", "c"]), return_exceptions=True
+    )
+
+    assert isinstance(poison, UnicodeEncodeError)
+    assert isinstance(first, list) and len(first) == 1 and isinstance(rest, list) and len(rest) == 2
+    assert [f["value"] for _, f in await redis.xrange("test:stream")] == ["a", "b", "c"]

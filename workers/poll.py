@@ -23,7 +23,7 @@ from hub.clients import Client, RateLimited, Unauthorized, Unavailable, account_
 from hub.clients import accounts as health
 from hub.errors import NormalizationError, NotFound, ProviderError
 from hub.infra import metrics
-from hub.infra.group_consumer import UNAVAILABLE
+from hub.infra.redis_clients import UNAVAILABLE
 from hub.ingest.pipeline import Ingestor, Payload, Rejected
 from hub.model import times as timeparse
 from hub.model.observation import Channel, EventType, Observation, ProviderStatus

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
-
 from redis.exceptions import ResponseError
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -14,13 +12,14 @@ from hub.infra import metrics
 from hub.live import limits
 from hub.web.auth import bearer
 from hub.web.errors import ApiError
+from hub.web.state import services
 
 
 async def prometheus(request: Request) -> Response:
-    expected = request.app.state.settings.metrics_token
-    if expected and not hmac.compare_digest(bearer(request).encode(), expected.encode()):
+    expected = services(request).settings.metrics_token
+    if expected and not expected.matches(bearer(request)):
         raise ApiError(401, "invalid metrics token")
-    redis = request.app.state.redis
+    redis = services(request).redis
     gauges = []
     for stream in (keys.EVENTS, keys.INBOX, keys.DEADLETTER):
         gauges.append((f'hub_stream_length{{stream="{stream}"}}', float(await redis.xlen(stream))))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import secrets
@@ -27,21 +26,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.client import NEVER_DECODE
-from redis.exceptions import (
-    BusyLoadingError,
-    ClusterDownError,
-    MasterDownError,
-    OutOfMemoryError,
-    ReadOnlyError,
-    RedisError,
-    ResponseError,
-    TryAgainError,
-)
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError, ResponseError
 
 from hub.infra import metrics
-from hub.ingest import deadletter
+from hub.infra.redis_clients import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -50,18 +38,8 @@ Handler = Callable[[list[Entry]], Awaitable[None]]
 # (entry, reason, salvage): salvage is True when handling raised (rather than killed its consumer),
 # so handling parts of the entry once more, one by one, is safe.
 Bury = Callable[[Entry, str, bool], Awaitable[None]]
+KeepRaw = Callable[[Entry, str], Awaitable[None]]  # (entry, reason), fields possibly undecoded bytes
 
-# Redis is away or failing over: retried as long as it takes, never held against an entry.
-UNAVAILABLE: tuple[type[Exception], ...] = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    BusyLoadingError,
-    OutOfMemoryError,
-    ReadOnlyError,
-    TryAgainError,
-    MasterDownError,
-    ClusterDownError,
-)
 
 RECLAIM_PAGES_MAX = 100  # per round, so a huge backlog cannot hold the loop
 RECLAIM_EVERY_MAX_S = 5.0
@@ -78,7 +56,9 @@ class Poison:
     """How a consumer isolates an entry whose handling keeps raising (see the module docstring)."""
 
     attempts_max: int
-    # Keeps the entry with the reason; None keeps its raw fields. Its own failure falls back to that.
+    # Keeps an entry's raw fields with the reason, whatever they hold (hub.ingest.deadletter.stream_keeper).
+    keep_raw: KeepRaw
+    # Keeps the entry its own way (payload by payload, say); None: keep_raw, as does its failure.
     bury: Bury | None = None
     delete: bool = False  # delete a buried entry from the stream as well as acknowledging it
 
@@ -292,36 +272,17 @@ class GroupConsumer:
         log.error("%s: entry %s dead-lettered: %s", self.group, entry[0], reason)
         try:
             if self.poison.bury is None or raw:
-                await self._bury_raw(entry, reason)
+                await self.poison.keep_raw(entry, reason)
             else:
                 await self.poison.bury(entry, reason, salvage)
         except UNAVAILABLE:
             raise
         except Exception as exc:
             log.exception("%s: keeping entry %s failed; keeping its raw fields instead", self.group, entry[0])
-            await self._bury_raw(entry, f"{reason}; then keeping it failed with {exc!r}")
+            await self.poison.keep_raw(entry, f"{reason}; then keeping it failed with {exc!r}")
         await self.ack([entry[0]], delete=self.poison.delete)
         await metrics.inc(self.redis, "hub_poison_deadlettered_total", consumer=self.group)
-
-    async def _bury_raw(self, entry: Entry, reason: str) -> None:
-        entry_id, fields = entry
-        readable = {_printable(key): _printable(value) for key, value in fields.items()}
-        body = json.dumps(readable, ensure_ascii=True).encode()  # ASCII: lone surrogates escaped
-        await deadletter.add(
-            self.redis,
-            provider="unknown",
-            kind=f"stream:{self.stream}",
-            channel="unknown",
-            reason=f"{self.stream} entry {entry_id}: {reason}",
-            body=body,
-        )
 
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _printable(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "backslashreplace")
-    return value if isinstance(value, str) else repr(value)

@@ -7,7 +7,9 @@ replay an entry once the cause is fixed (``hub deadletter replay <id>``).
 from __future__ import annotations
 
 import base64
+import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +90,30 @@ def safe_text(value: object, chars_max: int) -> str:
     if len(text) > chars_max:
         text = text[:chars_max] + f"... ({len(text) - chars_max} more characters)"
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def stream_keeper(redis: Redis, stream: str) -> Callable[[tuple[str, Any], str], Awaitable[None]]:
+    """Keeps a stream entry's raw fields as a dead letter: a consumer's last resort for its poison."""
+
+    async def keep(entry: tuple[str, Any], reason: str) -> None:
+        entry_id, fields = entry
+        readable = {_printable(key): _printable(value) for key, value in fields.items()}
+        await add(
+            redis,
+            provider="unknown",
+            kind=f"stream:{stream}",
+            channel="unknown",
+            reason=f"{stream} entry {entry_id}: {reason}",
+            body=json.dumps(readable, ensure_ascii=True).encode(),  # ASCII: lone surrogates escaped
+        )
+
+    return keep
+
+
+def _printable(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    return value if isinstance(value, str) else repr(value)
 
 
 async def recent(redis: Redis, count: int = 50) -> list[DeadLetter]:

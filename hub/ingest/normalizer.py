@@ -14,18 +14,18 @@ alone becomes a dead letter. A normalizer never crash-loops on data.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import logging
-import signal
 
 from redis.asyncio import Redis
 
 from hub import keys
 from hub.errors import NormalizationError
 from hub.infra import runtime
-from hub.infra.group_consumer import UNAVAILABLE, Entry, GroupConsumer, Poison
-from hub.infra.redis_clients import connect
+from hub.infra.group_consumer import Entry, GroupConsumer, Poison
+from hub.infra.redis_clients import UNAVAILABLE
 from hub.ingest import deadletter, inbox
 from hub.ingest.pipeline import Ingested, Ingestor, Payload, Rejected
 from hub.settings import Settings
@@ -35,24 +35,9 @@ log = logging.getLogger(__name__)
 READ_COUNT = 20  # entries per batch, each holding up to inbox.PAYLOADS_PER_ENTRY payloads
 
 
-def run_normalizer(settings: Settings) -> None:
-    """The process: runs until SIGTERM or SIGINT, finishing the batch in hand."""
-    runtime.run(_run(settings))
-
-
-async def _run(settings: Settings) -> None:
-    redis = connect(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    normalizer = Normalizer(redis, settings)
-    log.info("normalizer %s reading %s", normalizer.consumer.name, keys.INBOX)
-    runtime.settle_after_startup()
-    try:
-        await normalizer.run(stop)
-    finally:
-        await redis.aclose()
+def main(settings: Settings, args: argparse.Namespace) -> int:
+    """``hub normalizer``: runs until SIGTERM or SIGINT, finishing the batch in hand."""
+    return runtime.serve(settings, lambda redis: Normalizer(redis, settings))
 
 
 class Normalizer:
@@ -68,8 +53,14 @@ class Normalizer:
             reclaim_idle_ms=settings.inbox_reclaim_idle_ms,
             name=name,
             read_count=READ_COUNT,
-            poison=Poison(settings.poison_attempts_max, bury=self.bury, delete=True),
+            poison=Poison(
+                settings.poison_attempts_max,
+                keep_raw=deadletter.stream_keeper(redis, keys.INBOX),
+                bury=self.bury,
+                delete=True,
+            ),
         )
+        self.name = f"normalizer {self.consumer.name} reading {keys.INBOX}"
 
     async def run(self, stop: asyncio.Event) -> None:
         try:

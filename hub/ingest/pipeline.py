@@ -11,7 +11,6 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from redis.asyncio import Redis
 
@@ -22,6 +21,7 @@ from hub.infra.lru import LRU
 from hub.ingest import deadletter
 from hub.model import event as events
 from hub.model import times as timeparse
+from hub.model.event import CloudEvent
 from hub.model.observation import Channel, Observation
 from hub.model.status import Status
 from hub.registry import shipments
@@ -187,7 +187,7 @@ class Ingestor:
         bound: dict[tuple[str, str], shipments.Shipment] = {}
         registered: list[str] = []
         appended: list[Appended | None] = []
-        fresh: list[tuple[Observation, dict[str, Any]]] = []
+        fresh: list[tuple[Observation, CloudEvent]] = []
         for observation in observations:
             key = (observation.provider, observation.provider_ref)
             if key not in bound:

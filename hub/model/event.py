@@ -13,12 +13,71 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from hub.model.observation import Channel, EventType, Observation
 from hub.model.times import rfc3339
 
 SPECVERSION = "1.0"
+
+
+class ProviderStatusData(TypedDict):
+    code: str | int | None  # exactly as sent: "050000" stays a string, HLD's 25 a number
+    text: str | None
+
+
+class LocationData(TypedDict):
+    lat: float
+    lng: float
+
+
+class CourierData(TypedDict):
+    name: str | None
+    phone: str | None
+    id: str | None
+
+
+class StopData(TypedDict):
+    index: int
+    kind: str  # origin | destination | return
+    status: str  # the provider's word: arrived | handled | pending
+    location: LocationData | None
+    id: str | None
+
+
+class EventData(TypedDict):
+    """``data`` of a shipment event (hub/schema/event.schema.json)."""
+
+    shipment_id: str
+    merchant_id: str
+    merchant_ref: str | None
+    provider: str
+    provider_ref: str
+    status: str | None  # unified status (hub.model.status.Status)
+    provider_status: ProviderStatusData | None
+    location: LocationData | None
+    courier: CourierData | None
+    eta: str | None  # RFC 3339, UTC
+    stop: StopData | None
+    channel: str  # webhook | pusher | poll
+    previous_status: NotRequired[str | None]  # set when appended
+    stale: NotRequired[bool]  # set when appended
+
+
+class CloudEvent(TypedDict):
+    """A normalized shipment event: CloudEvents 1.0, structured JSON."""
+
+    specversion: str
+    id: str  # evt_ + 32 hex, derived from the change itself
+    source: str  # /providers/<provider>
+    type: str  # hub.model.observation.EventType
+    subject: str  # shipments/<shipment_id>
+    time: str  # when it happened, RFC 3339, UTC
+    datacontenttype: str
+    recordedtime: str  # when the hub received it
+    partitionkey: str  # the shipment id
+    sequence: NotRequired[int]  # per shipment, gap-free: set when appended
+    data: EventData
 
 
 @dataclass(frozen=True)
@@ -54,14 +113,12 @@ def event_id(observation: Observation, shipment_id: str) -> str:
     return f"evt_{digest[:32]}"
 
 
-def build(
-    observation: Observation, shipment: ShipmentRef, channel: Channel, recordedtime: str
-) -> dict[str, Any]:
+def build(observation: Observation, shipment: ShipmentRef, channel: Channel, recordedtime: str) -> CloudEvent:
     """The CloudEvent without ``sequence`` and ``data.previous_status`` (set when appended).
 
     ``recordedtime`` is RFC 3339 text, formatted once for all the events of one payload.
     """
-    data: dict[str, Any] = {
+    data: EventData = {
         "shipment_id": shipment.id,
         "merchant_id": shipment.merchant_id,
         "merchant_ref": observation.merchant_ref or shipment.merchant_ref,
@@ -99,7 +156,7 @@ def _plain(value: Any) -> Any:
     }
 
 
-def split_for_append(event: dict[str, Any]) -> tuple[str, str]:
+def split_for_append(event: CloudEvent) -> tuple[str, str]:
     """The event's JSON as two open-ended pieces the append script closes.
 
     ``head`` is the envelope without its closing brace; ``body`` is ``data`` without its

@@ -30,7 +30,7 @@ from hub import keys
 from hub.infra.group_commit import GroupCommit
 from hub.infra.lru import LRU
 from hub.infra.redis_clients import run_scripts
-from hub.model.event import split_for_append
+from hub.model.event import CloudEvent, split_for_append
 from hub.settings import Settings
 
 _APPEND = """
@@ -131,7 +131,7 @@ class Appended:
         return self.outcome in ("new", "republish")
 
     @property
-    def event(self) -> dict[str, Any] | None:
+    def event(self) -> CloudEvent | None:
         """The CloudEvent as appended (with its sequence), for published events."""
         return json.loads(self.event_json) if self.event_json else None
 
@@ -143,7 +143,7 @@ class Store:
         self.redis = redis
         self.settings = settings
         self._script = redis.register_script(_APPEND)
-        self._commit: GroupCommit[dict[str, Any], Appended] = GroupCommit(self._write)
+        self._commit: GroupCommit[CloudEvent, Appended] = GroupCommit(self._write)
         # Ids this process appended and published: a provider's resend of them needs no round trip.
         self._published: LRU[str, bool] = LRU(max_entries=200_000, ttl_s=3600)
 
@@ -151,7 +151,7 @@ class Store:
         """Whether this process appended and published ``event_id`` recently (no round trip)."""
         return event_id in self._published
 
-    async def append(self, events: list[dict[str, Any]]) -> list[Appended]:
+    async def append(self, events: list[CloudEvent]) -> list[Appended]:
         """Append ``events`` (in order); returns once they are on both streams."""
         known = [event["id"] in self._published for event in events]
         fresh = [event for event, seen in zip(events, known, strict=True) if not seen]
@@ -163,11 +163,11 @@ class Store:
             for event, seen in zip(events, known, strict=True)
         ]
 
-    async def _write(self, events: list[dict[str, Any]]) -> list[Appended]:
+    async def _write(self, events: list[CloudEvent]) -> list[Appended]:
         """One script call per shipment for all its events, one pipeline for them all."""
         now_ms = int(time.time() * 1000)
         inline = not isinstance(self.redis, RedisCluster)
-        by_shipment: dict[str, list[dict[str, Any]]] = {}
+        by_shipment: dict[str, list[CloudEvent]] = {}
         for event in events:
             by_shipment.setdefault(event["partitionkey"], []).append(event)
         calls = []
@@ -204,12 +204,12 @@ class Store:
 
     def _trim(self) -> tuple[str, int]:
         """How hub:events is trimmed: by age when configured, else by length (both approximate)."""
-        if self.settings.stream_max_age_s > 0:
-            return "MINID", int(time.time() * 1000) - self.settings.stream_max_age_s * 1000
-        return "MAXLEN", self.settings.stream_maxlen
+        if self.settings.stream.max_age_s > 0:
+            return "MINID", int(time.time() * 1000) - self.settings.stream.max_age_s * 1000
+        return "MAXLEN", self.settings.stream.maxlen
 
 
-def _args(event: dict[str, Any]) -> list[Any]:
+def _args(event: CloudEvent) -> list[Any]:
     """The script's FIELDS values for one event."""
     data = event["data"]
     head, body = split_for_append(event)
@@ -233,10 +233,10 @@ def _triples(reply: list[Any]) -> list[tuple[str, str, str]]:
     return [(items[i], items[i + 1], items[i + 2]) for i in range(0, len(items), 3)]
 
 
-def _code(event: dict[str, Any]) -> str:
+def _code(event: CloudEvent) -> str:
     """The provider's status code of a status change, as the script compares it."""
-    provider_status = event["data"].get("provider_status") or {}
-    code = provider_status.get("code")
+    provider_status = event["data"]["provider_status"]
+    code = provider_status["code"] if provider_status else None
     return "" if event["type"] != "shipment.status_changed" or code is None else f"{code}"
 
 

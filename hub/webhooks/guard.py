@@ -28,9 +28,9 @@ class UnsafeUrl(HubError):
 def check_url(url: str, settings: Settings) -> str:
     """The URL if it is absolute https (or http when allowed), with a host and no credentials."""
     parts = urlsplit(url)
-    allowed = ("https", "http") if settings.webhook_allow_http else ("https",)
+    allowed = ("https", "http") if settings.webhook.allow_http else ("https",)
     if parts.scheme not in allowed:
-        hint = "" if settings.webhook_allow_http else " (http needs HUB_WEBHOOK_ALLOW_HTTP=1)"
+        hint = "" if settings.webhook.allow_http else " (http needs HUB_WEBHOOK_ALLOW_HTTP=1)"
         raise UnsafeUrl(f"url must use {' or '.join(allowed)}{hint}")
     if not parts.hostname:
         raise UnsafeUrl("url has no host")
@@ -45,7 +45,7 @@ def check_url(url: str, settings: Settings) -> str:
 
 def allowlist(settings: Settings) -> list[Network]:
     try:
-        return [ipaddress.ip_network(cidr, strict=False) for cidr in settings.webhook_allow_networks]
+        return [ipaddress.ip_network(cidr, strict=False) for cidr in settings.webhook.allow_networks]
     except ValueError as exc:
         raise UnsafeUrl(f"HUB_WEBHOOK_ALLOW_NETWORKS: {exc}") from None
 

@@ -53,9 +53,9 @@ class Clients:
     def __init__(self, settings: Settings, allowed: list[guard.Network]) -> None:
         self.settings = settings
         self.allowed = allowed
-        self.size = settings.webhook_max_in_flight or POOL_CONNECTIONS
+        self.size = settings.webhook.max_in_flight or POOL_CONNECTIONS
         self.timeout = aiohttp.ClientTimeout(
-            total=settings.webhook_total_timeout_s, sock_connect=settings.webhook_connect_timeout_s
+            total=settings.webhook.total_timeout_s, sock_connect=settings.webhook.connect_timeout_s
         )
         self._by_endpoint: dict[str, aiohttp.ClientSession] = {}
 
@@ -103,7 +103,7 @@ async def send(
         guard.check_url(url, settings)
         guard.check_literal(url, allowed)
         async with session.post(url, data=body.encode(), headers=headers, allow_redirects=False) as response:
-            head = await _read_capped(response.content, settings.webhook_response_cap_bytes)
+            head = await _read_capped(response.content, settings.webhook.response_cap_bytes)
         return attempt(
             status=response.status,
             body=head.decode("utf-8", "replace"),

@@ -15,7 +15,7 @@ import httpx
 
 from hub.errors import HubError, NormalizationError, ProviderError
 from hub.infra import metrics
-from hub.infra.group_consumer import UNAVAILABLE
+from hub.infra.redis_clients import UNAVAILABLE
 from hub.ingest.pipeline import Ingested, Ingestor, Payload, Rejected
 from hub.model.observation import Channel
 
