@@ -22,8 +22,15 @@ Waiter = tuple[list[Item], asyncio.Future[list[Result]]]
 class GroupCommit(Generic[Item, Result]):
     """Feeds ``write`` every item submitted meanwhile; ``write`` returns one result per item, in order."""
 
-    def __init__(self, write: Callable[[list[Item]], Awaitable[list[Result]]]) -> None:
+    def __init__(
+        self,
+        write: Callable[[list[Item]], Awaitable[list[Result]]],
+        *,
+        shared: tuple[type[Exception], ...] = UNAVAILABLE,
+    ) -> None:
+        """``shared``: failures that are no caller's fault, so every waiter gets them (no retry alone)."""
         self._write = write
+        self._shared = shared
         self._pending: list[tuple[list[Item], asyncio.Future[list[Result]]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -56,7 +63,7 @@ class GroupCommit(Generic[Item, Result]):
             batch, self._pending = self._pending, []
             try:
                 results = await self._write([item for items, _ in batch for item in items])
-            except UNAVAILABLE as exc:  # Redis is away: every waiter learns of it
+            except self._shared as exc:  # Redis is away (say): every waiter learns of it
                 _fail(batch, exc)
                 continue
             except Exception as exc:

@@ -28,7 +28,7 @@ from hub import keys
 from hub.errors import ConfigError, HubError
 from hub.infra import metrics
 from hub.infra.group_commit import GroupCommit
-from hub.infra.redis_clients import is_cluster
+from hub.infra.redis_clients import UNAVAILABLE, is_cluster
 from hub.ingest.pipeline import Payload
 from hub.model.observation import Channel
 
@@ -52,7 +52,10 @@ class Inbox:
             raise ConfigError("HUB_INGEST_DURABILITY=fsync is not supported with HUB_REDIS_CLUSTER yet")
         self.fsync_timeout_ms = fsync_timeout_ms
         self.counts = metrics.Buffer(redis)
-        self._commit: GroupCommit[dict[str, Any], str] = GroupCommit(self._write)
+        # An unconfirmed fsync is no caller's fault: all its waiters answer 503, none is written again.
+        self._commit: GroupCommit[dict[str, Any], str] = GroupCommit(
+            self._write, shared=(*UNAVAILABLE, NotDurable)
+        )
 
     async def check_durability(self) -> None:
         """At startup, with fsync: a server without an append-only file is a configuration error."""
