@@ -99,9 +99,9 @@ def _emulator_command(sub: Any) -> None:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from hub.dev import local as dev
+    from hub.dev import local
 
-    return dev.run(args)
+    return local.run(args)
 
 
 def _demo_receiver(args: argparse.Namespace) -> int:

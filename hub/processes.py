@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.infra.heartbeat import Heartbeat
 from hub.settings import Settings
 
 Main = Callable[[Settings, argparse.Namespace], int]
@@ -39,11 +40,14 @@ class ProcessKind:
     options: tuple[Option, ...] = ()
 
     def start(self, args: argparse.Namespace) -> int:
+        """Run the process, reporting it alive meanwhile (``hub_processes`` in ``/metrics``)."""
         module, _, function = self.entry.partition(":")
         main: Callable[[Settings, argparse.Namespace], int] = getattr(
             importlib.import_module(module), function
         )
-        return main(Settings.from_env(), args)
+        settings = Settings.from_env()
+        with Heartbeat(settings, self.name):
+            return main(settings, args)
 
 
 KINDS: tuple[ProcessKind, ...] = (

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from hub import settings
-from hub.model import event as events
+from hub.model.event import schema
 from hub.providers import PROVIDERS
 from tests.conftest import ROOT
 
@@ -36,7 +36,7 @@ def test_docs_event_examples_are_valid_events() -> None:
     for kind, text in examples:
         event = json.loads(text)
         assert event["type"] == kind
-        jsonschema.validate(event, events.schema())
+        jsonschema.validate(event, schema())
 
 
 @pytest.mark.parametrize(

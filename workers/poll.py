@@ -19,13 +19,12 @@ import httpx
 from redis.asyncio import Redis
 
 from hub import keys
-from hub.clients import Client, RateLimited, Unauthorized, Unavailable, account_id, build
-from hub.clients import accounts as health
+from hub.clients import Client, RateLimited, Unauthorized, Unavailable, account_id, accounts, build
 from hub.errors import NormalizationError, NotFound, ProviderError
 from hub.infra import metrics
 from hub.infra.redis_clients import UNAVAILABLE
 from hub.ingest.pipeline import Ingestor, Payload, Rejected
-from hub.model import times as timeparse
+from hub.model import times
 from hub.model.observation import Channel, EventType, Observation, ProviderStatus
 from hub.model.status import Status
 from hub.registry import shipments
@@ -111,7 +110,7 @@ class Poller:
             return Outcome(shipment_id, "waiting")
 
         account = account_id(self.settings, provider)
-        paused_ms = await health.paused_ms(self.redis, provider, account)
+        paused_ms = await accounts.paused_ms(self.redis, provider, account)
         if paused_ms:
             await schedule.reschedule(self.redis, shipment_id, now_ms + paused_ms)
             return Outcome(shipment_id, "paused")
@@ -135,7 +134,7 @@ class Poller:
             await schedule.reschedule(self.redis, shipment_id, now_ms + int(exc.retry_after_s * 1000))
             return Outcome(shipment_id, "throttled")
         except Unauthorized as exc:
-            await health.mark_unauthorized(
+            await accounts.mark_unauthorized(
                 self.redis, provider, account, exc.reason, self.poll.unauthorized_pause_s
             )
             self.counts.add("hub_poll_failures_total", provider=provider, reason="unauthorized")
@@ -187,7 +186,7 @@ class Poller:
         changed_ms = now_ms if published else int(state.get("changed_ms") or heard_ms)
         fresh = await shipments.get(self.redis, shipment_id) if published else shipment
         eta = fresh.state.get("eta")
-        eta_ms = int(timeparse.parse(eta, UTC).timestamp() * 1000) if eta else None
+        eta_ms = int(times.parse(eta, UTC).timestamp() * 1000) if eta else None
         next_s = cadence.interval_s(self.poll, provider, now_ms=now_ms, changed_ms=changed_ms, eta_ms=eta_ms)
         writes = self.redis.pipeline(transaction=False)  # one round trip for the state and the due time
         writes.hset(

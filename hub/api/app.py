@@ -19,11 +19,11 @@ from hub.ingest.pipeline import Ingestor
 from hub.live import routes as live_routes
 from hub.live.listening_socket import listening_socket
 from hub.live.service import LiveService
-from hub.receive import alopeyk_webhook as receivers
-from hub.receive import pusher_webhook
+from hub.receive import alopeyk_webhook, pusher_webhook
 from hub.settings import Settings
 from hub.web.errors import HANDLERS
 from hub.web.middleware import RequestId
+from hub.web.security_headers import SecurityHeaders
 from hub.web.state import Services
 
 # How long a process may keep accepting a receiver secret after it was revoked.
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, *, own_process: bool = False) -
     routes = [
         *health.routes,
         *shipments.routes,
-        *receivers.routes,
+        *alopeyk_webhook.routes,
         *pusher_webhook.routes,
         *webhooks.routes,
         *openapi.routes,
@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, *, own_process: bool = False) -
         *live_routes.routes,
         *tracking.routes,
     ]
-    middleware = [Middleware(RequestId)]
+    middleware = [Middleware(RequestId), Middleware(SecurityHeaders, tile_url=settings.live.tile_url)]
     return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan, middleware=middleware)
 
 

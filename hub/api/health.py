@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.clients import accounts as poller_health
+from hub.clients import accounts
 from hub.web.state import services
 
 READY_TIMEOUT_S = 2.0
@@ -28,7 +28,7 @@ async def readyz(request: Request) -> Response:
         )
     checks = {"redis": "ok"}
     # Provider accounts whose credentials were refused (401): polls paused, still ready to serve.
-    paused = await poller_health.unhealthy(services(request).redis, services(request).settings)
+    paused = await accounts.unhealthy(services(request).redis, services(request).settings)
     checks.update({f"provider:{name}": f"unauthorized: {reason}" for name, reason in paused.items()})
     return JSONResponse({"status": "degraded" if paused else "ready", "checks": checks})
 

@@ -39,7 +39,8 @@ async def track_page(request: Request) -> Response:
     page = (STATIC / "track.html").read_text()
     page = page.replace("{{token}}", html.escape(request.path_params["token"]))
     page = page.replace("{{tile_url}}", html.escape(settings.live.tile_url))
-    return HTMLResponse(page, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+    # Its CSP and referrer policy (the URL holds the token) come with every answer: security_headers.
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
 
 async def tracking_view(request: Request, token: str) -> dict[str, Any]:

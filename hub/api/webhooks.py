@@ -51,11 +51,15 @@ async def _endpoint(request: Request) -> Endpoint:
     return await endpoints.get(services(request).redis, request.path_params["endpoint_id"], merchant_id)
 
 
-def _url(body: dict[str, Any], request: Request) -> str:
+async def _url(body: dict[str, Any], request: Request) -> str:
+    """The URL, refused now (not after a day of retries) when its host is internal."""
     url = string_field(body, "url")
     assert url is not None
+    settings = services(request).settings
     try:
-        return guard.check_url(url, services(request).settings)
+        return await guard.check_destination(url, settings, guard.allowlist(settings))
+    except guard.InternalAddress as exc:
+        raise ApiError(422, str(exc), "unsafe_url", field="url") from None
     except guard.UnsafeUrl as exc:
         raise ApiError(422, str(exc), field="url") from None
 
@@ -69,10 +73,10 @@ def _names(body: dict[str, Any], name: str, allowed: list[str] | None = None) ->
     return tuple(dict.fromkeys(value))
 
 
-def _subscription(body: dict[str, Any], request: Request, partial: bool) -> dict[str, Any]:
+async def _subscription(body: dict[str, Any], request: Request, partial: bool) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if not partial or "url" in body:
-        changes["url"] = _url(body, request)
+        changes["url"] = await _url(body, request)
     if not partial or "event_types" in body:
         changes["event_types"] = _names(body, "event_types", EVENT_TYPES)
     if not partial or "providers" in body:
@@ -94,7 +98,7 @@ async def create_endpoint(request: Request) -> Response:
         merchant_id = string_field(body, "merchant_id")
         assert merchant_id is not None
         await merchants.get(services(request).redis, merchant_id)
-    subscription = _subscription(body, request, partial=False)
+    subscription = await _subscription(body, request, partial=False)
     endpoint, secret = await endpoints.create(
         services(request).redis, _box(request), merchant_id, **subscription
     )
@@ -115,7 +119,7 @@ async def get_endpoint(request: Request) -> Response:
 
 async def update_endpoint(request: Request) -> Response:
     endpoint = await _endpoint(request)
-    changes = _subscription(await read_object(request), request, partial=True)
+    changes = await _subscription(await read_object(request), request, partial=True)
     updated = await endpoints.save(services(request).redis, endpoint, **changes)
     return JSONResponse(updated.to_json())
 

@@ -19,9 +19,8 @@ from hub.errors import Conflict, NormalizationError, UnreadableBody
 from hub.infra import metrics
 from hub.infra.lru import LRU
 from hub.ingest import deadletter
-from hub.model import event as events
-from hub.model import times as timeparse
-from hub.model.event import CloudEvent
+from hub.model import times
+from hub.model.event import CloudEvent, build, event_id
 from hub.model.observation import Channel, Observation
 from hub.model.status import Status
 from hub.registry import shipments
@@ -153,7 +152,7 @@ class Ingestor:
         """The payload's observations (pure: no I/O); raises :class:`NormalizationError`."""
         module = providers.get(payload.provider)
         parsed = module.parse_body(payload.body)
-        tz = timeparse.zone(self.settings.provider(payload.provider).timezone)
+        tz = times.zone(self.settings.provider(payload.provider).timezone)
         return providers.normalize(payload.provider, parsed, kind=payload.kind, tz=tz, ref=payload.ref)
 
     async def reject(self, payload: Payload, error: NormalizationError, dead_letter: bool = True) -> Rejected:
@@ -183,7 +182,7 @@ class Ingestor:
         merchant_id: str | None = None,
         register: bool = False,
     ) -> Ingested:
-        recorded = timeparse.rfc3339(datetime.now(UTC))
+        recorded = times.rfc3339(datetime.now(UTC))
         bound: dict[tuple[str, str], shipments.Shipment] = {}
         registered: list[str] = []
         appended: list[Appended | None] = []
@@ -195,12 +194,14 @@ class Ingestor:
                 bound[key] = shipment
                 if created:
                     registered.append(shipment.id)
-            event_id = events.event_id(observation, bound[key].id)
-            if self.store.published_here(event_id):  # a resend: no need to build or send it
-                appended.append(Appended(event_id, bound[key].id, "duplicate", provider=observation.provider))
+            change_id = event_id(observation, bound[key].id)
+            if self.store.published_here(change_id):  # a resend: no need to build or send it
+                appended.append(
+                    Appended(change_id, bound[key].id, "duplicate", provider=observation.provider)
+                )
             else:
                 appended.append(None)
-                fresh.append((observation, events.build(observation, bound[key].ref, channel, recorded)))
+                fresh.append((observation, build(observation, bound[key].ref, channel, recorded)))
         written = await self.store.append([event for _, event in fresh])
         remaining = iter(written)
         results = [known or next(remaining) for known in appended]

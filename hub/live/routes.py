@@ -6,8 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from hub.live import native, pusher_auth, tokens
-from hub.live import pusher_protocol as pusher
+from hub.live import native, pusher_auth, pusher_protocol, tokens
 from hub.web.auth import require_merchant
 from hub.web.state import services
 
@@ -23,6 +22,6 @@ async def issue_token(request: Request) -> Response:
 routes = [
     WebSocketRoute("/v1/live", native.endpoint),
     Route("/v1/live/tokens", issue_token, methods=["POST"]),
-    WebSocketRoute("/app/{key}", pusher.endpoint),
+    WebSocketRoute("/app/{key}", pusher_protocol.endpoint),
     Route("/v1/live/pusher/auth", pusher_auth.authorize, methods=["POST"]),
 ]

@@ -14,6 +14,7 @@ from hub.errors import NormalizationError
 from hub.model.observation import Observation
 from hub.model.status import StatusTable
 from hub.providers import alclient, all24, alod, alopeyk, hld
+from hub.providers.facts import ProviderFacts
 
 
 class Provider(Protocol):
@@ -25,6 +26,10 @@ class Provider(Protocol):
 
     @property
     def KINDS(self) -> tuple[str, ...]:  # the payload kinds ``normalize`` accepts
+        ...
+
+    @property
+    def FACTS(self) -> ProviderFacts:  # where it lives, its zone, credentials, poll defaults, push or poll
         ...
 
     @property

@@ -8,7 +8,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from hub.errors import NormalizationError, UnreadableBody
-from hub.model import times as timeparse
+from hub.model import times
 from hub.model.observation import EventType, Location, Observation, ProviderStatus
 from hub.model.status import StatusTable
 
@@ -35,7 +35,7 @@ def required(provider: str, obj: Mapping[str, Any], key: str, what: str) -> Any:
 
 def time(provider: str, value: object, tz: tzinfo, what: str) -> datetime:
     try:
-        parsed = timeparse.parse_optional(value, tz)
+        parsed = times.parse_optional(value, tz)
     except ValueError as exc:
         raise NormalizationError(provider, f"{what}: {exc}") from None
     if parsed is None:
@@ -45,7 +45,7 @@ def time(provider: str, value: object, tz: tzinfo, what: str) -> datetime:
 
 def optional_time(provider: str, value: object, tz: tzinfo, what: str) -> datetime | None:
     try:
-        return timeparse.parse_optional(value, tz)
+        return times.parse_optional(value, tz)
     except ValueError as exc:
         raise NormalizationError(provider, f"{what}: {exc}") from None
 

@@ -33,13 +33,20 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from hub.errors import NormalizationError, ProviderError
-from hub.model import times as timeparse
+from hub.model import times
 from hub.model.observation import EventType, Location, Observation
 from hub.model.status import Status, StatusTable
 from hub.providers._common import location, mapping, optional_time, parse_json, status_change, time
+from hub.providers.facts import PARCEL, ProviderFacts
 
 NAME = "alclient"
 KINDS = ("tracking",)
+FACTS = ProviderFacts(
+    base_url="https://delivery.alfast.in/api/v1/client",
+    timezone="Asia/Kolkata",
+    credentials=("MOBILE", "PASSWORD"),
+    poll=PARCEL,
+)
 
 STATUSES = StatusTable(
     NAME,
@@ -71,7 +78,7 @@ def normalize(payload: Any, *, kind: str, tz: tzinfo, ref: str | None = None) ->
         raise NormalizationError(NAME, f"unknown payload kind {kind!r}; expected one of {KINDS}")
     order = _order(payload)
     history = _history(order)
-    tz = timeparse.offset_in(order.get("updated_at"), *(_entry_time(e) for e in history)) or tz
+    tz = times.offset_in(order.get("updated_at"), *(_entry_time(e) for e in history)) or tz
     base: dict[str, Any] = {
         "provider": NAME,
         "provider_ref": _provider_ref(order, ref),

@@ -16,13 +16,20 @@ from datetime import tzinfo
 from typing import Any
 
 from hub.errors import NormalizationError, ProviderError
-from hub.model import times as timeparse
+from hub.model import times
 from hub.model.observation import EventType, Observation, ProviderStatus
 from hub.model.status import Status, StatusTable
 from hub.providers._common import mapping, optional_time, parse_json, required, time
+from hub.providers.facts import PARCEL, ProviderFacts
 
 NAME = "all24"
 KINDS = ("tracking",)
+FACTS = ProviderFacts(
+    base_url="https://api.all24.com",
+    timezone="Asia/Bangkok",
+    credentials=("API_KEY",),
+    poll=PARCEL,
+)
 
 # The example trace: 050000 → 100000 → 200000 → 300000 → 500000.
 STATUSES = StatusTable(
@@ -55,7 +62,7 @@ def normalize(payload: Any, *, kind: str, tz: tzinfo, ref: str | None = None) ->
     body = mapping(NAME, payload, "all24 tracking response")
     _raise_reported_error(body)
     key, order = _pick_order(body, ref)
-    tz = timeparse.offset_in(order.get("origin_order_date"), order.get("expected_completion")) or tz
+    tz = times.offset_in(order.get("origin_order_date"), order.get("expected_completion")) or tz
     base: dict[str, Any] = {
         "provider": NAME,
         "provider_ref": str(order.get("hs_order_ref") or key),

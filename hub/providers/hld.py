@@ -17,13 +17,21 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from hub.errors import NormalizationError, ProviderError
-from hub.model import times as timeparse
+from hub.model import times
 from hub.model.observation import Courier, EventType, Location, Observation
 from hub.model.status import Status, StatusTable
 from hub.providers._common import location, mapping, optional_time, parse_json, required, status_change, time
+from hub.providers.facts import HYPERLOCAL, ProviderFacts
 
 NAME = "hld"
 KINDS = ("tracking", "pusher:executive.location_updated", "pusher:hld.order.status_changed")
+FACTS = ProviderFacts(
+    base_url="https://delivery.alfast.in",
+    timezone="Asia/Kolkata",
+    credentials=("TOKEN", "PUSHER_KEY", "PUSHER_CLUSTER"),
+    poll=HYPERLOCAL,
+    pushes=True,
+)
 
 STATUSES = StatusTable(
     NAME,
@@ -84,7 +92,7 @@ def _tracking(payload: Any, tz: tzinfo, token: str) -> list[Observation]:
     updates = data.get("real_time_updates", [])
     if not isinstance(updates, list):
         raise NormalizationError(NAME, f"data.real_time_updates must be a list, got {type(updates).__name__}")
-    tz = timeparse.offset_in(*_time_strings(data, updates)) or tz
+    tz = times.offset_in(*_time_strings(data, updates)) or tz
     executive: Mapping[str, Any] = data["executive"] if isinstance(data.get("executive"), Mapping) else {}
     base: dict[str, Any] = {
         "provider": NAME,

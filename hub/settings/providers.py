@@ -11,46 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from hub.errors import ConfigError
+from hub.providers import MODULES
 from hub.settings.reading import read_group
 
-PROVIDERS = ("alopeyk", "hld", "alclient", "alod", "all24")
+FACTS = {module.NAME: module.FACTS for module in MODULES}
+PROVIDERS = tuple(FACTS)
 
 # Push providers are polled only to reconcile, after their push channel was silent this long.
-PUSH_PROVIDERS = ("alopeyk", "hld")
-
-_DEFAULT_BASE_URLS = {
-    "alopeyk": "https://api.alopeyk.com",
-    "hld": "https://delivery.alfast.in",
-    "alclient": "https://delivery.alfast.in/api/v1/client",
-    "alod": "https://www.alod.net/mobile_api",
-    "all24": "https://api.all24.com",
-}
-
-# Zones used when a provider sends a time without an offset and the payload has none either.
-_DEFAULT_ZONES = {
-    "alopeyk": "Asia/Tehran",
-    "hld": "Asia/Kolkata",
-    "alclient": "Asia/Kolkata",
-    "alod": "Asia/Riyadh",
-    "all24": "Asia/Bangkok",
-}
-
-# Credential variables per provider: HUB_<PROVIDER>_<NAME>.
-_CREDENTIALS = {
-    "alopeyk": ("TOKEN",),
-    "hld": ("TOKEN", "PUSHER_KEY", "PUSHER_CLUSTER"),
-    "alclient": ("MOBILE", "PASSWORD"),
-    "alod": ("AUTHKEY", "USER_ID"),
-    "all24": ("API_KEY",),
-}
-
-_POLL_DEFAULTS = {  # interval_s, idle_interval_s, near_eta_interval_s, rate limits
-    "alopeyk": (30.0, 120.0, 15.0, "100/60,43200/86400"),
-    "hld": (30.0, 120.0, 15.0, ""),
-    "alclient": (300.0, 900.0, 60.0, ""),
-    "alod": (300.0, 900.0, 60.0, ""),
-    "all24": (300.0, 900.0, 60.0, ""),
-}
+PUSH_PROVIDERS = tuple(name for name, facts in FACTS.items() if facts.pushes)
 
 
 @dataclass(frozen=True)
@@ -68,12 +36,14 @@ class ProviderSettings:
 
     @classmethod
     def defaults(cls, name: str) -> ProviderSettings:
-        return cls(name, _DEFAULT_BASE_URLS[name], _DEFAULT_ZONES[name])
+        return cls(name, FACTS[name].base_url, FACTS[name].timezone)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], name: str) -> ProviderSettings:
         prefix = f"HUB_{name.upper()}_"
-        credentials = {key.lower(): env[prefix + key] for key in _CREDENTIALS[name] if env.get(prefix + key)}
+        credentials = {
+            key.lower(): env[prefix + key] for key in FACTS[name].credentials if env.get(prefix + key)
+        }
         read = read_group(
             cls,
             env,
@@ -101,8 +71,13 @@ class ProviderPoll:
 
     @classmethod
     def defaults(cls, name: str) -> ProviderPoll:
-        interval_s, idle_s, near_eta_s, limits = _POLL_DEFAULTS[name]
-        return cls(interval_s, idle_s, near_eta_s, rate_limits(limits, name))
+        poll = FACTS[name].poll
+        return cls(
+            poll.interval_s,
+            poll.idle_interval_s,
+            poll.near_eta_interval_s,
+            rate_limits(poll.rate_limits, name),
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], name: str) -> ProviderPoll:

@@ -185,7 +185,8 @@ class DeliveryEngine:
         if attempt.status is not None:
             common["last_status"] = attempt.status
         record = {"attempt": number, **attempt.to_json()}
-        self.metrics.add("hub_webhook_attempts_total", outcome="succeeded" if attempt.ok else "failed")
+        outcome = "succeeded" if attempt.ok else "refused" if attempt.unsafe else "failed"
+        self.metrics.add("hub_webhook_attempts_total", outcome=outcome)
         if attempt.ok:
             await self.deliveries.finish(
                 delivery,
@@ -205,6 +206,10 @@ class DeliveryEngine:
         if attempt.status == 410:
             await self._disable(endpoint, "the endpoint answered 410 Gone")
             await self._give_up(delivery, "410 Gone: endpoint disabled", record, **common)
+            return
+        if attempt.unsafe:  # the guard refused the address: a retry would be refused too
+            await self._give_up(delivery, attempt.error or "refused", record, **common)
+            await self._note_failure(endpoint)
             return
         wait_s = next_wait_s(number - delivery.cycle_start, attempt.failure, self.settings, self.rng)
         if wait_s is None:

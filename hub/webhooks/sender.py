@@ -25,6 +25,7 @@ class Attempt:
     error: str | None = None
     timed_out: bool = False
     retry_after: str | None = None
+    unsafe: bool = False  # refused by the SSRF guard: retrying would be refused the same way
 
     @property
     def ok(self) -> bool:
@@ -35,7 +36,7 @@ class Attempt:
         return Failure(self.status, self.timed_out, self.retry_after)
 
     def to_json(self) -> dict[str, Any]:
-        return {key: value for key, value in asdict(self).items() if key != "retry_after"}
+        return {key: value for key, value in asdict(self).items() if key not in ("retry_after", "unsafe")}
 
 
 POOL_CONNECTIONS = 32  # per endpoint, when HUB_WEBHOOK_MAX_IN_FLIGHT sets no limit
@@ -111,7 +112,7 @@ async def send(
             error=None if 200 <= response.status < 300 else f"HTTP {response.status}",
         )
     except guard.UnsafeUrl as exc:
-        return attempt(error=f"refused: {exc}")
+        return attempt(error=f"refused: {exc}", unsafe=True)
     except TimeoutError:
         return attempt(error="timed out", timed_out=True)
     except aiohttp.ClientError as exc:

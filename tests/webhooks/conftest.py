@@ -39,7 +39,7 @@ def wh_settings(settings: Settings) -> Settings:
     """Loopback allowed, a compressed retry schedule and short timeouts."""
     env = {
         "HUB_REDIS_URL": settings.redis_url or "",
-        "HUB_ADMIN_TOKEN": settings.admin_token or "",
+        "HUB_ADMIN_TOKEN": settings.admin_token.reveal() if settings.admin_token else "",
         "HUB_WEBHOOK_ALLOW_HTTP": "1",
         "HUB_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
         "HUB_WEBHOOK_RETRY_SCHEDULE_S": FAST_SCHEDULE,
