@@ -127,7 +127,13 @@ class Ingestor:
                 for index in indexes:
                     results[index] = await self._ingest_normalized(payloads[index], normalized[index])
 
-        await asyncio.gather(*(run_lane(indexes) for indexes in lanes.values()))
+        lane_results = await asyncio.gather(
+            *(run_lane(indexes) for indexes in lanes.values()), return_exceptions=True
+        )
+        # Every lane has finished (none left running behind the caller's retry); then the first failure.
+        for lane_result in lane_results:
+            if isinstance(lane_result, BaseException):
+                raise lane_result
         return [results[index] for index in range(len(payloads))]
 
     async def _ingest_normalized(

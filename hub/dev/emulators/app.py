@@ -74,6 +74,8 @@ class Emulator:
             broken = await faults.apply(fault, knobs, self.content_type)
             if fault == "unauthorized" and self.refused is not None:
                 broken = self.refused(request)
+            if fault == "lone_surrogate":
+                return faults.with_lone_surrogate(await handler(request), knobs.surrogate_field)
             return broken if broken is not None else await handler(request)
 
         return guarded
