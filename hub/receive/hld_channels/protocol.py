@@ -57,7 +57,12 @@ def decode(message: str | bytes) -> Frame:
     try:
         frame = safejson.loads(message, safejson.PROVIDER_LIMITS, expect=None)
     except safejson.Refusal as refused:
-        raise FrameError(f"not a readable frame ({refused.code}): {refused.message}") from None
+        if refused.code != safejson.LONE_SURROGATE:
+            raise FrameError(f"not a readable frame ({refused.code}): {refused.message}") from None
+        # Depth and numbers passed: the frame is read, and the event carrying the surrogate goes on
+        # to be refused by the normalizer's reader and kept as a dead letter, not dropped here.
+        frame = json.loads(message)
+
     if not isinstance(frame, dict) or not isinstance(frame.get("event"), str):
         raise FrameError("a Pusher frame is an object with a string 'event'")
     channel = frame.get("channel")
