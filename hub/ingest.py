@@ -16,6 +16,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from hub import deadletter, events, keys, metrics, providers, shipments, timeparse
+from hub.delays import DelayIndex
 from hub.errors import Conflict, NormalizationError, UnreadableBody
 from hub.lru import LRU
 from hub.observations import Channel, Observation
@@ -71,6 +72,7 @@ class Ingestor:
         self.settings = settings
         self.store = store or Store(redis, settings)
         self.counts = metrics.Buffer(redis)
+        self.delays = DelayIndex(settings)
         # A shipment's owner and references never change once registered.
         self._shipments: LRU[tuple[str, str], shipments.Shipment] = LRU(max_entries=100_000, ttl_s=60)
 
@@ -191,11 +193,18 @@ class Ingestor:
                 appended.append(None)
                 fresh.append((observation, events.build(observation, bound[key].ref, channel, recorded)))
         written = await self.store.append([event for _, event in fresh])
+        await self._index_delays([event for _, event in fresh], written)
         remaining = iter(written)
         results = [known or next(remaining) for known in appended]
         await self._count_unknown([o for (o, _), a in zip(fresh, written, strict=True) if a.outcome == "new"])
         self._count_outcomes(results, channel)
         return Ingested(results, registered)
+
+    async def _index_delays(self, appended: list[dict[str, Any]], written: list[Appended]) -> None:
+        """New ETAs (re)arm the shipment.delayed check; a terminal status disarms it (:mod:`hub.delays`)."""
+        pipe = self.redis.pipeline(transaction=False)
+        if self.delays.queue(pipe, list(zip(appended, written, strict=True))):
+            await pipe.execute()
 
     def _count_outcomes(self, results: list[Appended], channel: Channel) -> None:
         for appended in results:

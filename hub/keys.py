@@ -88,6 +88,8 @@ def unknown_codes() -> str:
 
 # The poller (workers/).
 POLL_DUE = f"{PREFIX}:poll:due"  # sorted set: shipment id -> when its next poll falls due (ms)
+# sorted set: shipment id -> when its ETA plus the provider's grace passes (ms), for shipment.delayed
+DELAY_DUE = f"{PREFIX}:delay:due"
 
 
 def poll_state(shipment_id: str) -> str:

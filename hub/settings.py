@@ -33,6 +33,10 @@ _DEFAULT_ZONES = {
     "all24": "Asia/Bangkok",
 }
 
+# How long past its ETA a shipment may run before the hub calls it late (``shipment.delayed``):
+# hyperlocal couriers promise minutes, parcel and cargo carriers hours.
+_DELAY_GRACE_S = {"alopeyk": 600.0, "hld": 600.0, "alclient": 3600.0, "alod": 3600.0, "all24": 3600.0}
+
 
 @dataclass(frozen=True)
 class ProviderSettings:
@@ -67,6 +71,8 @@ class Settings:
     log_level: str = "info"
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
     poll: PollSettings = field(default_factory=lambda: PollSettings())
+    # Per provider (HUB_<PROVIDER>_DELAY_GRACE_S): ETA plus this without a terminal status is late.
+    delay_grace_s: Mapping[str, float] = field(default_factory=dict)
     # --- merchant webhooks (hub/webhooks, docs/webhooks.md) ---
     webhook_master_keys: tuple[str, ...] = ()  # Fernet keys, newest first; empty: secrets kept in clear
     webhook_allow_http: bool = False
@@ -136,6 +142,10 @@ class Settings:
             log_level=env.get("HUB_LOG_LEVEL", cls.log_level),
             providers={name: _provider(env, name) for name in PROVIDERS},
             poll=PollSettings.from_env(env),
+            delay_grace_s={
+                name: _float(env, f"HUB_{name.upper()}_DELAY_GRACE_S", grace_s)
+                for name, grace_s in _DELAY_GRACE_S.items()
+            },
             **_webhook_settings(env),
             **_pusher(env),
             # Live fan-out (hub/live).
@@ -159,6 +169,10 @@ class Settings:
         if name in self.providers:
             return self.providers[name]
         return ProviderSettings(name, _DEFAULT_BASE_URLS[name], _DEFAULT_ZONES[name])
+
+    def delay_grace(self, provider: str) -> float:
+        """Seconds past the ETA before a shipment of ``provider`` is late."""
+        return self.delay_grace_s.get(provider, _DELAY_GRACE_S.get(provider, 600.0))
 
     def replace(self, **changes: object) -> Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -13,10 +13,12 @@ import asyncio
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
 from hub.clients import http_client
+from hub.delays import DelayChecker
 from hub.errors import ConfigError
 from hub.settings import Settings
 from workers.poll import Poller
@@ -30,6 +32,14 @@ def poll_batch(due: list[tuple[str, int]]) -> dict[str, int]:
         return _resident.poll(due)
     with PollRuntime(Settings.from_env()) as runtime:
         return runtime.poll(due)
+
+
+def check_delays(shipment_ids: list[str]) -> dict[str, int]:
+    """RQ job: publish ``shipment.delayed`` for those of ``shipment_ids`` late now (:mod:`hub.delays`)."""
+    if _resident is not None:
+        return _resident.check_delays(shipment_ids)
+    with PollRuntime(Settings.from_env()) as runtime:
+        return runtime.check_delays(shipment_ids)
 
 
 @contextmanager
@@ -63,6 +73,16 @@ class PollRuntime:
 
     def poll(self, due: list[tuple[str, int]]) -> dict[str, int]:
         return self.runner.run(self._poll([(str(s), int(d)) for s, d in due]))
+
+    def check_delays(self, shipment_ids: list[str]) -> dict[str, int]:
+        return self.runner.run(self._check_delays([str(s) for s in shipment_ids]))
+
+    async def _check_delays(self, shipment_ids: list[str]) -> dict[str, int]:
+        if self.poller is None:
+            self.poller = self._open()
+        checker = DelayChecker(self.poller.redis, self.settings, self.poller.ingestor.store)
+        checked = await checker.check_many(shipment_ids, datetime.now(UTC))
+        return dict(Counter(c.result for c in checked))
 
     async def _poll(self, due: list[tuple[str, int]]) -> dict[str, int]:
         if self.poller is None:  # opened on the runtime's own loop, on first use

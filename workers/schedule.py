@@ -75,12 +75,13 @@ def _add_missing(redis: sync_redis.Redis, shipment_keys: list[str]) -> int:
 class Claimer:
     """The scheduler's side: claims due shipments with a synchronous client (RQ is synchronous)."""
 
-    def __init__(self, redis: sync_redis.Redis) -> None:
+    def __init__(self, redis: sync_redis.Redis, key: str = keys.POLL_DUE) -> None:
         self.script: Any = redis.register_script(_CLAIM)
+        self.key = key  # the poll index, or hub:delay:due for the delay checks (hub/delays.py)
 
     def claim(self, now_ms: int, limit: int, lease_ms: int) -> list[tuple[str, int]]:
         """Up to ``limit`` due shipments with their due times, leased until ``now_ms + lease_ms``."""
-        flat = self.script(keys=[keys.POLL_DUE], args=[now_ms, limit, now_ms + lease_ms])
+        flat = self.script(keys=[self.key], args=[now_ms, limit, now_ms + lease_ms])
         return [(_text(flat[i]), int(float(flat[i + 1]))) for i in range(0, len(flat), 2)]
 
 

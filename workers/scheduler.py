@@ -16,6 +16,7 @@ import redis as sync_redis
 from redis.cluster import RedisCluster
 from rq import Queue
 
+from hub import keys
 from hub.settings import Settings
 from workers import jobs
 from workers.schedule import Claimer, backfill
@@ -34,6 +35,7 @@ class Scheduler:
         self.poll = settings.poll
         self.data = connection if data is None else data
         self.claimer = Claimer(self.data)
+        self.delay_claimer = Claimer(self.data, keys.DELAY_DUE)
         self.queue = Queue(self.poll.queue, connection=connection)
         self.stopping = threading.Event()
 
@@ -58,6 +60,21 @@ class Scheduler:
                     )
                     for batch in batches
                 ]
+            )
+        return len(claimed) + self._enqueue_delay_checks(now_ms)
+
+    def _enqueue_delay_checks(self, now_ms: int) -> int:
+        """Shipments whose ETA plus grace passed go to a worker (:func:`workers.jobs.check_delays`)."""
+        lease_ms = int(self.poll.lease_s * 1000)
+        claimed = self.delay_claimer.claim(now_ms, self.poll.batch_size, lease_ms)
+        if claimed:
+            self.queue.enqueue(
+                jobs.check_delays,
+                args=([shipment_id for shipment_id, _ in claimed],),
+                job_timeout=int(self.poll.lease_s),
+                result_ttl=0,
+                failure_ttl=86400,
+                description=f"check {len(claimed)} shipments for delay",
             )
         return len(claimed)
 
