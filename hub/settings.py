@@ -73,6 +73,10 @@ class Settings:
     poll: PollSettings = field(default_factory=lambda: PollSettings())
     # Per provider (HUB_<PROVIDER>_DELAY_GRACE_S): ETA plus this without a terminal status is late.
     delay_grace_s: Mapping[str, float] = field(default_factory=dict)
+    # HLD's order list read in pages instead of one tracking call per order (workers/reconcile.py).
+    hld_bulk_interval_s: float = 120.0  # 0: off; needs HUB_HLD_TOKEN
+    hld_bulk_per_page: int = 100
+    hld_bulk_max_pages: int = 20
     # --- merchant webhooks (hub/webhooks, docs/webhooks.md) ---
     webhook_master_keys: tuple[str, ...] = ()  # Fernet keys, newest first; empty: secrets kept in clear
     webhook_allow_http: bool = False
@@ -146,6 +150,9 @@ class Settings:
                 name: _float(env, f"HUB_{name.upper()}_DELAY_GRACE_S", grace_s)
                 for name, grace_s in _DELAY_GRACE_S.items()
             },
+            hld_bulk_interval_s=_float(env, "HUB_HLD_BULK_INTERVAL_S", cls.hld_bulk_interval_s),
+            hld_bulk_per_page=_int(env, "HUB_HLD_BULK_PER_PAGE", cls.hld_bulk_per_page),
+            hld_bulk_max_pages=_int(env, "HUB_HLD_BULK_MAX_PAGES", cls.hld_bulk_max_pages),
             **_webhook_settings(env),
             **_pusher(env),
             # Live fan-out (hub/live).

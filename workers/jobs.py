@@ -22,6 +22,7 @@ from hub.delays import DelayChecker
 from hub.errors import ConfigError
 from hub.settings import Settings
 from workers.poll import Poller
+from workers.reconcile import BulkReconciler
 
 _resident: PollRuntime | None = None
 
@@ -40,6 +41,14 @@ def check_delays(shipment_ids: list[str]) -> dict[str, int]:
         return _resident.check_delays(shipment_ids)
     with PollRuntime(Settings.from_env()) as runtime:
         return runtime.check_delays(shipment_ids)
+
+
+def reconcile_hld() -> dict[str, int]:
+    """RQ job: one bulk reconciliation round over HLD's order list (:mod:`workers.reconcile`)."""
+    if _resident is not None:
+        return _resident.reconcile_hld()
+    with PollRuntime(Settings.from_env()) as runtime:
+        return runtime.reconcile_hld()
 
 
 @contextmanager
@@ -83,6 +92,16 @@ class PollRuntime:
         checker = DelayChecker(self.poller.redis, self.settings, self.poller.ingestor.store)
         checked = await checker.check_many(shipment_ids, datetime.now(UTC))
         return dict(Counter(c.result for c in checked))
+
+    def reconcile_hld(self) -> dict[str, int]:
+        return self.runner.run(self._reconcile_hld())
+
+    async def _reconcile_hld(self) -> dict[str, int]:
+        if self.poller is None:
+            self.poller = self._open()
+        reconciler = BulkReconciler(self.poller.redis, self.settings, self.poller.http, self.poller.ingestor)
+        report = await reconciler.run()
+        return {"pages": report.pages, "confirmed": report.confirmed, "fetched": report.fetched}
 
     async def _poll(self, due: list[tuple[str, int]]) -> dict[str, int]:
         if self.poller is None:  # opened on the runtime's own loop, on first use

@@ -32,6 +32,7 @@ class Scheduler:
     def __init__(
         self, settings: Settings, connection: sync_redis.Redis, data: sync_redis.Redis | None = None
     ) -> None:
+        self.settings = settings
         self.poll = settings.poll
         self.data = connection if data is None else data
         self.claimer = Claimer(self.data)
@@ -61,7 +62,22 @@ class Scheduler:
                     for batch in batches
                 ]
             )
+        self._enqueue_bulk_round(now_ms)
         return len(claimed) + self._enqueue_delay_checks(now_ms)
+
+    def _enqueue_bulk_round(self, now_ms: int) -> None:
+        """One HLD order-list round per interval, whichever scheduler gets there first."""
+        interval_ms = int(self.settings.hld_bulk_interval_s * 1000)
+        if interval_ms <= 0 or not self.settings.provider("hld").credentials.get("token"):
+            return
+        if self.data.set(keys.poll_bulk_round("hld"), now_ms, nx=True, px=interval_ms):
+            self.queue.enqueue(
+                jobs.reconcile_hld,
+                job_timeout=int(self.poll.lease_s),
+                result_ttl=0,
+                failure_ttl=86400,
+                description="reconcile HLD shipments from its order list",
+            )
 
     def _enqueue_delay_checks(self, now_ms: int) -> int:
         """Shipments whose ETA plus grace passed go to a worker (:func:`workers.jobs.check_delays`)."""
