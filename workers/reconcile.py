@@ -22,6 +22,7 @@ every active shipment was found, or at orders created well before the oldest act
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -132,25 +133,38 @@ class BulkReconciler:
         for _, shipment_id in found:
             pipe.hget(keys.shipment(shipment_id), "status_code")
         codes = await pipe.execute()
-        defer = self.redis.pipeline(transaction=False)
         next_ms = int((now.timestamp() + self.settings.poll.reconcile_after_s) * 1000)
+        settled, to_fetch = [], []
         for (row, shipment_id), hub_code in zip(found, codes, strict=True):
             report.seen.add(shipment_id)
             verdict = _verdict(row.code, hub_code)
-            if verdict == "unknown":
+            if verdict == "unknown":  # counted like an unknown code; the single poll will tell
                 report.unknown += 1
                 await self.redis.hincrby(keys.unknown_codes(), f"{PROVIDER}:{row.status_text[:64]}", 1)
-                continue  # the single poll will tell
-            if verdict == "fetch":
-                report.fetched += 1
-                report.published += await self._fetch(shipment_id, active[shipment_id])
-            elif verdict == "confirmed":
-                report.confirmed += 1
+            elif verdict == "fetch":
+                to_fetch.append(shipment_id)
             else:
-                report.behind += 1
+                report.confirmed += verdict == "confirmed"
+                report.behind += verdict == "behind"
+                settled.append(shipment_id)
+        gate = asyncio.Semaphore(self.settings.poll.concurrency)
+
+        async def fetch(shipment_id: str) -> int:
+            async with gate:
+                return await self._fetch(shipment_id, active[shipment_id])
+
+        outcomes = await asyncio.gather(*(fetch(sid) for sid in to_fetch), return_exceptions=True)
+        report.fetched += len(to_fetch)
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        report.published += sum(o for o in outcomes if isinstance(o, int))
+        settled += [sid for sid, o in zip(to_fetch, outcomes, strict=True) if isinstance(o, int)]
+        defer = self.redis.pipeline(transaction=False)
+        for shipment_id in settled:  # a failed fetch keeps its single poll due
             schedule.reschedule_in(defer, shipment_id, next_ms)
-        if len(defer):
+        if settled:
             await defer.execute()
+        if failures:
+            raise failures[0]
 
     async def _fetch(self, shipment_id: str, token: str) -> int:
         """HLD's tracking for one order whose list status differs: the same path as a poll."""
