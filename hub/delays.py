@@ -25,7 +25,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from hub import events, keys, shipments, timeparse
+from hub import events, keys, metrics, shipments, timeparse
 from hub.errors import NotFound
 from hub.lru import LRU
 from hub.observations import Channel, EventType, Observation
@@ -122,6 +122,7 @@ class DelayChecker:
         result = {"new": "published", "republish": "published"}.get(appended.outcome, appended.outcome)
         if result == "published":
             log.info("shipment %s is late: ETA %s passed", shipment_id, eta)
+            await metrics.inc(self.redis, "hub_delays_published_total", provider=shipment.provider)
         return await self._settled(shipment_id, claimed, None, result)
 
     async def _settled(

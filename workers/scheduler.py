@@ -97,7 +97,8 @@ class Scheduler:
     def run(self) -> None:
         try:
             log.info(
-                "scheduler start: %d shipments missing from the due-time index added", backfill(self.data)
+                "scheduler start: %d shipments missing from the due-time index added",
+                backfill(self.data, settings=self.settings),
             )
         except (
             sync_redis.RedisError

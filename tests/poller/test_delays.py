@@ -10,11 +10,13 @@ from redis.asyncio import Redis
 from rq import Queue
 
 from hub import keys, shipments
+from hub.delays import due_ms
 from hub.ingest import Ingestor
 from hub.observations import Channel
 from hub.settings import Settings
 from tests.conftest import ROOT
 from workers import jobs
+from workers.schedule import backfill
 from workers.scheduler import Scheduler
 
 TRACKING = (ROOT / "tests/fixtures/hld/tracking_on_the_way.json").read_bytes()  # ETA 2026-04-04 11:15Z
@@ -49,3 +51,21 @@ async def test_two_schedulers_claim_a_late_shipment_once_and_a_worker_publishes_
     history = await shipments.history(redis, shipment.id)
     assert [e["type"] for e in history].count("shipment.delayed") == 1
     assert await redis.zscore(keys.DELAY_DUE, shipment.id) is None
+
+
+async def test_a_scheduler_start_indexes_etas_the_delay_index_lost(
+    redis: Redis, redis_url: str, poll_settings: Settings
+) -> None:
+    shipment, _ = await shipments.register(redis, "m1", "hld", "HLD67890ABCDEF")
+    ingestor = Ingestor(redis, poll_settings)
+    try:
+        await ingestor.ingest_raw("hld", "tracking", TRACKING, Channel.POLL, ref="HLD67890ABCDEF")
+    finally:
+        await ingestor.close()
+    await redis.delete(keys.DELAY_DUE)  # e.g. a shipment older than the index, or a restored dump
+    connection = SyncRedis.from_url(redis_url)
+    try:
+        backfill(connection, settings=poll_settings)
+    finally:
+        connection.close()
+    assert await redis.zscore(keys.DELAY_DUE, shipment.id) == due_ms("2026-04-04T11:15:00.000Z", 600)
