@@ -131,8 +131,16 @@ class BulkReconciler:
         found = [(row, sid) for row, sid in zip(rows, await pipe.execute(), strict=True) if sid in active]
         pipe = self.redis.pipeline(transaction=False)
         for _, shipment_id in found:
-            pipe.hget(keys.shipment(shipment_id), "status_code")
-        codes = await pipe.execute()
+            pipe.hmget(keys.shipment(shipment_id), ["status_code", "last_event_ms", "created_ms"])
+        states = await pipe.execute()
+        codes = [code for code, _, _ in states]
+        # No news for HUB_POLL_EXPIRE_AFTER_S: leave its single poll due, which expires it.
+        expiring = {
+            sid
+            for (_, sid), (_, heard, created) in zip(found, states, strict=True)
+            if now.timestamp() * 1000 - max(int(heard or 0), int(created or 0))
+            > self.settings.poll.expire_after_s * 1000
+        }
         next_ms = int((now.timestamp() + self.settings.poll.reconcile_after_s) * 1000)
         settled, to_fetch = [], []
         for (row, shipment_id), hub_code in zip(found, codes, strict=True):
@@ -159,6 +167,7 @@ class BulkReconciler:
         report.published += sum(o for o in outcomes if isinstance(o, int))
         settled += [sid for sid, o in zip(to_fetch, outcomes, strict=True) if isinstance(o, int)]
         defer = self.redis.pipeline(transaction=False)
+        settled = [sid for sid in settled if sid not in expiring]
         for shipment_id in settled:  # a failed fetch keeps its single poll due
             schedule.reschedule_in(defer, shipment_id, next_ms)
         if settled:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -174,3 +174,20 @@ async def test_schedulers_enqueue_one_bulk_round_per_interval_and_a_worker_runs_
 
     assert await asyncio.to_thread(run_round) == {"pages": 1, "confirmed": 0, "fetched": 1}
     assert await status_codes(redis, shipment_id) == ["1"]
+
+
+async def test_a_shipment_silent_past_the_expiry_keeps_its_poll_which_expires_it(
+    redis: Redis, emulators: Emulators, bulk_settings: Settings, http: httpx.AsyncClient
+) -> None:
+    shipment_id = (await shipments.register(redis, "m1", "hld", "HLDSILENT"))[0].id
+    emulators.emulator("hld").script("HLDSILENT", step_s=3600)
+    ingestor = Ingestor(redis, bulk_settings)
+    answer = await HldClient(bulk_settings, http, redis).track("HLDSILENT")
+    await ingestor.ingest_raw("hld", answer.kind, answer.body, Channel.POLL, ref="HLDSILENT")
+    weeks_later = datetime.now(UTC) + timedelta(seconds=bulk_settings.poll.expire_after_s + 60)
+
+    report = await BulkReconciler(redis, bulk_settings, http, ingestor).run(weeks_later)
+    await ingestor.close()
+
+    assert report.confirmed == 1
+    assert await redis.zscore(keys.POLL_DUE, shipment_id) == 0  # not deferred: its poll will expire it
