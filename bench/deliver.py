@@ -36,13 +36,13 @@ from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hub.embedded import EmbeddedRedis, free_port
+from hub.dev.embedded import EmbeddedRedis, free_port
 from hub.settings import Settings
-from hub.store import Store
+from hub.streams.append import Store
 from hub.webhooks import endpoints
-from hub.webhooks.deliveries import Deliveries
 from hub.webhooks.dispatcher import Dispatcher
 from hub.webhooks.engine import DeliveryEngine, engine_redis
+from hub.webhooks.queue import Deliveries
 from hub.webhooks.signing import SecretBox
 
 SLOW_S = 2.0

@@ -39,8 +39,9 @@ from redis.asyncio import Redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hub import keys, merchants  # noqa: E402
-from hub.embedded import EmbeddedRedis, free_port  # noqa: E402
+from hub import keys  # noqa: E402
+from hub.dev.embedded import EmbeddedRedis, free_port  # noqa: E402
+from hub.registry import merchants  # noqa: E402
 
 SCRIPT = ROOT / "bench" / "alopeyk_webhooks.lua"
 DRAIN_TIMEOUT_S = 120

@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hub import keys  # noqa: E402
-from hub.embedded import EmbeddedRedis, free_port  # noqa: E402
+from hub.dev.embedded import EmbeddedRedis, free_port  # noqa: E402
 
 ADMIN = "bench-admin-token"
 FIXTURE = json.loads((ROOT / "tests/fixtures/alopeyk/webhook_accepted.json").read_text())

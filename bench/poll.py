@@ -34,9 +34,11 @@ from redis.asyncio import Redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hub import keys, metrics, shipments  # noqa: E402
+from hub import keys  # noqa: E402
 from hub.clients import http_client  # noqa: E402
-from hub.embedded import EmbeddedRedis, free_port  # noqa: E402
+from hub.dev.embedded import EmbeddedRedis, free_port  # noqa: E402
+from hub.infra import metrics  # noqa: E402
+from hub.registry import shipments  # noqa: E402
 from hub.settings import Settings  # noqa: E402
 
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")

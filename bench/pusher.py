@@ -42,11 +42,12 @@ from redis.asyncio import Redis  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hub import keys, shipments  # noqa: E402
-from hub.embedded import EmbeddedRedis, free_port  # noqa: E402
-from hub.emulators.pusher import PusherEmulator  # noqa: E402
-from hub.ingest import Ingestor  # noqa: E402
-from hub.observations import Channel  # noqa: E402
+from hub import keys  # noqa: E402
+from hub.dev.embedded import EmbeddedRedis, free_port  # noqa: E402
+from hub.dev.emulators.pusher import PusherEmulator  # noqa: E402
+from hub.ingest.pipeline import Ingestor  # noqa: E402
+from hub.model.observation import Channel  # noqa: E402
+from hub.registry import shipments  # noqa: E402
 from hub.settings import Settings  # noqa: E402
 
 APP_ID, KEY, SECRET = "1", "bench-key", "bench-secret"

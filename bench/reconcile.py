@@ -28,13 +28,13 @@ from redis.asyncio import Redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hub import shipments  # noqa: E402
 from hub.clients import http_client  # noqa: E402
 from hub.clients.hld import HldClient  # noqa: E402
-from hub.embedded import EmbeddedRedis, free_port  # noqa: E402
-from hub.emulators import hld  # noqa: E402
-from hub.ingest import Ingestor  # noqa: E402
-from hub.observations import Channel  # noqa: E402
+from hub.dev.embedded import EmbeddedRedis, free_port  # noqa: E402
+from hub.dev.emulators import hld  # noqa: E402
+from hub.ingest.pipeline import Ingestor  # noqa: E402
+from hub.model.observation import Channel  # noqa: E402
+from hub.registry import shipments  # noqa: E402
 from hub.settings import Settings  # noqa: E402
 from workers.reconcile import BulkReconciler  # noqa: E402
 

@@ -12,12 +12,14 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from hub import deadletter, keys, logs
-from hub.connection import connect
+from hub import keys
 from hub.errors import HubError
-from hub.ingest import Ingestor, Rejected
-from hub.live.listener import listening_socket
-from hub.observations import Channel
+from hub.infra import logs
+from hub.infra.redis_clients import connect
+from hub.ingest import deadletter
+from hub.ingest.pipeline import Ingestor, Rejected
+from hub.live.listening_socket import listening_socket
+from hub.model.observation import Channel
 from hub.settings import Settings
 
 DEV_REDIS_PORT = 6399
@@ -103,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _poller_commands(sub: Any) -> None:
     """``hub worker``, ``hub scheduler``, ``hub emulator``: the poller (see docs/poller.md)."""
-    from hub.emulators import serve
+    from hub.dev.emulators import serve
     from workers import cli
 
     worker = sub.add_parser(
@@ -142,7 +144,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from hub import dev
+    from hub.dev import local as dev
 
     return dev.run(args)
 
@@ -150,7 +152,7 @@ def _dev(args: argparse.Namespace) -> int:
 def _demo_receiver(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from hub.demo import receiver_app
+    from hub.dev.demo import receiver_app
 
     secret = os.environ.get("HUB_DEMO_WEBHOOK_SECRET", "")
     if not secret:
@@ -211,7 +213,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _pusher(args: argparse.Namespace) -> int:
-    from hub.pusher.process import run
+    from hub.receive.hld_channels.process import run
 
     return run(Settings.from_env())
 
@@ -264,7 +266,7 @@ def _deadletter_replay(args: argparse.Namespace) -> int:
 
 
 def _normalizer(args: argparse.Namespace) -> int:
-    from hub.normalizer import run_normalizer
+    from hub.ingest.normalizer import run_normalizer
 
     run_normalizer(Settings.from_env())
     return 0

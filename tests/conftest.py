@@ -16,10 +16,10 @@ from redis.asyncio import Redis
 
 from hub import keys
 from hub.api.app import create_app
-from hub.connection import connect
-from hub.embedded import EmbeddedRedis
-from hub.ingest import Ingestor
-from hub.normalizer import Normalizer
+from hub.dev.embedded import EmbeddedRedis
+from hub.infra.redis_clients import connect
+from hub.ingest.normalizer import Normalizer
+from hub.ingest.pipeline import Ingestor
 from hub.settings import Settings
 from tests.servers import LoopThread, ServerThread
 

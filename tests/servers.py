@@ -11,7 +11,7 @@ from typing import Any
 
 import uvicorn
 
-from hub.embedded import free_port
+from hub.dev.embedded import free_port
 
 START_TIMEOUT_S = 15.0
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from hub.errors import NormalizationError, ProviderError
-from hub.observations import EventType
+from hub.model.observation import EventType
+from hub.model.status import Status
+from hub.model.times import zone
 from hub.providers import alopeyk
-from hub.statuses import Status
-from hub.timeparse import zone
 
 FIXTURES = Path(__file__).parent / "fixtures" / "alopeyk"
 TEHRAN = zone("Asia/Tehran")

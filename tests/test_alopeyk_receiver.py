@@ -13,8 +13,10 @@ import httpx
 import jsonschema
 from redis.asyncio import Redis
 
-from hub import events, keys, shipments
+from hub import keys
 from hub.api.app import create_app
+from hub.model import event as events
+from hub.registry import shipments
 from hub.settings import Settings
 from tests.conftest import bearer, create_merchant, inbox_drained
 from tests.servers import ServerThread

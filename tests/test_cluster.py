@@ -20,11 +20,12 @@ from redis.asyncio.cluster import RedisCluster
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from hub import keys, shipments
+from hub import keys
 from hub.api.app import create_app
-from hub.embedded import EmbeddedCluster
+from hub.dev.embedded import EmbeddedCluster
+from hub.dev.supervisor import Supervisor
+from hub.registry import shipments
 from hub.settings import Settings
-from hub.supervisor import Supervisor
 from hub.webhooks.delivery import delivery_id
 from tests.conftest import ADMIN_TOKEN, ROOT, admin_headers, bearer, inbox_drained, normalize
 from tests.servers import LoopThread, ServerThread

@@ -12,12 +12,14 @@ import jsonschema
 import pytest
 from redis.asyncio import Redis
 
-from hub import events, keys, shipments
-from hub.delays import DelayChecker, delayed_event, due_ms
-from hub.ingest import Ingestor
-from hub.observations import Channel
+from hub import keys
+from hub.ingest.pipeline import Ingestor
+from hub.model import event as events
+from hub.model.observation import Channel
+from hub.registry import shipments
 from hub.settings import Settings
-from hub.store import Store
+from hub.streams.append import Store
+from hub.streams.delays import DelayChecker, delayed_event, due_ms
 from tests.conftest import ROOT
 
 TOKEN = "HLD67890ABCDEF"

@@ -18,7 +18,7 @@ import httpx
 import websockets
 from playwright.async_api import async_playwright
 
-from hub.embedded import free_port
+from hub.dev.embedded import free_port
 from tests.conftest import ROOT
 from tests.live.test_map import ARGS, ARTIFACTS, CHROMIUM
 from tests.servers import wait_until

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from hub.embedded import free_port
+from hub.dev.embedded import free_port
 from tests.conftest import ROOT
 from tests.servers import wait_until
 from tests.test_alopeyk_receiver import webhook_body

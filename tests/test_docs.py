@@ -1,4 +1,4 @@
-"""The README says what the code does: mapping tables, settings and event examples are checked."""
+"""The docs say what the code does: mapping tables, settings and event examples are checked."""
 
 from __future__ import annotations
 
@@ -8,29 +8,29 @@ import re
 import jsonschema
 import pytest
 
-from hub import events
+from hub.model import event as events
 from hub.providers import PROVIDERS
 from tests.conftest import ROOT
 
-README = (ROOT / "README.md").read_text()
+EVENTS_DOC = (ROOT / "docs" / "events.md").read_text()
+CONFIGURATION_DOC = (ROOT / "docs" / "configuration.md").read_text()
 
 
 @pytest.mark.parametrize("provider", sorted(PROVIDERS))
-def test_readme_prints_each_providers_status_table_as_the_code_has_it(provider: str) -> None:
-    assert PROVIDERS[provider].STATUSES.markdown() in README
+def test_docs_print_each_providers_status_table_as_the_code_has_it(provider: str) -> None:
+    assert PROVIDERS[provider].STATUSES.markdown() in EVENTS_DOC
 
 
-def test_readme_documents_every_setting() -> None:
+def test_docs_document_every_setting() -> None:
     source = "\n".join(path.read_text() for path in (ROOT / "hub").rglob("settings*.py"))
     names = set(re.findall(r'"(HUB_[A-Z0-9_]+)"', source))
     provider_vars = {name for name in names if name.startswith("HUB_<")}
-    docs = README + "".join(path.read_text() for path in (ROOT / "docs").glob("*.md"))  # reference in docs/
-    missing = sorted(name for name in names - provider_vars if name not in docs)
+    missing = sorted(name for name in names - provider_vars if name not in CONFIGURATION_DOC)
     assert missing == []
 
 
-def test_readme_event_examples_are_valid_events() -> None:
-    examples = re.findall(r"Example: `(shipment\.\w+)`.*?```json\n(.*?)```", README, re.S)
+def test_docs_event_examples_are_valid_events() -> None:
+    examples = re.findall(r"Example: `(shipment\.\w+)`.*?```json\n(.*?)```", EVENTS_DOC, re.S)
     assert {kind for kind, _ in examples} == {
         "shipment.status_changed",
         "shipment.location_updated",
@@ -40,3 +40,13 @@ def test_readme_event_examples_are_valid_events() -> None:
         event = json.loads(text)
         assert event["type"] == kind
         jsonschema.validate(event, events.schema())
+
+
+@pytest.mark.parametrize(
+    "page", ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
+)
+def test_every_relative_link_points_at_a_file_that_exists(page: str) -> None:
+    path = ROOT / page
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", path.read_text())
+    missing = [link for link in links if "://" not in link and not (path.parent / link).exists()]
+    assert missing == []

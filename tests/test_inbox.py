@@ -7,9 +7,10 @@ import json
 
 from redis.asyncio import Redis
 
-from hub import inbox, keys
-from hub.ingest import Payload
-from hub.observations import Channel
+from hub import keys
+from hub.ingest import inbox
+from hub.ingest.pipeline import Payload
+from hub.model.observation import Channel
 
 
 async def test_payloads_arriving_together_share_entries_and_each_is_kept_once(redis: Redis) -> None:

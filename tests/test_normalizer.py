@@ -8,10 +8,12 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from hub import inbox, keys, merchants
-from hub.ingest import Payload
-from hub.normalizer import Normalizer
-from hub.observations import Channel
+from hub import keys
+from hub.ingest import inbox
+from hub.ingest.normalizer import Normalizer
+from hub.ingest.pipeline import Payload
+from hub.model.observation import Channel
+from hub.registry import merchants
 from hub.settings import Settings
 from tests.conftest import inbox_drained
 from tests.test_alopeyk_receiver import webhook_body

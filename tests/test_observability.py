@@ -14,9 +14,9 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from hub import logs
-from hub.emulators.pusher import PusherEmulator
-from hub.pusher.listener import Listener
+from hub.dev.emulators.pusher import PusherEmulator
+from hub.infra import logs
+from hub.receive.hld_channels.listener import Listener
 from hub.settings import Settings
 from tests.pusher.conftest import APP_ID, KEY, SECRET, hub_settings, register
 from tests.servers import ServerThread

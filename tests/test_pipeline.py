@@ -11,9 +11,11 @@ import jsonschema
 import pytest
 from redis.asyncio import Redis
 
-from hub import events, keys, shipments
-from hub.ingest import Ingestor, Rejected
-from hub.observations import Channel
+from hub import keys
+from hub.ingest.pipeline import Ingestor, Rejected
+from hub.model import event as events
+from hub.model.observation import Channel
+from hub.registry import shipments
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

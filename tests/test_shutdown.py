@@ -11,8 +11,8 @@ import httpx
 import redis
 
 from hub import keys
-from hub.embedded import free_port
-from hub.supervisor import Supervisor
+from hub.dev.embedded import free_port
+from hub.dev.supervisor import Supervisor
 from tests.conftest import ROOT
 from tests.servers import wait_until
 

@@ -11,13 +11,15 @@ import jsonschema
 import pytest
 from redis.asyncio import Redis
 
-from hub import events, keys, shipments
-from hub.events import ShipmentRef
-from hub.observations import Channel, EventType, Location, Observation, ProviderStatus
+from hub import keys
+from hub.model import event as events
+from hub.model.event import ShipmentRef
+from hub.model.observation import Channel, EventType, Location, Observation, ProviderStatus
+from hub.model.status import Status
+from hub.model.times import rfc3339
+from hub.registry import shipments
 from hub.settings import Settings
-from hub.statuses import Status
-from hub.store import Store, _args
-from hub.timeparse import rfc3339
+from hub.streams.append import Store, _args
 
 T0 = datetime(2026, 4, 4, 10, 30, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""Reading the streams as a merchant would: the README's consumer-group example, and `hub tail`."""
+"""Reading the streams as a merchant would: the documented consumer-group example, and `hub tail`."""
 
 from __future__ import annotations
 
@@ -37,9 +37,8 @@ def hub_env(redis_url: str) -> dict[str, str]:
     return {**os.environ, "HUB_REDIS_URL": redis_url, "PYTHONPATH": str(ROOT)}
 
 
-def test_readme_shows_the_consumer_example_verbatim() -> None:
-    readme = (ROOT / "README.md").read_text()
-    assert EXAMPLE.read_text().strip() in readme
+def test_docs_show_the_consumer_example_verbatim() -> None:
+    assert EXAMPLE.read_text().strip() in (ROOT / "docs" / "events.md").read_text()
 
 
 async def test_the_consumer_group_example_reads_and_acknowledges_every_event(

@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 
 from hub.clients import http_client
-from hub.delays import DelayChecker
 from hub.errors import ConfigError
 from hub.settings import Settings
+from hub.streams.delays import DelayChecker
 from workers.poll import Poller
 from workers.reconcile import BulkReconciler
 
@@ -36,7 +36,7 @@ def poll_batch(due: list[tuple[str, int]]) -> dict[str, int]:
 
 
 def check_delays(shipment_ids: list[str]) -> dict[str, int]:
-    """RQ job: publish ``shipment.delayed`` for those of ``shipment_ids`` late now (:mod:`hub.delays`)."""
+    """RQ job: publish ``shipment.delayed`` for those of ``shipment_ids`` late now (hub/streams/delays.py)."""
     if _resident is not None:
         return _resident.check_delays(shipment_ids)
     with PollRuntime(Settings.from_env()) as runtime:

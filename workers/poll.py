@@ -18,14 +18,18 @@ from datetime import UTC, datetime
 import httpx
 from redis.asyncio import Redis
 
-from hub import keys, metrics, shipments, timeparse
+from hub import keys
 from hub.clients import Client, RateLimited, Unauthorized, Unavailable, account_id, build
+from hub.clients import accounts as health
 from hub.errors import NotFound, ProviderError
-from hub.ingest import Ingestor, Rejected
-from hub.observations import Channel, EventType, Observation, ProviderStatus
+from hub.infra import metrics
+from hub.ingest.pipeline import Ingestor, Rejected
+from hub.model import times as timeparse
+from hub.model.observation import Channel, EventType, Observation, ProviderStatus
+from hub.model.status import Status
+from hub.registry import shipments
 from hub.settings import PUSH_PROVIDERS, Settings
-from hub.statuses import Status
-from workers import backoff, cadence, health, schedule
+from workers import backoff, cadence, schedule
 from workers.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)

@@ -30,15 +30,18 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from redis.asyncio import Redis
 
-from hub import keys, metrics, shipments, timeparse
-from hub.clients import ClientError, Unauthorized, account_id
+from hub import keys
+from hub.clients import ClientError, Unauthorized, account_id, accounts
 from hub.clients.hld import HldClient
 from hub.errors import HubError, NormalizationError
-from hub.ingest import Ingestor
-from hub.observations import Channel
+from hub.infra import metrics
+from hub.ingest.pipeline import Ingestor
+from hub.model import times as timeparse
+from hub.model.observation import Channel
 from hub.providers import hld_orders
+from hub.registry import shipments
 from hub.settings import Settings
-from workers import health, schedule
+from workers import schedule
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +93,7 @@ class BulkReconciler:
             await self._pages(active, oldest - CREATED_SLACK, now, report)
         except Unauthorized as exc:
             account = account_id(self.settings, PROVIDER)
-            await health.mark_unauthorized(
+            await accounts.mark_unauthorized(
                 self.redis, PROVIDER, account, exc.reason, self.settings.poll.unauthorized_pause_s
             )
         except (ClientError, HubError) as exc:

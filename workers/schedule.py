@@ -8,9 +8,10 @@ import redis as sync_redis
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from hub import delays, keys
+from hub import keys
+from hub.model.status import TERMINAL
 from hub.settings import Settings
-from hub.statuses import TERMINAL
+from hub.streams import delays
 
 # Claim up to ARGV[2] shipments due by ARGV[1] and lease them until ARGV[3], atomically:
 # a second scheduler running the same script at the same moment finds them not due.
@@ -70,7 +71,7 @@ def _add_missing(redis: sync_redis.Redis, shipment_keys: list[str], settings: Se
     for key, (tracking, status, eta, provider) in zip(shipment_keys, pipe.execute(), strict=True):
         if _text(tracking or "1") == "1" and _text(status or "") not in TERMINAL:
             polled.append(keys.shipment_id_of(key))
-            if eta and provider and settings is not None:  # the delay index (hub/delays.py), lost or older
+            if eta and provider and settings is not None:  # the delay index, lost or older
                 grace_s = settings.delay_grace(_text(provider))
                 late[keys.shipment_id_of(key)] = delays.due_ms(_text(eta), grace_s)
     if late:
@@ -83,7 +84,7 @@ class Claimer:
 
     def __init__(self, redis: sync_redis.Redis, key: str = keys.POLL_DUE) -> None:
         self.script: Any = redis.register_script(_CLAIM)
-        self.key = key  # the poll index, or hub:delay:due for the delay checks (hub/delays.py)
+        self.key = key  # the poll index, or hub:delay:due for the delay checks (hub/streams/delays.py)
 
     def claim(self, now_ms: int, limit: int, lease_ms: int) -> list[tuple[str, int]]:
         """Up to ``limit`` due shipments with their due times, leased until ``now_ms + lease_ms``."""

@@ -8,7 +8,8 @@ outlives jobs (:mod:`workers.deliveries`), and poll batches share a resident pol
 from __future__ import annotations
 
 from hub.settings import Settings
-from workers import deliveries, jobs
+from workers import delivery_worker as deliveries
+from workers import jobs
 
 
 def run(settings: Settings, *, burst: bool = False, name: str | None = None) -> bool:

@@ -8,17 +8,19 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from hub import logs, runtime
-from hub.api import health, metrics, openapi, pusher_webhook, receivers, shipments, tracking, webhooks
-from hub.api.errors import HANDLERS
-from hub.api.middleware import RequestId
-from hub.connection import connect
-from hub.inbox import Inbox
-from hub.ingest import Ingestor
+from hub.api import health, metrics, openapi, shipments, tracking, webhooks
+from hub.infra import logs, runtime
+from hub.infra.lru import LRU
+from hub.infra.redis_clients import connect
+from hub.ingest.inbox import Inbox
+from hub.ingest.pipeline import Ingestor
 from hub.live import routes as live_routes
 from hub.live.service import LiveService
-from hub.lru import LRU
+from hub.receive import alopeyk_webhook as receivers
+from hub.receive import pusher_webhook
 from hub.settings import Settings
+from hub.web.errors import HANDLERS
+from hub.web.middleware import RequestId
 
 # How long a process may keep accepting a receiver secret after it was revoked.
 RECEIVER_SECRET_CACHE_S = 30

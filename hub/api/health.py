@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from workers import health as poller_health
+from hub.clients import accounts as poller_health
 
 READY_TIMEOUT_S = 2.0
 

@@ -9,10 +9,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from hub import keys, metrics
-from hub.api.auth import bearer
-from hub.api.errors import ApiError
+from hub import keys
+from hub.infra import metrics
 from hub.live import limits
+from hub.web.auth import bearer
+from hub.web.errors import ApiError
 
 
 async def prometheus(request: Request) -> Response:

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from hub.api.openapi_parts import answer, body, error
 from hub.api.webhooks_openapi import OPENAPI_PATHS as WEBHOOK_PATHS
-from hub.events import schema as event_schema
+from hub.model.event import schema as event_schema
 
 _MERCHANT: list[dict[str, list[str]]] = [{"apiKey": []}]
 _ID = {"name": "shipment_id", "in": "path", "required": True, "schema": {"type": "string"}}

@@ -6,12 +6,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub import merchants, shipments
-from hub.api.auth import require_admin, require_merchant
-from hub.api.bodies import read_object, string_field
-from hub.api.errors import ApiError
+from hub.model.status import Status
 from hub.providers import PROVIDERS
-from hub.statuses import Status
+from hub.registry import merchants, shipments
+from hub.web.auth import require_admin, require_merchant
+from hub.web.bodies import read_object, string_field
+from hub.web.errors import ApiError
 
 MAX_PAGE = 200
 

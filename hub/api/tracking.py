@@ -19,9 +19,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from hub import shipments
 from hub.live import history, views
-from hub.observations import EventType
+from hub.model.observation import EventType
+from hub.registry import shipments
 from hub.settings import Settings
 
 TRAIL_EVENTS = 500

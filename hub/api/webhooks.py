@@ -11,16 +11,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub import merchants
-from hub.api.auth import bearer, require_merchant
-from hub.api.bodies import read_object, string_field
-from hub.api.errors import ApiError
-from hub.observations import EventType
+from hub.model.observation import EventType
 from hub.providers import PROVIDERS
+from hub.registry import merchants
+from hub.web.auth import bearer, require_merchant
+from hub.web.bodies import read_object, string_field
+from hub.web.errors import ApiError
 from hub.webhooks import endpoints, guard, notices
-from hub.webhooks.deliveries import Deliveries
 from hub.webhooks.delivery import Status, now_ms
 from hub.webhooks.endpoints import Endpoint, State
+from hub.webhooks.queue import Deliveries
 from hub.webhooks.signing import SecretBox
 
 MAX_PAGE = 200

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from hub import merchants, shipments
 from hub.errors import HubError, NotFound
 from hub.live import tokens
 from hub.live.fanout import merchant_topic, shipment_topic
-from hub.shipments import Shipment
+from hub.registry import merchants, shipments
+from hub.registry.shipments import Shipment
 
 # WebSocket close codes of the native protocol (4000-4999 is the application's range).
 BAD_REQUEST = 4000

@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 
 from hub import keys
 from hub.live import offsets
-from hub.observations import EventType
+from hub.model.observation import EventType
 
 log = logging.getLogger(__name__)
 

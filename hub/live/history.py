@@ -15,10 +15,11 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from hub import keys, shipments
+from hub import keys
 from hub.live import offsets, views
 from hub.live.access import Scope
 from hub.live.fanout import Entry
+from hub.registry import shipments
 from hub.settings import Settings
 
 PAGE = 500

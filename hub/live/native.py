@@ -26,7 +26,7 @@ from hub.live import access, history, offsets, service, views
 from hub.live.access import Refused, Scope
 from hub.live.fanout import Entry
 from hub.live.limits import TooManyConnections
-from hub.live.outbox import Message, Outbox
+from hub.live.send_queue import Message, Outbox
 
 PROTOCOL = "native"
 SUBSCRIBE_TIMEOUT_S = 10.0

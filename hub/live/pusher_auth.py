@@ -15,12 +15,12 @@ from pusher.authentication_client import AuthenticationClient
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from hub.api.auth import bearer
-from hub.api.bodies import BodyTooLarge, read_capped
-from hub.api.errors import ApiError
 from hub.live import access
 from hub.live.access import Refused
 from hub.settings import Settings
+from hub.web.auth import bearer
+from hub.web.bodies import BodyTooLarge, read_capped
+from hub.web.errors import ApiError
 
 MERCHANT_CHANNEL_PREFIX = "private-merchant-"
 SHIPMENT_CHANNEL_PREFIX = "shipment-"

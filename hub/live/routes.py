@@ -6,8 +6,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from hub.api.auth import require_merchant
-from hub.live import native, pusher, pusher_auth, tokens
+from hub.live import native, pusher_auth, tokens
+from hub.live import pusher_protocol as pusher
+from hub.web.auth import require_merchant
 
 
 async def issue_token(request: Request) -> Response:

@@ -9,10 +9,10 @@ from typing import Any
 from redis.asyncio import Redis
 from starlette.websockets import WebSocket
 
-from hub import metrics
+from hub.infra import metrics
 from hub.live.fanout import Fanout
 from hub.live.limits import Limits
-from hub.live.outbox import Outboxes
+from hub.live.send_queue import Outboxes
 from hub.settings import Settings
 
 # Sockets subscribing at once (token lookup, snapshot or replay). The process's Redis pool

@@ -11,7 +11,7 @@ import secrets
 from redis.asyncio import Redis
 
 from hub import keys
-from hub.merchants import digest
+from hub.registry.merchants import digest
 
 PREFIX = "lt_"
 

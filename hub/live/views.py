@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.shipments import Shipment
+from hub.registry.shipments import Shipment
 
 _PUBLIC_DATA = ("status", "previous_status", "provider", "location", "courier", "eta", "stop", "stale")
 _PUBLIC_ENVELOPE = ("id", "type", "time", "sequence")

@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import Any
 
 from hub.errors import NormalizationError
-from hub.observations import Observation
+from hub.model.observation import Observation
 from hub.providers import alclient, all24, alod, alopeyk, hld
 
 PROVIDERS: dict[str, ModuleType] = {module.NAME: module for module in (alopeyk, hld, alclient, alod, all24)}

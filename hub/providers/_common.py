@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
-from hub import timeparse
 from hub.errors import NormalizationError, UnreadableBody
-from hub.observations import EventType, Location, Observation, ProviderStatus
-from hub.statuses import StatusTable
+from hub.model import times as timeparse
+from hub.model.observation import EventType, Location, Observation, ProviderStatus
+from hub.model.status import StatusTable
 
 
 def parse_json(provider: str, body: bytes) -> Any:

@@ -15,11 +15,11 @@ from collections.abc import Mapping
 from datetime import tzinfo
 from typing import Any
 
-from hub import timeparse
 from hub.errors import NormalizationError, ProviderError
-from hub.observations import EventType, Observation, ProviderStatus
+from hub.model import times as timeparse
+from hub.model.observation import EventType, Observation, ProviderStatus
+from hub.model.status import Status, StatusTable
 from hub.providers._common import mapping, optional_time, parse_json, required, time
-from hub.statuses import Status, StatusTable
 
 NAME = "all24"
 KINDS = ("tracking",)

@@ -20,9 +20,9 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from hub.errors import NormalizationError, ProviderError, UnreadableBody
-from hub.observations import EventType, Observation, ProviderStatus
+from hub.model.observation import EventType, Observation, ProviderStatus
+from hub.model.status import TERMINAL, Status, StatusTable
 from hub.providers._common import mapping, required, time
-from hub.statuses import TERMINAL, Status, StatusTable
 
 NAME = "alod"
 KINDS = ("tracking",)

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from hub import timeparse
 from hub.errors import NormalizationError, ProviderError
-from hub.observations import Courier, EventType, Observation, ProviderStatus, Stop
+from hub.model import times as timeparse
+from hub.model.observation import Courier, EventType, Observation, ProviderStatus, Stop
+from hub.model.status import Status, StatusTable
 from hub.providers._common import location, mapping, optional_time, parse_json, required
-from hub.statuses import Status, StatusTable
 
 NAME = "alopeyk"
 KINDS = ("webhook", "order")

@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
-from hub import timeparse
 from hub.errors import NormalizationError, ProviderError
-from hub.observations import Courier, EventType, Location, Observation
+from hub.model import times as timeparse
+from hub.model.observation import Courier, EventType, Location, Observation
+from hub.model.status import Status, StatusTable
 from hub.providers._common import location, mapping, optional_time, parse_json, required, status_change, time
-from hub.statuses import Status, StatusTable
 
 NAME = "hld"
 KINDS = ("tracking", "pusher:executive.location_updated", "pusher:hld.order.status_changed")

@@ -16,12 +16,13 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from hub import keys, metrics
-from hub.consumer import GroupConsumer
+from hub import keys
+from hub.infra import metrics
+from hub.infra.group_consumer import GroupConsumer
 from hub.settings import Settings
-from hub.webhooks.deliveries import Deliveries
 from hub.webhooks.endpoints import Endpoint, EndpointCache
 from hub.webhooks.matching import subscribers
+from hub.webhooks.queue import Deliveries
 
 log = logging.getLogger(__name__)
 

@@ -19,14 +19,14 @@ from typing import Any
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
-from hub import metrics
-from hub.connection import connect
 from hub.errors import ConfigError
+from hub.infra import metrics
+from hub.infra.redis_clients import connect
 from hub.settings import Settings
 from hub.webhooks import endpoints, guard, notices, sender
-from hub.webhooks.deliveries import Deliveries
 from hub.webhooks.delivery import Delivery, Status, now_ms
 from hub.webhooks.endpoints import Endpoint, EndpointCache, State
+from hub.webhooks.queue import Deliveries
 from hub.webhooks.retry import next_wait_s
 from hub.webhooks.signing import SecretBox
 

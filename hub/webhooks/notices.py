@@ -16,9 +16,9 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.timeparse import rfc3339
-from hub.webhooks.deliveries import Deliveries
+from hub.model.times import rfc3339
 from hub.webhooks.endpoints import Endpoint, State
+from hub.webhooks.queue import Deliveries
 
 ENDPOINT_DISABLED = "webhook.endpoint_disabled"
 TEST = "webhook.test"

@@ -6,8 +6,8 @@ import asyncio
 import logging
 import signal
 
-from hub import runtime
-from hub.connection import connect
+from hub.infra import runtime
+from hub.infra.redis_clients import connect
 from hub.settings import Settings
 from hub.webhooks.dispatcher import Dispatcher
 
@@ -19,7 +19,7 @@ def run_dispatcher(settings: Settings) -> None:
 
 
 async def _dispatch(settings: Settings) -> None:
-    from workers.deliveries import Kicker
+    from workers.delivery_worker import Kicker
 
     redis = connect(settings)
     kicker = Kicker(settings)

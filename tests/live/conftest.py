@@ -15,8 +15,8 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from hub import shipments
-from hub.embedded import free_port
+from hub.dev.embedded import free_port
+from hub.registry import shipments
 from tests.conftest import ADMIN_TOKEN, admin_headers, inbox_drained
 from tests.servers import wait_until
 

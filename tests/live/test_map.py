@@ -9,8 +9,8 @@ import httpx
 from playwright.async_api import async_playwright, expect
 from redis.asyncio import Redis
 
-from hub.delays import DelayChecker
 from hub.settings import Settings
+from hub.streams.delays import DelayChecker
 from tests.live.conftest import ROOT, HubProcess, at_position, new_merchant, post_webhook
 
 CHROMIUM = "/usr/bin/chromium"

@@ -12,9 +12,9 @@ from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 
 from hub import keys
-from hub.ingest import Ingestor
+from hub.ingest.pipeline import Ingestor
 from hub.live.access import TOO_SLOW
-from hub.observations import Channel
+from hub.model.observation import Channel
 from hub.settings import Settings
 from tests.live.conftest import HubProcess, at_position, new_merchant, order, post_webhook
 from tests.live.starved import StarvedClient

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
-from hub.delays import DelayChecker
 from hub.settings import Settings
+from hub.streams.delays import DelayChecker
 from tests.live.conftest import HubProcess, new_merchant, order, post_webhook
 
 JS = Path(__file__).parent / "js"

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from hub import keys
 from hub.clients import http_client
-from hub.emulators import serve
+from hub.dev.emulators import serve
 from hub.settings import PROVIDERS, Settings
 from tests.servers import ServerThread
 from workers.poll import Poller

@@ -9,9 +9,10 @@ from collections import Counter
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
-from hub import keys, shipments
+from hub import keys
+from hub.model.status import Status
+from hub.registry import shipments
 from hub.settings import Settings
-from hub.statuses import Status
 from tests.poller.conftest import Emulators, Processes, status_codes
 from tests.poller.drive import wait_for
 from workers import jobs

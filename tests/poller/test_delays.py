@@ -9,11 +9,12 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from rq import Queue
 
-from hub import keys, shipments
-from hub.delays import due_ms
-from hub.ingest import Ingestor
-from hub.observations import Channel
+from hub import keys
+from hub.ingest.pipeline import Ingestor
+from hub.model.observation import Channel
+from hub.registry import shipments
 from hub.settings import Settings
+from hub.streams.delays import due_ms
 from tests.conftest import ROOT
 from workers import jobs
 from workers.schedule import backfill

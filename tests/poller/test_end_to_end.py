@@ -10,9 +10,10 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from rq import Worker
 
-from hub import keys, shipments
-from hub.emulators import alclient, all24, alod, alopeyk, hld
-from hub.statuses import TERMINAL
+from hub import keys
+from hub.dev.emulators import alclient, all24, alod, alopeyk, hld
+from hub.model.status import TERMINAL
+from hub.registry import shipments
 from tests.poller.conftest import Emulators, Processes, poller_env, status_codes
 from tests.poller.drive import wait_for
 

@@ -10,10 +10,12 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from hub import deadletter, keys, shipments
+from hub import keys
 from hub.api.app import create_app
-from hub.emulators import alclient, all24
-from hub.observations import Channel
+from hub.dev.emulators import alclient, all24
+from hub.ingest import deadletter
+from hub.model.observation import Channel
+from hub.registry import shipments
 from hub.settings import Settings
 from tests.poller.conftest import Emulators, status_codes
 from tests.poller.drive import drive
@@ -115,7 +117,7 @@ async def test_refused_credentials_pause_the_account_say_so_once_and_show_in_rea
     ids = [(await shipments.register(redis, "m1", "all24", f"HSAUTH{n:03d}"))[0].id for n in range(5)]
     emulators.faults("all24", unauthorized=5)
 
-    with caplog.at_level(logging.ERROR, logger="workers.health"):
+    with caplog.at_level(logging.ERROR, logger="hub.clients.accounts"):
         outcomes = await poller.poll_many((shipment_id, 0) for shipment_id in ids)
         asked = len(emulators.requests("all24"))
         again = await poller.poll_one(ids[0])

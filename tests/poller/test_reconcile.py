@@ -14,13 +14,14 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from rq import Queue
 
-from hub import keys, shipments
+from hub import keys
 from hub.clients import http_client
 from hub.clients.hld import HldClient
-from hub.emulators.hld import order_id
-from hub.ingest import Ingestor
-from hub.observations import Channel
+from hub.dev.emulators.hld import order_id
+from hub.ingest.pipeline import Ingestor
+from hub.model.observation import Channel
 from hub.providers import hld_orders
+from hub.registry import shipments
 from hub.settings import Settings
 from tests.poller.conftest import Emulators, poller_env, status_codes
 from workers import jobs

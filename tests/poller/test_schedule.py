@@ -10,8 +10,9 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from rq import Queue
 
-from hub import keys, shipments
+from hub import keys
 from hub.clients import http_client
+from hub.registry import shipments
 from hub.settings import RateLimit, Settings
 from tests.poller.conftest import Emulators, poller_env, status_codes
 from tests.poller.drive import drive

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hub.errors import NormalizationError, ProviderError
-from hub.observations import EventType, Location, ProviderStatus
+from hub.model.observation import EventType, Location, ProviderStatus
+from hub.model.status import Status
 from hub.providers import alclient, hld
-from hub.statuses import Status
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "alclient"
 KOLKATA = ZoneInfo("Asia/Kolkata")

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hub.errors import NormalizationError, ProviderError
-from hub.observations import EventType, ProviderStatus
+from hub.model.observation import EventType, ProviderStatus
+from hub.model.status import Status
 from hub.providers import all24
-from hub.statuses import Status
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "all24"
 BANGKOK = ZoneInfo("Asia/Bangkok")

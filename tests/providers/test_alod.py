@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hub.errors import NormalizationError, ProviderError
-from hub.observations import EventType, ProviderStatus
+from hub.model.observation import EventType, ProviderStatus
+from hub.model.status import Status
 from hub.providers import alod
-from hub.statuses import Status
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "alod"
 RIYADH = ZoneInfo("Asia/Riyadh")

@@ -13,9 +13,9 @@ import pytest
 
 from hub import providers
 from hub.errors import NormalizationError, ProviderError
-from hub.observations import Courier, EventType, Location, ProviderStatus
+from hub.model.observation import Courier, EventType, Location, ProviderStatus
+from hub.model.status import Status
 from hub.providers import alclient, hld
-from hub.statuses import Status
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "hld"
 KOLKATA = ZoneInfo("Asia/Kolkata")

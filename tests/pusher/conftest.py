@@ -13,9 +13,10 @@ import pusher
 import pytest
 from redis.asyncio import Redis
 
-from hub import keys, shipments
-from hub.emulators.pusher import PusherEmulator
-from hub.pusher.listener import Listener
+from hub import keys
+from hub.dev.emulators.pusher import PusherEmulator
+from hub.receive.hld_channels.listener import Listener
+from hub.registry import shipments
 from hub.settings import Settings
 from tests.servers import ServerThread
 

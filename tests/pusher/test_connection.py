@@ -9,11 +9,11 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from hub import metrics
 from hub.errors import ConfigError
-from hub.pusher import protocol
-from hub.pusher.connection import Connection, PusherRefused
-from hub.pusher.protocol import Frame
+from hub.infra import metrics
+from hub.receive.hld_channels import protocol
+from hub.receive.hld_channels.connection import Connection, PusherRefused
+from hub.receive.hld_channels.protocol import Frame
 from hub.settings import Settings
 from tests.pusher.conftest import KEY, subscribed
 from tests.servers import ServerThread, eventually

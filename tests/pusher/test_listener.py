@@ -10,7 +10,7 @@ import pusher
 from redis.asyncio import Redis
 
 from hub import keys
-from hub.pusher.listener import Listener
+from hub.receive.hld_channels.listener import Listener
 from hub.settings import Settings
 from tests.pusher.conftest import (
     hub_settings,

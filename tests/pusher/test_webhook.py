@@ -12,8 +12,11 @@ import pytest
 from pusher.signature import sign
 from redis.asyncio import Redis
 
-from hub import deadletter, keys, metrics, shipments
+from hub import keys
 from hub.api.app import create_app
+from hub.infra import metrics
+from hub.ingest import deadletter
+from hub.registry import shipments
 from hub.settings import Settings
 from tests.pusher.conftest import location_event, status_event, stream_events
 from tests.servers import ServerThread

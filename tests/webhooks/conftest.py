@@ -22,12 +22,12 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from hub.settings import Settings
-from hub.store import Store
+from hub.streams.append import Store
 from hub.webhooks import endpoints
-from hub.webhooks.deliveries import Deliveries
 from hub.webhooks.dispatcher import Dispatcher
 from hub.webhooks.endpoints import Endpoint
 from hub.webhooks.engine import DeliveryEngine
+from hub.webhooks.queue import Deliveries
 from hub.webhooks.signing import SecretBox
 from tests.servers import ServerThread
 

@@ -9,12 +9,12 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from hub import shipments
 from hub.api.app import create_app
-from hub.delays import DelayChecker
-from hub.ingest import Ingestor
-from hub.observations import Channel
+from hub.ingest.pipeline import Ingestor
+from hub.model.observation import Channel
+from hub.registry import shipments
 from hub.settings import Settings
+from hub.streams.delays import DelayChecker
 from tests.conftest import ROOT, bearer, create_merchant
 from tests.servers import ServerThread
 from tests.webhooks.conftest import Hub, Receiver, eventually

@@ -12,8 +12,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from hub import keys
 from hub.settings import Settings
 from hub.webhooks import endpoints
-from hub.webhooks.deliveries import Deliveries
 from hub.webhooks.endpoints import State
+from hub.webhooks.queue import Deliveries
 from tests.webhooks.conftest import Hub, Receiver, delivery_status, eventually, sequences
 
 

@@ -1,0 +1,68 @@
+"""all24 emulator: ``GET /v1/tracking/orders`` with Basic auth, history newest first.
+
+Times are written as all24 writes them: ``event_time`` naive Bangkok time, the order
+date with its ``+07:00``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hub.dev.emulators.app import DEFAULT_STEP_S, Emulator, create_app
+from hub.dev.emulators.timeline import Scripted, Step, local
+
+FLOWS = {
+    "deliver": (
+        Step("050000", "Order received"),
+        Step("100000", "Goods received"),
+        Step("200000", "Picked up", moving=True),
+        Step("300000", "Goods arrived"),
+        Step("500000", "Delivery complete"),
+    ),
+    "cancel": (Step("050000", "Order received"), Step("401101", "Order cancelled (by carrier)")),
+}
+BANGKOK_H = 7
+
+
+def app(step_s: float = DEFAULT_STEP_S) -> Starlette:
+    emulator = Emulator("all24", FLOWS, step_s)
+
+    async def track(request: Request) -> Response:
+        if not request.headers.get("authorization", "").startswith("Basic "):
+            return _json({"response_code": 401, "error_codes": []}, 401)
+        ref = request.query_params.get("all24_tracking_number") or request.query_params.get("tracking_number")
+        if not ref:
+            return _json({"response_code": 400, "error_codes": [1000]}, 400)
+        if ref.startswith("missing"):
+            return _json({"response_code": 400, "error_codes": [1350]}, 400)
+        return _json({ref: _order(emulator.shipment(ref)), "response_code": 200, "error_codes": []})
+
+    return create_app(emulator, [Route("/v1/tracking/orders", track, methods=["GET"])])
+
+
+def _order(shipment: Scripted) -> dict[str, object]:
+    history = [
+        {
+            "event_time": local(r.at, BANGKOK_H).strftime("%Y-%m-%d %H:%M:%S"),
+            "event_name": r.step.text,
+            "event_code": r.step.code,
+            "location_ref": "",
+            "location": {"location_name": "", "service_area": "Bangkok", "postcode": ""},
+        }
+        for r in reversed(shipment.reached())
+    ]
+    return {
+        "origin_order_date": local(shipment.time_of(0), BANGKOK_H).isoformat(timespec="seconds"),
+        "order_ref_id": f"shop-{shipment.ref}",
+        "hs_order_ref": shipment.ref,
+        "history": history,
+    }
+
+
+def _json(body: object, status: int = 200) -> Response:
+    return Response(json.dumps(body).encode(), status, media_type="application/json")

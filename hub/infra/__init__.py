@@ -1,0 +1,1 @@
+"""What every process stands on: Redis clients, stream consumers, metrics, logs, the loop."""

@@ -1,0 +1,1 @@
+"""Inbox and normalize: accepted payloads become events, or dead letters."""

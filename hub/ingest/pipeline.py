@@ -1,0 +1,297 @@
+"""The one path every provider payload takes: parse, normalize, bind, append.
+
+Receivers, the poller and the Pusher listener all call :meth:`Ingestor.ingest_raw`. A
+payload that cannot be normalized, or that names no shipment the hub knows, goes to
+the dead-letter stream with the reason and the caller gets :class:`Rejected`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from redis.asyncio import Redis
+
+from hub import keys, providers
+from hub.errors import Conflict, NormalizationError, UnreadableBody
+from hub.infra import metrics
+from hub.infra.lru import LRU
+from hub.ingest import deadletter
+from hub.model import event as events
+from hub.model import times as timeparse
+from hub.model.observation import Channel, Observation
+from hub.model.status import Status
+from hub.registry import shipments
+from hub.settings import Settings
+from hub.streams.append import Appended, Store
+from hub.streams.delays import DelayIndex
+
+log = logging.getLogger(__name__)
+
+# Other ids a payload gives a shipment that some reader looks shipments up by: HLD's order list
+# names orders by id, not by the tracking token the shipment is registered under.
+ALIASES = frozenset({("hld", "order_id")})
+LANES_AT_ONCE = 50  # shipments ingested concurrently by one batch (each may hold a Redis connection)
+
+
+class Rejected(NormalizationError):
+    """The payload was kept in the dead-letter stream instead of becoming events."""
+
+    def __init__(self, error: NormalizationError, deadletter_id: str | None) -> None:
+        super().__init__(error.provider, error.reason)
+        self.error = error
+        self.deadletter_id = deadletter_id
+
+    @property
+    def unreadable(self) -> bool:
+        """The bytes were not the provider's wire format at all (a 400 rather than a 422)."""
+        return isinstance(self.error, UnreadableBody)
+
+
+@dataclass(frozen=True)
+class Payload:
+    """A provider's payload as received, with what is needed to turn it into events."""
+
+    provider: str
+    kind: str
+    body: bytes
+    channel: Channel
+    merchant_id: str | None = None
+    ref: str | None = None
+    register: bool = False
+
+
+@dataclass(frozen=True)
+class Ingested:
+    appended: list[Appended] = field(default_factory=list)
+    registered: list[str] = field(default_factory=list)
+
+    @property
+    def published(self) -> list[Appended]:
+        return [a for a in self.appended if a.published]
+
+
+class Ingestor:
+    def __init__(self, redis: Redis, settings: Settings, store: Store | None = None) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.store = store or Store(redis, settings)
+        self.counts = metrics.Buffer(redis)
+        self.delays = DelayIndex(settings)
+        self._aliased: LRU[tuple[str, str, str], bool] = LRU(max_entries=100_000, ttl_s=3600)
+        # A shipment's owner and references never change once registered.
+        self._shipments: LRU[tuple[str, str], shipments.Shipment] = LRU(max_entries=100_000, ttl_s=60)
+
+    async def close(self) -> None:
+        """Write the counts of the last second; call before the event loop ends."""
+        await self.counts.close()
+
+    async def ingest_raw(
+        self,
+        provider: str,
+        kind: str,
+        body: bytes,
+        channel: Channel,
+        *,
+        merchant_id: str | None = None,
+        ref: str | None = None,
+        register: bool = False,
+        dead_letter: bool = True,
+    ) -> Ingested:
+        """Normalize ``body`` and append its events; ``register`` adds new shipments to ``merchant_id``."""
+        payload = Payload(provider, kind, body, channel, merchant_id, ref, register)
+        try:
+            return await self.ingest(
+                self.normalize(payload), channel, merchant_id=merchant_id, register=register
+            )
+        except NormalizationError as error:
+            raise await self.reject(payload, error, dead_letter) from error
+
+    async def ingest_batch(self, payloads: list[Payload]) -> list[Ingested | Rejected]:
+        """Ingest many payloads at once, sharing round trips; one shipment's payloads stay in order."""
+        normalized = [self._normalize_or_error(payload) for payload in payloads]
+        lanes: dict[object, list[int]] = {}
+        for index, (payload, outcome) in enumerate(zip(payloads, normalized, strict=True)):
+            lanes.setdefault(_lane(payload, outcome, index), []).append(index)
+        results: dict[int, Ingested | Rejected] = {}
+        lanes_at_once = asyncio.Semaphore(LANES_AT_ONCE)
+
+        async def run_lane(indexes: list[int]) -> None:
+            async with lanes_at_once:
+                for index in indexes:
+                    results[index] = await self._ingest_normalized(payloads[index], normalized[index])
+
+        await asyncio.gather(*(run_lane(indexes) for indexes in lanes.values()))
+        return [results[index] for index in range(len(payloads))]
+
+    async def _ingest_normalized(
+        self, payload: Payload, normalized: list[Observation] | NormalizationError
+    ) -> Ingested | Rejected:
+        try:
+            if isinstance(normalized, NormalizationError):
+                raise normalized
+            return await self.ingest(
+                normalized, payload.channel, merchant_id=payload.merchant_id, register=payload.register
+            )
+        except NormalizationError as error:
+            return await self.reject(payload, error)
+
+    def _normalize_or_error(self, payload: Payload) -> list[Observation] | NormalizationError:
+        """A normalizer's bug must not stop a batch: it becomes a dead letter like any bad payload."""
+        try:
+            return self.normalize(payload)
+        except NormalizationError as error:
+            return error
+        except Exception as exc:
+            log.exception("normalizing a %s %s payload failed", payload.provider, payload.kind)
+            return NormalizationError(payload.provider, f"internal error while normalizing: {exc!r}")
+
+    def normalize(self, payload: Payload) -> list[Observation]:
+        """The payload's observations (pure: no I/O); raises :class:`NormalizationError`."""
+        module = providers.get(payload.provider)
+        parsed = module.parse_body(payload.body)
+        tz = timeparse.zone(self.settings.provider(payload.provider).timezone)
+        return providers.normalize(payload.provider, parsed, kind=payload.kind, tz=tz, ref=payload.ref)
+
+    async def reject(self, payload: Payload, error: NormalizationError, dead_letter: bool = True) -> Rejected:
+        """Count the failure and keep the payload in the dead-letter stream (unless told not to)."""
+        provider, channel = payload.provider, payload.channel.value
+        await metrics.inc(self.redis, "hub_normalization_failures_total", provider=provider, channel=channel)
+        entry = None
+        if dead_letter:
+            entry = await deadletter.add(
+                self.redis,
+                provider=payload.provider,
+                kind=payload.kind,
+                channel=payload.channel.value,
+                reason=error.reason,
+                body=payload.body,
+                merchant_id=payload.merchant_id,
+                ref=payload.ref,
+            )
+            await metrics.inc(self.redis, "hub_deadletters_total", provider=provider, channel=channel)
+        return Rejected(error, entry)
+
+    async def ingest(
+        self,
+        observations: list[Observation],
+        channel: Channel,
+        *,
+        merchant_id: str | None = None,
+        register: bool = False,
+    ) -> Ingested:
+        recorded = timeparse.rfc3339(datetime.now(UTC))
+        bound: dict[tuple[str, str], shipments.Shipment] = {}
+        registered: list[str] = []
+        appended: list[Appended | None] = []
+        fresh: list[tuple[Observation, dict[str, Any]]] = []
+        for observation in observations:
+            key = (observation.provider, observation.provider_ref)
+            if key not in bound:
+                shipment, created = await self._shipment(observation, merchant_id, register)
+                bound[key] = shipment
+                if created:
+                    registered.append(shipment.id)
+            event_id = events.event_id(observation, bound[key].id)
+            if self.store.published_here(event_id):  # a resend: no need to build or send it
+                appended.append(Appended(event_id, bound[key].id, "duplicate", provider=observation.provider))
+            else:
+                appended.append(None)
+                fresh.append((observation, events.build(observation, bound[key].ref, channel, recorded)))
+        written = await self.store.append([event for _, event in fresh])
+        await self._index([event for _, event in fresh], written, observations, bound)
+        remaining = iter(written)
+        results = [known or next(remaining) for known in appended]
+        await self._count_unknown([o for (o, _), a in zip(fresh, written, strict=True) if a.outcome == "new"])
+        self._count_outcomes(results, channel)
+        return Ingested(results, registered)
+
+    async def _index(
+        self,
+        appended: list[dict[str, Any]],
+        written: list[Appended],
+        observations: list[Observation],
+        bound: dict[tuple[str, str], shipments.Shipment],
+    ) -> None:
+        """One round trip for the indexes beside the streams, when anything needs one.
+
+        New ETAs (re)arm the shipment.delayed check and a terminal status disarms it
+        (:mod:`hub.streams.delays`); :data:`ALIASES` first seen by this process are recorded.
+        """
+        pipe = self.redis.pipeline(transaction=False)
+        queued = self.delays.queue(pipe, list(zip(appended, written, strict=True)))
+        for (provider, name, value), shipment_id in self._new_aliases(observations, bound).items():
+            pipe.set(keys.provider_alias(provider, name, value), shipment_id, nx=True)
+            queued += 1
+        if queued:
+            await pipe.execute()
+
+    def _new_aliases(
+        self, observations: list[Observation], bound: dict[tuple[str, str], shipments.Shipment]
+    ) -> dict[tuple[str, str, str], str]:
+        found: dict[tuple[str, str, str], str] = {}
+        for observation in observations:
+            for name, value in observation.refs.items():
+                alias = (observation.provider, name, value)
+                if (observation.provider, name) in ALIASES and self._aliased.get(alias) is None:
+                    found[alias] = bound[(observation.provider, observation.provider_ref)].id
+                    self._aliased.put(alias, True)
+        return found
+
+    def _count_outcomes(self, results: list[Appended], channel: Channel) -> None:
+        for appended in results:
+            self.counts.add(
+                "hub_events_ingested_total",
+                channel=channel.value,
+                outcome=appended.outcome,
+                provider=appended.provider,
+            )
+
+    async def _shipment(
+        self, observation: Observation, merchant_id: str | None, register: bool
+    ) -> tuple[shipments.Shipment, bool]:
+        key = (observation.provider, observation.provider_ref)
+        found = self._shipments.get(key) or await shipments.find(self.redis, *key)
+        if found is not None:
+            self._shipments.put(key, found)
+            if merchant_id is not None and found.merchant_id != merchant_id:
+                raise NormalizationError(
+                    observation.provider,
+                    f"shipment {observation.provider_ref} is registered to another merchant",
+                )
+            return found, False
+        if not (register and merchant_id):
+            raise NormalizationError(
+                observation.provider,
+                f"no shipment is registered for {observation.provider} ref {observation.provider_ref}",
+            )
+        try:
+            return await shipments.register(
+                self.redis,
+                merchant_id,
+                observation.provider,
+                observation.provider_ref,
+                observation.merchant_ref,
+            )
+        except Conflict as exc:
+            raise NormalizationError(observation.provider, str(exc)) from None
+
+    async def _count_unknown(self, observations: list[Observation]) -> None:
+        unknown = [o for o in observations if o.status == Status.UNKNOWN and o.provider_status]
+        if not unknown:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for o in unknown:
+            assert o.provider_status is not None
+            pipe.hincrby(keys.unknown_codes(), f"{o.provider}:{o.provider_status.code}", 1)
+        await pipe.execute()
+
+
+def _lane(payload: Payload, normalized: list[Observation] | NormalizationError, index: int) -> object:
+    """Payloads about one shipment share a lane, so their events are appended in the order received."""
+    if isinstance(normalized, list) and normalized:
+        return (payload.provider, normalized[0].provider_ref)
+    return index

@@ -1,0 +1,171 @@
+"""Pusher Channels protocol 7 at ``/app/{key}``, so ``pusher-js`` front ends can point at the hub.
+
+Channels: ``shipment-{tracking_token}`` (public, the recipient's view) and
+``private-merchant-{merchant_id}`` (authorized by :mod:`hub.live.pusher_auth`, the
+merchant's view). Events are named like the normalized event types; their ``data`` is
+the CloudEvent as a JSON string, as the protocol wants. Pusher has no replay: a
+reconnecting ``pusher-js`` client gets live events only (use ``/v1/live`` for that).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from hub.live import access, service, views
+from hub.live.access import Refused, Scope
+from hub.live.fanout import Entry
+from hub.live.limits import TooManyConnections
+from hub.live.pusher_auth import MERCHANT_CHANNEL_PREFIX, SHIPMENT_CHANNEL_PREFIX, InvalidSignature, verify
+from hub.live.send_queue import Message, Outbox
+
+PROTOCOL = "pusher"
+PUSHER_PROTOCOL = 7
+ACTIVITY_TIMEOUT_S = 120
+MAX_FRAME_CHARS = 10_000
+MAX_CHANNELS = 100
+# Close codes from the Pusher protocol.
+APP_DOES_NOT_EXIST = 4001
+UNSUPPORTED_PROTOCOL = 4007
+OVER_CAPACITY = 4100  # clients reconnect after backing off
+
+
+async def endpoint(websocket: WebSocket) -> None:
+    live = service.of(websocket)
+    await websocket.accept()
+    if websocket.path_params["key"] != live.settings.live_pusher_key:
+        return await _refuse(websocket, APP_DOES_NOT_EXIST, "App key not in this hub")
+    if websocket.query_params.get("protocol", str(PUSHER_PROTOCOL)) != str(PUSHER_PROTOCOL):
+        return await _refuse(websocket, UNSUPPORTED_PROTOCOL, f"Only protocol {PUSHER_PROTOCOL} is supported")
+    try:
+        async with live.limits.hold(PROTOCOL, service.client_ip(websocket)):
+            await _Connection(websocket, live).run()
+    except TooManyConnections as exc:
+        await _refuse(websocket, OVER_CAPACITY, str(exc))
+    except WebSocketDisconnect:
+        pass
+    return None
+
+
+class _Connection:
+    def __init__(self, websocket: WebSocket, live: service.LiveService) -> None:
+        self.websocket = websocket
+        self.live = live
+        self.socket_id = f"{secrets.randbelow(10**9)}.{secrets.randbelow(10**9)}"
+        self.outbox = Outbox(live.settings.live_queue_max)
+        self.channels: dict[str, tuple[str, Callable[[Entry], None]]] = {}  # channel -> (topic, subscriber)
+
+    async def run(self) -> None:
+        data = {"socket_id": self.socket_id, "activity_timeout": ACTIVITY_TIMEOUT_S}
+        await self._send({"event": "pusher:connection_established", "data": json.dumps(data)})
+        try:
+            with self.live.outboxes.registered(self.outbox):
+                await service.until_first_ends(self._receive(), self._send_live())
+        finally:
+            for topic, subscriber in self.channels.values():
+                self.live.fanout.unsubscribe(topic, subscriber)
+
+    async def _receive(self) -> None:
+        while True:
+            text = await self.websocket.receive_text()
+            try:
+                frame = json.loads(text[:MAX_FRAME_CHARS])
+            except ValueError:
+                self._error("Frames must be JSON", 4200)
+                continue
+            if not isinstance(frame, dict):
+                continue
+            event, data = frame.get("event"), frame.get("data")
+            data = data if isinstance(data, dict) else {}
+            if event == "pusher:ping":
+                self._queue({"event": "pusher:pong", "data": "{}"})
+            elif event == "pusher:subscribe":
+                await self._subscribe(str(data.get("channel", "")), data.get("auth"))
+            elif event == "pusher:unsubscribe":
+                self._unsubscribe(str(data.get("channel", "")))
+            elif isinstance(event, str) and event.startswith("client-"):
+                self._error("Client events are not enabled on this hub", None)
+
+    async def _subscribe(self, channel: str, auth: object) -> None:
+        if channel in self.channels:
+            return
+        if len(self.channels) >= MAX_CHANNELS:
+            return self._error(f"At most {MAX_CHANNELS} channels per connection", 4301)
+        try:
+            async with self.live.subscribing:
+                scope = await self._scope(channel, auth)
+        except (Refused, InvalidSignature, ValueError) as refused:  # ValueError: a malformed channel name
+            self.live.count("hub_live_refused_total", code="pusher_subscribe")
+            return self._error(str(refused), None)
+        subscriber = self._subscriber(channel, scope)
+        await self.live.fanout.subscribe(scope.topic, subscriber)
+        self.channels[channel] = (scope.topic, subscriber)
+        self._queue({"event": "pusher_internal:subscription_succeeded", "channel": channel, "data": "{}"})
+        self.live.count("hub_live_subscriptions_total", scope="pusher")
+        return None
+
+    async def _scope(self, channel: str, auth: object) -> Scope:
+        if channel.startswith(SHIPMENT_CHANNEL_PREFIX):
+            return await access.by_tracking_token(
+                self.live.redis, channel.removeprefix(SHIPMENT_CHANNEL_PREFIX)
+            )
+        if channel.startswith(MERCHANT_CHANNEL_PREFIX):
+            verify(self.live.settings, self.socket_id, channel, auth)
+            return access.merchant_scope(channel.removeprefix(MERCHANT_CHANNEL_PREFIX))
+        raise Refused(access.BAD_REQUEST, "bad_request", f"No such channel: {channel}")
+
+    def _unsubscribe(self, channel: str) -> None:
+        if channel in self.channels:
+            topic, subscriber = self.channels.pop(channel)
+            self.live.fanout.unsubscribe(topic, subscriber)
+
+    def _subscriber(self, channel: str, scope: Scope) -> Callable[[Entry], None]:
+        show_phones = self.live.settings.live_show_phones
+
+        def render(entry: Entry) -> str:
+            event = views.public_event(entry.event, show_phones) if scope.public else entry.event
+            return json.dumps({"event": entry.event["type"], "channel": channel, "data": json.dumps(event)})
+
+        view = f"pusher:{channel}"
+
+        def deliver(entry: Entry) -> None:
+            text = entry.rendered(view, render)
+            key = f"{channel}:{entry.shipment_id}" if entry.location else None
+            self.outbox.put(Message(entry.offset, entry.event_id, text, key))
+
+        return deliver
+
+    def _queue(self, frame: dict[str, Any]) -> None:
+        self.outbox.put(Message("0-0", "", json.dumps(frame)))
+
+    def _error(self, message: str, code: int | None) -> None:
+        self._queue({"event": "pusher:error", "data": {"message": message, "code": code}})
+
+    async def _send_live(self) -> None:
+        while True:
+            messages = await self.outbox.take()
+            if messages is None:
+                self.live.count("hub_live_too_slow_total")
+                await _refuse(self.websocket, OVER_CAPACITY, "Client too slow")
+                return
+            if not messages:
+                await self._send({"event": "pusher:ping", "data": "{}"})
+            for message in messages:
+                await self.websocket.send_text(message.text)
+            self.live.sent(PROTOCOL, len(messages))
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        await self.websocket.send_text(json.dumps(frame))
+
+
+async def _refuse(websocket: WebSocket, code: int, message: str) -> None:
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+        await websocket.send_text(
+            json.dumps({"event": "pusher:error", "data": {"message": message, "code": code}})
+        )
+        await websocket.close(code)

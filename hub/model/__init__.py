@@ -1,0 +1,1 @@
+"""The core values: events, observations, statuses, times (pure, no I/O)."""

@@ -1,0 +1,1 @@
+"""Receive: provider payloads arriving at the hub (webhooks, Pusher channels)."""

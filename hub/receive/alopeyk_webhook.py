@@ -1,0 +1,92 @@
+"""Provider receivers: public by design, authenticated by a secret in the URL.
+
+Alopeyk signs nothing, so each merchant's receiver URL carries a secret of its own; a
+wrong secret is a 404 and nothing is stored. A body that is not JSON or not an order is
+refused at once with a precise 4xx and kept in the dead-letter stream. Anything else is
+appended to the inbox (durably, sharing round trips with concurrent requests) before the
+202; ``hub normalizer`` turns it into events within milliseconds (docs/ingest.md). With
+``HUB_RECEIVE_INLINE`` the receiver appends the events itself before a 200 instead.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hub.errors import NormalizationError
+from hub.infra.lru import LRU
+from hub.ingest import deadletter
+from hub.ingest.pipeline import Ingestor, Payload, Rejected
+from hub.model.observation import Channel
+from hub.providers import alopeyk
+from hub.registry import merchants
+from hub.registry.merchants import Merchant
+from hub.web.bodies import BodyTooLarge, read_capped
+from hub.web.errors import ApiError, error_response
+
+
+async def alopeyk_webhook(request: Request) -> Response:
+    merchant = await _merchant_by_secret(request, request.path_params["secret"])
+    if merchant is None:
+        raise ApiError(404, "no receiver at this URL")
+    try:
+        body = await read_capped(request, request.app.state.settings.max_body_bytes)
+    except BodyTooLarge as refusal:
+        return await _refuse(request, refusal, refusal.partial, merchant.id)
+    payload = Payload("alopeyk", "webhook", body, Channel.WEBHOOK, merchant_id=merchant.id, register=True)
+    try:
+        alopeyk.check_webhook(body)
+    except NormalizationError as error:
+        ingestor: Ingestor = request.app.state.ingestor
+        rejected = await ingestor.reject(payload, error)
+        status, code = (400, "invalid_json") if rejected.unreadable else (422, "not_normalizable")
+        return error_response(status, rejected.reason, code, deadletter_id=rejected.deadletter_id)
+    if request.app.state.settings.receive_inline:
+        return await _ingest_inline(request.app.state.ingestor, payload)
+    entry = await request.app.state.inbox.add(payload)
+    return JSONResponse({"accepted": entry}, status_code=202)
+
+
+async def _ingest_inline(ingestor: Ingestor, payload: Payload) -> Response:
+    """Events appended before the answer, at a fraction of the inbox's rate (docs/ingest.md)."""
+    [result] = await ingestor.ingest_batch([payload])
+    if isinstance(result, Rejected):
+        return error_response(422, result.reason, "not_normalizable", deadletter_id=result.deadletter_id)
+    published = len(result.published)
+    return JSONResponse(
+        {
+            "shipment_ids": sorted({appended.shipment_id for appended in result.appended}),
+            "published": published,
+            "duplicates": len(result.appended) - published,
+        }
+    )
+
+
+async def _merchant_by_secret(request: Request, secret: str) -> Merchant | None:
+    """Cached briefly per process: a receiver's merchant is looked up on every webhook."""
+    cache: LRU[str, Merchant] = request.app.state.receiver_secrets
+    key = merchants.digest(secret)
+    merchant = cache.get(key)
+    if merchant is None:
+        merchant = await merchants.by_alopeyk_secret(request.app.state.redis, secret)
+        if merchant is not None:
+            cache.put(key, merchant)
+    return merchant
+
+
+async def _refuse(request: Request, refusal: ApiError, body: bytes, merchant_id: str) -> Response:
+    """Keep what we were sent (an oversized body truncated) and say precisely why it was refused."""
+    entry = await deadletter.add(
+        request.app.state.redis,
+        provider="alopeyk",
+        kind="webhook",
+        channel=Channel.WEBHOOK.value,
+        reason=refusal.detail,
+        body=body,
+        merchant_id=merchant_id,
+    )
+    return error_response(refusal.status_code, refusal.detail, refusal.code, deadletter_id=entry)
+
+
+routes = [Route("/ingest/alopeyk/{secret}", alopeyk_webhook, methods=["POST"])]

@@ -1,0 +1,1 @@
+"""Who owns what: merchants, their credentials, and the shipments they track."""

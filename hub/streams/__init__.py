@@ -1,0 +1,1 @@
+"""Append: events into Redis streams, atomic and idempotent."""

@@ -1,0 +1,1 @@
+"""The HTTP pieces every surface shares: errors, bodies, auth, request ids."""
