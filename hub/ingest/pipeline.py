@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 # Other ids a payload gives a shipment that some reader looks shipments up by: HLD's order list
 # names orders by id, not by the tracking token the shipment is registered under.
 ALIASES = frozenset({("hld", "order_id")})
+MAX_ALIAS_CHARS = 100  # HLD order ids are 16; anything longer is not one
 LANES_AT_ONCE = 50  # shipments ingested concurrently by one batch (each may hold a Redis connection)
 
 
@@ -236,7 +237,8 @@ class Ingestor:
         for observation in observations:
             for name, value in observation.refs.items():
                 alias = (observation.provider, name, value)
-                if (observation.provider, name) in ALIASES and self._aliased.get(alias) is None:
+                known = (observation.provider, name) in ALIASES and len(value) <= MAX_ALIAS_CHARS
+                if known and self._aliased.get(alias) is None:
                     found[alias] = bound[(observation.provider, observation.provider_ref)].id
                     self._aliased.put(alias, True)
         return found

@@ -55,8 +55,8 @@ def _row(row: Any, index: int, tz: tzinfo) -> OrderRow:
     what = f"data[{index}]"
     entry: Mapping[str, Any] = mapping(NAME, row, what)
     order_id, text = entry.get("id"), entry.get("status")
-    if not isinstance(order_id, str | int) or isinstance(order_id, bool) or str(order_id) == "":
-        raise NormalizationError(NAME, f"{what}.id must be the HLD order id, got {order_id!r}")
+    if not isinstance(order_id, str | int) or isinstance(order_id, bool) or not 0 < len(str(order_id)) <= 100:
+        raise NormalizationError(NAME, f"{what}.id must be the HLD order id, got {str(order_id)[:100]!r}")
     if not isinstance(text, str):
         raise NormalizationError(NAME, f"{what}.status must be a word such as 'Delivered', got {text!r}")
     created_at = time(NAME, entry.get("created_at"), tz, f"{what}.created_at")

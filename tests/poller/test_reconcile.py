@@ -192,3 +192,15 @@ async def test_a_shipment_silent_past_the_expiry_keeps_its_poll_which_expires_it
 
     assert report.confirmed == 1
     assert await redis.zscore(keys.POLL_DUE, shipment_id) == 0  # not deferred: its poll will expire it
+
+
+def test_an_order_id_too_long_to_be_hlds_is_refused() -> None:
+    from hub.errors import NormalizationError
+
+    body = {
+        "data": [{"id": "H" * 5000, "status": "Delivered", "created_at": "04 Apr, 2026 10:30 am"}],
+        "meta": {"current_page": 1, "last_page": 1},
+    }
+    with pytest.raises(NormalizationError) as refused:
+        hld_orders.parse(json.dumps(body).encode(), ZoneInfo("Asia/Kolkata"))
+    assert len(str(refused.value)) < 300  # the reason names the field, not the whole value
