@@ -57,8 +57,10 @@
       $("status").textContent = label(state.status);
       late.finished = FINISHED.has(state.status);
     }
-    if (state.eta !== undefined) late.eta = state.eta;
-    $("eta").textContent = state.eta ? when.format(new Date(state.eta)) : "–";
+    if (state.eta !== undefined) {  // an event without an ETA leaves the one shown
+      late.eta = state.eta;
+      $("eta").textContent = state.eta ? when.format(new Date(state.eta)) : "–";
+    }
     $("provider").textContent = state.provider || "–";
     if (state.courier) {
       $("courier").textContent = [state.courier.name, state.courier.phone].filter(Boolean).join(" · ") || "–";
@@ -151,7 +153,7 @@
     const d = e.data;
     // Only a status change (not a late one) says what the status is; positions and stops carry none.
     const status = e.type === "shipment.status_changed" && !d.stale ? d.status : undefined;
-    if (d.eta || d.courier) showState({ status, eta: d.eta, provider: d.provider, courier: d.courier });
+    if (d.eta || d.courier) showState({ status, eta: d.eta || undefined, provider: d.provider, courier: d.courier });
     if (e.type === "shipment.status_changed") {
       if (!d.stale) { $("status").textContent = label(d.status); late.finished = FINISHED.has(d.status); }
       addTimeline({ status: d.status, time: e.time, stale: d.stale });

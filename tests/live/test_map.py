@@ -96,6 +96,15 @@ async def test_the_map_marks_a_late_shipment_and_clears_the_mark_when_the_eta_mo
             assert await page.evaluate("window.hubTrack.courierColor()") == "#ef6c00"
             await page.reload()  # the JSON view says so too
             await expect(page.locator("#late")).to_be_visible(timeout=TIMEOUT_MS)
+            await page.wait_for_function("window.hubTrack.connected()", timeout=TIMEOUT_MS)
+
+            await post_webhook(client, hub, merchant, at_position(35.7565, 51.4175, 53, eta_minimal=None))
+            await page.wait_for_function(  # a position without an ETA changes nothing about lateness
+                "(() => { const c = window.hubTrack.courier(); return c.lat == 35.7565; })()",
+                timeout=TIMEOUT_MS,
+            )
+            await expect(page.locator("#late")).to_be_visible()
+            await expect(page.locator("#eta")).to_contain_text("6:50 PM")
 
             eta = {
                 "duration": 600,
