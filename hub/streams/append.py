@@ -193,16 +193,12 @@ class Store:
         return event_id in self._published
 
     async def append(self, events: list[CloudEvent]) -> list[Appended]:
-        """Append ``events`` (in order); returns once they are on both streams."""
-        known = [event["id"] in self._published for event in events]
-        fresh = [event for event, seen in zip(events, known, strict=True) if not seen]
-        written = iter(await self._commit.submit(fresh) if fresh else [])
-        return [
-            Appended(event["id"], event["partitionkey"], "duplicate", provider=event["data"]["provider"])
-            if seen
-            else next(written)
-            for event, seen in zip(events, known, strict=True)
-        ]
+        """Append ``events`` (in order); returns once they are on both streams.
+
+        The caller skips what :meth:`published_here` knows (the ingest path does, before it
+        even builds the event); the script drops any other change already recorded.
+        """
+        return await self._commit.submit(events) if events else []
 
     async def _write(self, events: list[CloudEvent]) -> list[Appended]:
         """One script call per shipment for all its events, one pipeline for them all."""
