@@ -36,6 +36,7 @@ from tests.servers import ServerThread
 EXAMPLES_PER_OPERATION = 25  # in each mode, valid and invalid requests
 BUDGET_S = 90.0  # the whole run; typically ~20 s
 PUSHER_KEY, PUSHER_SECRET = "fuzz-key", "fuzz-secret"
+UVICORN_REFUSAL = b"Invalid HTTP request received."
 RECEIVER_URL = "https://127.0.0.1:9/fuzz"  # nothing listens; no worker runs here to deliver anyway
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
@@ -109,7 +110,11 @@ def exercise(
             return
         if isinstance(case.body, dict) and isinstance(case.body.get("url"), str):
             case.body = {**case.body, "url": RECEIVER_URL}  # saving a URL resolves its host: loopback only
-        case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS, timeout=10)
+        response = case.call(base_url=base_url, headers=headers, timeout=10)
+        # A request the HTTP server itself cannot parse (a header name with a space, say) never
+        # reaches the hub: uvicorn answers 400 in plain text. Only "no 5xx" applies to it.
+        server_refused = response.status_code == 400 and response.content == UVICORN_REFUSAL
+        case.validate_response(response, checks=[not_a_server_error] if server_refused else CHECKS)
 
     run()
 
