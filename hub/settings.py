@@ -62,6 +62,7 @@ class Settings:
     stream_max_age_s: int = 0
     outbox_lease_ms: int = 30_000
     inbox_reclaim_idle_ms: int = 30_000  # normalizer: take over inbox entries pending this long
+    poison_attempts_max: int = 5  # an entry or delivery failing this often on its data is dead-lettered
     receive_inline: bool = False  # receivers append events before answering (no inbox, no normalizer)
     metrics_token: str | None = None
     log_level: str = "info"
@@ -131,6 +132,7 @@ class Settings:
             stream_max_age_s=_int(env, "HUB_STREAM_MAX_AGE_S", cls.stream_max_age_s),
             outbox_lease_ms=_int(env, "HUB_OUTBOX_LEASE_MS", cls.outbox_lease_ms),
             inbox_reclaim_idle_ms=_int(env, "HUB_INBOX_RECLAIM_IDLE_MS", cls.inbox_reclaim_idle_ms),
+            poison_attempts_max=max(1, _int(env, "HUB_POISON_ATTEMPTS_MAX", cls.poison_attempts_max)),
             receive_inline=_bool(env, "HUB_RECEIVE_INLINE"),
             metrics_token=env.get("HUB_METRICS_TOKEN") or None,
             log_level=env.get("HUB_LOG_LEVEL", cls.log_level),

@@ -28,6 +28,8 @@ Handler = Callable[[list[Entry]], Awaitable[None]]
 
 RECLAIM_PAGES_MAX = 100  # per round, so a huge backlog cannot hold the loop
 RECLAIM_EVERY_MAX_S = 5.0
+ERROR_BACKOFF_MAX_S = 5.0  # waiting for Redis to come back: retry at least this often
+PENDING_READ_COUNT = 10_000  # a consumer's own unacknowledged entries: a batch or two at most
 
 # XACK and XDEL in one call: one round trip and no pipeline to build (Valkey has no XACKDEL).
 _ACK_AND_DELETE = """
@@ -51,6 +53,7 @@ class GroupConsumer:
         reclaim_idle_ms: int,
         name: str | None = None,
         read_count: int = 200,
+        take_over_at_start: bool = False,
     ) -> None:
         self.redis = redis
         self.stream = stream
@@ -58,6 +61,9 @@ class GroupConsumer:
         self.reclaim_idle_ms = reclaim_idle_ms
         self.name = name or consumer_name()
         self.read_count = read_count
+        # Take over every pending entry at start, idle or not: a consumer restarted after a crash
+        # then handles its predecessor's entries before newer ones (their order matters).
+        self.take_over_at_start = take_over_at_start
         self._ack_and_delete = redis.register_script(_ACK_AND_DELETE)
 
     async def ensure_group(self, start_id: str = "0") -> None:
@@ -77,36 +83,60 @@ class GroupConsumer:
     ) -> None:
         """Handle new entries until ``stop`` is set, and abandoned ones as soon as they count as such."""
         reclaim_every_s = min(RECLAIM_EVERY_MAX_S, self.reclaim_idle_ms / 1000)
-        await self.ensure_group()
         loop = asyncio.get_running_loop()
         next_reclaim = loop.time()
+        own_pending = True  # at start and after an error: what this consumer holds, before anything new
+        starting = self.take_over_at_start
+        failures = 0
         while not stop.is_set():
             try:
+                if own_pending:
+                    await self.ensure_group()  # Redis may have come back without it
+                if starting:
+                    await self.reclaim(handle, min_idle_ms=0)  # a killed predecessor's, in order
+                    starting = False
+                if own_pending:
+                    await handle(await self.read(0, start_id="0"))
+                    own_pending = False
                 if loop.time() >= next_reclaim:
                     await self.reclaim(handle)
                     next_reclaim = loop.time() + reclaim_every_s
                 await handle(await self.read(block_ms))
-            except RedisError as exc:
-                log.warning("%s: Redis error, retrying in %s s: %s", self.group, error_backoff_s, exc)
+                failures = 0
+            except (RedisError, OSError) as exc:
+                failures += 1
+                wait_s = min(error_backoff_s * 2 ** (failures - 1), ERROR_BACKOFF_MAX_S)
+                log.warning("%s: Redis error, retrying in %.1f s: %s", self.group, wait_s, exc)
+                own_pending = True  # a batch in hand was not acknowledged: handle it again first
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), error_backoff_s)
+                    await asyncio.wait_for(stop.wait(), wait_s)
 
-    async def read(self, block_ms: int) -> list[Entry]:
-        """New entries for this consumer, waiting up to ``block_ms`` for the first."""
+    async def read(self, block_ms: int, start_id: str = ">") -> list[Entry]:
+        """New entries for this consumer, waiting up to ``block_ms`` for the first; with
+        ``start_id="0"``, the ones it read before and has not acknowledged (no wait)."""
         reply = await self.redis.xreadgroup(
-            self.group, self.name, {self.stream: ">"}, count=self.read_count, block=block_ms
+            self.group,
+            self.name,
+            {self.stream: start_id},
+            count=self.read_count if start_id == ">" else PENDING_READ_COUNT,
+            block=block_ms if start_id == ">" else None,
         )
-        return [entry for _, entries in reply or [] for entry in entries]
+        entries = [entry for _, found in reply or [] for entry in found]
+        gone = [entry_id for entry_id, fields in entries if fields is None]  # trimmed while pending
+        if gone:
+            await self.ack(gone)
+        return [entry for entry in entries if entry[1] is not None]
 
-    async def reclaim(self, handle: Handler) -> int:
-        """Take over and handle entries other consumers read but never acknowledged."""
+    async def reclaim(self, handle: Handler, min_idle_ms: int | None = None) -> int:
+        """Take over and handle entries other consumers read but never acknowledged (idle for
+        ``min_idle_ms``, by default ``reclaim_idle_ms``)."""
         start, total = "0-0", 0
         for _ in range(RECLAIM_PAGES_MAX):
             reply = await self.redis.xautoclaim(
                 self.stream,
                 self.group,
                 self.name,
-                min_idle_time=self.reclaim_idle_ms,
+                min_idle_time=self.reclaim_idle_ms if min_idle_ms is None else min_idle_ms,
                 start_id=start,
                 count=self.read_count,
             )

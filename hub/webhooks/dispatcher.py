@@ -17,7 +17,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from hub import keys
-from hub.infra import metrics
+from hub.infra import metrics, poison
 from hub.infra.group_consumer import GroupConsumer
 from hub.settings import Settings
 from hub.webhooks.endpoints import Endpoint, EndpointCache
@@ -43,6 +43,7 @@ class Dispatcher:
             reclaim_idle_ms=settings.webhook_reclaim_idle_ms,
             name=name,
             read_count=READ_COUNT,
+            take_over_at_start=True,  # a restarted dispatcher's predecessor's entries go first
         )
         self.name = self.consumer.name
         self.deliveries = Deliveries(redis, settings.webhook_retention_s)
@@ -66,24 +67,72 @@ class Dispatcher:
         return await self.consumer.reclaim(self.handle)
 
     async def handle(self, entries: list[tuple[str, dict[str, str]]]) -> None:
+        """Create the deliveries of ``entries`` and acknowledge them; an entry that fails on its
+        data is left pending (retried when reclaimed) and dead-lettered once it failed
+        ``poison_attempts_max`` times. Redis errors propagate: the whole batch is read again."""
         if not entries:
             return
         by_merchant = _by_merchant((await self.endpoints.refresh()).values())
-        items: list[tuple[str, str, dict[str, Any]]] = []
+        plans: list[tuple[str, list[Item]]] = []
+        failed: dict[str, BaseException] = {}
         for entry_id, fields in entries:
-            event = _event(entry_id, fields)
-            if event is None:
-                continue
-            merchant_id = str((event.get("data") or {}).get("merchant_id"))
-            recorded_ms = int(entry_id.split("-")[0])
-            for endpoint in subscribers(by_merchant.get(merchant_id, []), event, recorded_ms):
-                items.append((endpoint.id, endpoint.merchant_id, event))
-        created = await self.deliveries.create_many(items)
-        await self.consumer.ack([entry_id for entry_id, _ in entries])
+            try:
+                plans.append((entry_id, _items(entry_id, fields, by_merchant)))
+            except Exception as exc:  # one entry's data must not stop the others
+                failed[entry_id] = exc
+        try:
+            created = await self.deliveries.create_many([item for _, found in plans for item in found])
+        except Exception as batch_error:
+            if poison.is_outage(batch_error):
+                raise
+            created = await self._create_each(plans, failed)
+        await self.consumer.ack([entry_id for entry_id, _ in plans if entry_id not in failed])
+        fields_of = dict(entries)
+        for entry_id, error in failed.items():
+            await self._poisoned(entry_id, fields_of[entry_id], error)
         if created:
             await metrics.inc(self.redis, "hub_webhook_deliveries_created_total", by=created)
             if self.kick is not None:
                 await self.kick()
+
+    async def _create_each(
+        self, plans: list[tuple[str, list[Item]]], failed: dict[str, BaseException]
+    ) -> int:
+        """The batch failed on some entry's data: create entry by entry to find which."""
+        created = 0
+        for entry_id, items in plans:
+            try:
+                created += await self.deliveries.create_many(items)
+            except Exception as exc:
+                if poison.is_outage(exc):
+                    raise
+                failed[entry_id] = exc
+        return created
+
+    async def _poisoned(self, entry_id: str, fields: dict[str, str], exc: BaseException) -> None:
+        reason = f"dispatcher: entry {entry_id} of {keys.EVENTS}: {poison.describe(exc)}"
+        attempts = await poison.entry_attempts(self.redis, keys.EVENTS, keys.WEBHOOK_GROUP, entry_id)
+        if attempts < self.settings.poison_attempts_max:
+            log.warning("%s (attempt %d of %d)", reason, attempts, self.settings.poison_attempts_max)
+            return  # left pending: taken over again once idle, like a crashed dispatcher's entries
+        body = poison.as_bytes(str(fields.get("event", fields)))
+        await poison.give_up(self.redis, source="dispatcher", kind="event", reason=reason, body=body)
+        await metrics.inc(self.redis, "hub_poison_dead_lettered_total", consumer="dispatcher")
+        await self.consumer.ack([entry_id])
+
+
+Item = tuple[str, str, dict[str, Any]]
+
+
+def _items(entry_id: str, fields: dict[str, str], by_merchant: dict[str, list[Endpoint]]) -> list[Item]:
+    """``(endpoint_id, merchant_id, event)`` for each endpoint the entry's event goes to."""
+    event = json.loads(fields["event"])
+    if not isinstance(event, dict) or not isinstance(event.get("data"), dict):
+        raise ValueError("the entry's event is not a JSON object with a data object")
+    merchant_id = str(event["data"].get("merchant_id"))
+    recorded_ms = int(entry_id.split("-")[0])
+    endpoints = subscribers(by_merchant.get(merchant_id, []), event, recorded_ms)
+    return [(endpoint.id, endpoint.merchant_id, event) for endpoint in endpoints]
 
 
 def _by_merchant(endpoints: Any) -> dict[str, list[Endpoint]]:
@@ -91,12 +140,3 @@ def _by_merchant(endpoints: Any) -> dict[str, list[Endpoint]]:
     for endpoint in endpoints:
         grouped.setdefault(endpoint.merchant_id, []).append(endpoint)
     return grouped
-
-
-def _event(entry_id: str, fields: dict[str, str]) -> dict[str, Any] | None:
-    try:
-        event = json.loads(fields["event"])
-    except (KeyError, TypeError, json.JSONDecodeError):
-        log.error("dispatcher: entry %s of %s holds no event JSON; skipped", entry_id, keys.EVENTS)
-        return None
-    return event if isinstance(event, dict) else None

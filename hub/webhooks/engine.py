@@ -81,7 +81,7 @@ class DeliveryEngine:
                 try:
                     await self._claim_and_start()
                     await self._sleep(stop)
-                except RedisError as exc:
+                except (RedisError, OSError) as exc:
                     log.warning("delivery engine: Redis error, retrying in %s s: %s", ERROR_BACKOFF_S, exc)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), ERROR_BACKOFF_S)
