@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import json
 import logging
 import random
 from typing import Any
@@ -20,11 +21,11 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from hub.errors import ConfigError
-from hub.infra import metrics
+from hub.infra import metrics, poison
 from hub.infra.redis_clients import connect
 from hub.settings import Settings
 from hub.webhooks import endpoints, guard, notices, sender
-from hub.webhooks.delivery import Delivery, Status, now_ms
+from hub.webhooks.delivery import Delivery, Status, now_ms, parse
 from hub.webhooks.endpoints import Endpoint, EndpointCache, State
 from hub.webhooks.queue import Deliveries
 from hub.webhooks.retry import next_wait_s
@@ -37,6 +38,7 @@ CLAIM_BATCH = 200
 PAUSED_RECHECK_MS = 5_000  # a paused endpoint's deliveries are looked at again this much later
 ERROR_BACKOFF_S = 1.0
 MIN_SLEEP_S = 0.005
+POISON_RETRY_S = 5.0  # a delivery that failed on its data is tried again after this, times its failures
 
 
 REDIS_CONNECTIONS = 64  # many deliveries share these; they wait for one rather than fail
@@ -85,6 +87,10 @@ class DeliveryEngine:
                     log.warning("delivery engine: Redis error, retrying in %s s: %s", ERROR_BACKOFF_S, exc)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), ERROR_BACKOFF_S)
+                except Exception:  # a claim that fails on data must not stop every other delivery
+                    log.exception("delivery engine: claim failed, retrying in %s s", ERROR_BACKOFF_S)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), ERROR_BACKOFF_S)
             if self._tasks:
                 await asyncio.wait(self._tasks, timeout=self.settings.webhook_total_timeout_s + 1)
         finally:
@@ -118,13 +124,16 @@ class DeliveryEngine:
         by_id = await self.endpoints.refresh()
         await self.clients.retain(set(by_id))
         pairs = [(endpoint_id, ident) for endpoint_id, _, ident in (m.partition("/") for m in claimed)]
-        found = {d.id: d for d in await self.deliveries.get_many(pairs)}
-        for member in claimed:
-            delivery = found.get(member.partition("/")[2])
-            if delivery is None:  # expired, or gone with its endpoint
+        for member, raw in zip(claimed, await self.deliveries.get_many_raw(pairs), strict=True):
+            if not raw:  # expired, or gone with its endpoint
                 await self.deliveries.forget(member)
                 continue
-            task = asyncio.create_task(self._deliver(delivery, by_id.get(delivery.endpoint_id)))
+            try:
+                delivery = parse(raw)
+            except (KeyError, TypeError, ValueError) as exc:  # not written by this queue's scripts
+                await self._unreadable(member, raw, exc)
+                continue
+            task = asyncio.create_task(self._isolated(delivery, by_id.get(delivery.endpoint_id)))
             self._tasks.add(task)
             task.add_done_callback(self._done)
         if len(claimed) == min(free, CLAIM_BATCH):
@@ -156,6 +165,47 @@ class DeliveryEngine:
         finally:
             stopper.cancel()
             waker.cancel()
+
+    async def _isolated(self, delivery: Delivery, endpoint: Endpoint | None) -> None:
+        """One delivery, its errors kept to itself: a Redis outage leaves it leased (it comes back
+        when the lease runs out); any other error is an attempt, and after
+        ``poison_attempts_max`` of them the delivery fails for good and is dead-lettered."""
+        try:
+            await self._deliver(delivery, endpoint)
+        except Exception as exc:
+            if poison.is_outage(exc):
+                log.warning("delivery %s: Redis unavailable, retried after its lease: %s", delivery.id, exc)
+                return
+            await self._poisoned(delivery, exc)
+
+    async def _poisoned(self, delivery: Delivery, exc: BaseException) -> None:
+        reason = f"delivery {delivery.id}: {poison.describe(exc)}"
+        failures = await self.deliveries.count_poison(delivery)
+        if failures == 0:
+            return  # gone meanwhile (expired, or its endpoint deleted)
+        limit = self.settings.poison_attempts_max
+        if failures < limit:
+            log.warning("%s (attempt %d of %d)", reason, failures, limit)
+            retry_at = now_ms() + int(POISON_RETRY_S * 1000 * failures)
+            await self.deliveries.finish(delivery, retry_at_ms=retry_at, last_error=reason[:500])
+            return
+        await poison.give_up(
+            self.redis,
+            source="delivery-engine",
+            kind="delivery",
+            reason=reason,
+            body=poison.as_bytes(delivery.event),
+            merchant_id=delivery.merchant_id,
+        )
+        await self._give_up(delivery, f"dead-lettered: {reason[:500]}", None)
+        self.metrics.add("hub_poison_dead_lettered_total", consumer="delivery-engine")
+
+    async def _unreadable(self, member: str, raw: dict[str, str], exc: BaseException) -> None:
+        """A delivery hash this queue cannot read: kept as a dead letter and taken off the queue."""
+        reason = f"delivery {member} unreadable: {poison.describe(exc)}"
+        body = poison.as_bytes(json.dumps(raw, ensure_ascii=False))
+        await poison.give_up(self.redis, source="delivery-engine", kind="delivery", reason=reason, body=body)
+        await self.deliveries.forget(member)
 
     async def _deliver(self, delivery: Delivery, endpoint: Endpoint | None) -> None:
         if endpoint is None:

@@ -16,16 +16,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any, NamedTuple
 
 from hub import keys
 from hub.errors import NotFound
+from hub.infra import poison
 from hub.infra.redis_clients import is_cluster, run_scripts
 from hub.webhooks import queue_scripts
 from hub.webhooks.delivery import Delivery, Status, delivery_id, now_ms, parse
 
+FINISH_RETRY_BASE_S = 0.05
+FINISH_RETRY_MAX_S = 2.0
 THROTTLE_RECHECK_MS = 100  # an endpoint at its in-flight limit is looked at again this much later
 PARTITIONS = range(keys.WEBHOOK_PARTITIONS)
+
+log = logging.getLogger(__name__)
 
 ScriptCall = tuple[Any, list[str], list[Any]]
 
@@ -46,6 +52,7 @@ class Deliveries:
         self._finish = redis.register_script(queue_scripts.FINISH)
         self._requeue = redis.register_script(queue_scripts.REQUEUE)
         self._heads_script = redis.register_script(queue_scripts.HEADS)
+        self._count_poison = redis.register_script(queue_scripts.COUNT_POISON)
         self._finishing: list[tuple[ScriptCall, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._turn = 0  # the partition a claim starts at, in turn, so none is always served last
@@ -199,18 +206,50 @@ class Deliveries:
         await future
 
     async def _write_finishes(self) -> None:
+        """Write queued finishes; through a Redis outage keep trying (the requests were sent: a
+        finish given up on would send them again), and when one call fails on its data, run
+        the batch's calls one by one so only that call's waiter learns of it."""
+        failures = 0
         while self._finishing:
             batch, self._finishing = self._finishing, []
-            try:
-                await run_scripts(self.redis, [call for call, _ in batch])
-            except Exception as exc:  # every waiter learns of the failure
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for _, future in batch:
-                if not future.done():
+            while True:
+                try:
+                    await run_scripts(self.redis, [call for call, _ in batch])
+                    results: list[BaseException | None] = [None] * len(batch)
+                    break
+                except Exception as exc:
+                    if not poison.is_outage(exc):
+                        results = await self._write_each(batch)
+                        break
+                    failures += 1
+                    wait_s = min(FINISH_RETRY_MAX_S, FINISH_RETRY_BASE_S * 2**failures)
+                    log.warning("delivery outcomes not written (%s); retrying in %.1f s", exc, wait_s)
+                    await asyncio.sleep(wait_s)
+            failures = 0
+            for (_, future), error in zip(batch, results, strict=True):
+                if future.done():
+                    continue
+                if error is None:
                     future.set_result(None)
+                else:
+                    future.set_exception(error)
+
+    async def _write_each(
+        self, batch: list[tuple[ScriptCall, asyncio.Future[None]]]
+    ) -> list[BaseException | None]:
+        errors: list[BaseException | None] = []
+        for call, _ in batch:
+            try:
+                await run_scripts(self.redis, [call])
+                errors.append(None)
+            except Exception as exc:  # an outage here reaches its waiter, who leaves the lease to expire
+                errors.append(exc)
+        return errors
+
+    async def count_poison(self, delivery: Delivery) -> int:
+        """One more failure of ``delivery`` on its data; returns how many so far (0: it is gone)."""
+        key = keys.webhook_delivery(delivery.endpoint_id, delivery.id)
+        return int(await self._count_poison(keys=[key]))
 
     async def requeue(self, delivery: Delivery) -> None:
         """Send again (manual retry or recovery): a fresh schedule, the same ``webhook-id``."""
@@ -237,10 +276,15 @@ class Deliveries:
 
     async def get_many(self, members: list[tuple[str, str]]) -> list[Delivery]:
         """The deliveries ``(endpoint_id, delivery_id)`` that still exist."""
+        return [parse(raw) for raw in await self.get_many_raw(members) if raw]
+
+    async def get_many_raw(self, members: list[tuple[str, str]]) -> list[dict[str, str]]:
+        """The hashes of ``(endpoint_id, delivery_id)``, in order (empty where gone)."""
         pipe = self.redis.pipeline(transaction=False)
         for endpoint_id, ident in members:
             pipe.hgetall(keys.webhook_delivery(endpoint_id, ident))
-        return [parse(raw) for raw in await pipe.execute() if raw]
+        found: list[dict[str, str]] = await pipe.execute()
+        return found
 
     async def attempts(self, delivery: Delivery) -> list[dict[str, Any]]:
         recorded = await self.redis.lrange(keys.webhook_attempts(delivery.endpoint_id, delivery.id), 0, -1)
