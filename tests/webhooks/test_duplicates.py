@@ -1,0 +1,43 @@
+"""Where duplicate deliveries came from after crashes, each pinned down (real Redis, real scripts)."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from hub import keys
+from hub.settings import Settings
+from hub.webhooks import endpoints
+from hub.webhooks.deliveries import Deliveries
+from hub.webhooks.delivery import Status
+from tests.webhooks.conftest import Hub
+
+LEASE_S = 30.0
+
+
+async def test_a_late_repeated_finish_does_not_make_the_next_leased_delivery_due_again(
+    redis: Redis, wh_settings: Settings
+) -> None:
+    """A finish written twice (a retried write, a worker finishing after its lease ran out) used to
+    make the lane's next delivery due at once while another worker was sending it: sent twice."""
+    rig = Hub(redis, wh_settings)
+    endpoint, _ = await _endpoint(rig)
+    first, second = await rig.emit("shp_1", count=2)
+    queue = Deliveries(redis, wh_settings.webhook_retention_s)
+    await queue.create_many([(endpoint, "mer_a", first), (endpoint, "mer_a", second)])
+
+    claimed, _ = await queue.claim(10, LEASE_S, 0, 0)
+    assert len(claimed) == 1  # only the lane's head
+    [head] = await queue.get_many([(endpoint, claimed[0].partition("/")[2])])
+    await queue.finish(head, retry_at_ms=None, status=Status.SUCCEEDED.value)
+    claimed_next, _ = await queue.claim(10, LEASE_S, 0, 0)
+    assert len(claimed_next) == 1 and claimed_next != claimed  # the second, now leased
+
+    await queue.finish(head, retry_at_ms=None, status=Status.SUCCEEDED.value)  # the late repeat
+    assert (await queue.claim(10, LEASE_S, 0, 0)).members == []  # still leased: nobody sends it again
+    due = keys.webhook_due(keys.webhook_partition(endpoint))
+    assert await redis.zcard(due) == 1
+
+
+async def _endpoint(rig: Hub) -> tuple[str, str]:
+    endpoint, secret = await endpoints.create(rig.redis, rig.box, "mer_a", "http://127.0.0.1:9/hook")
+    return endpoint.id, secret
