@@ -21,8 +21,8 @@ import redis
 from rq import Queue
 
 from hub import keys
-from hub.embedded import EmbeddedRedis, free_port
-from hub.supervisor import Supervisor
+from hub.dev.embedded import EmbeddedRedis, free_port
+from hub.dev.supervisor import Supervisor
 from tests.chaos import jobs
 from tests.chaos.processes import hub_env, restartable_redis, wait_for
 

@@ -17,7 +17,7 @@ from typing import IO
 
 import httpx
 
-from hub.embedded import EmbeddedRedis, free_port
+from hub.dev.embedded import EmbeddedRedis, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = ("web", "normalizer", "worker", "scheduler", "dispatcher")

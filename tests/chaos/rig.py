@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from hub import keys
-from hub.embedded import free_port
+from hub.dev.embedded import free_port
 from tests.chaos import figures as checks
 from tests.chaos.live import LiveSubscriber
 from tests.chaos.processes import (

@@ -7,8 +7,8 @@ from redis.asyncio import Redis
 from hub import keys
 from hub.settings import Settings
 from hub.webhooks import endpoints
-from hub.webhooks.deliveries import Deliveries
 from hub.webhooks.delivery import Status
+from hub.webhooks.queue import Deliveries
 from tests.webhooks.conftest import Hub
 
 LEASE_S = 30.0

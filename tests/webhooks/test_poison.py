@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from redis.asyncio import Redis
 
-from hub import deadletter, keys
+from hub import keys
+from hub.ingest import deadletter
 from hub.settings import Settings
 from hub.webhooks import engine
-from hub.webhooks.deliveries import Deliveries
 from hub.webhooks.delivery import delivery_id
+from hub.webhooks.queue import Deliveries
 from tests.webhooks.conftest import Hub, Receiver, eventually
 
 ATTEMPTS_MAX = 2
