@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import functools
 import json
 import logging
 import random
@@ -70,6 +71,7 @@ class DeliveryEngine:
         self._wake = asyncio.Event()
         self._next_due_ms: int | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._sending: dict[str, asyncio.Task[None]] = {}  # member -> its task, while it runs
         self.metrics = metrics.Buffer(redis)  # counted in memory, written once a second
 
     def wake(self) -> None:
@@ -121,10 +123,13 @@ class DeliveryEngine:
         )
         if not claimed:
             return 0
+        # Still being sent (or its outcome still being written) here: its lease ran out while Redis
+        # was away, and sending it again would deliver it twice. The claim renewed the lease.
+        fresh = [member for member in claimed if member not in self._sending]
         by_id = await self.endpoints.refresh()
         await self.clients.retain(set(by_id))
-        pairs = [(endpoint_id, ident) for endpoint_id, _, ident in (m.partition("/") for m in claimed)]
-        for member, raw in zip(claimed, await self.deliveries.get_many_raw(pairs), strict=True):
+        pairs = [(endpoint_id, ident) for endpoint_id, _, ident in (m.partition("/") for m in fresh)]
+        for member, raw in zip(fresh, await self.deliveries.get_many_raw(pairs), strict=True):
             if not raw:  # expired, or gone with its endpoint
                 await self.deliveries.forget(member)
                 continue
@@ -135,13 +140,15 @@ class DeliveryEngine:
                 continue
             task = asyncio.create_task(self._isolated(delivery, by_id.get(delivery.endpoint_id)))
             self._tasks.add(task)
-            task.add_done_callback(self._done)
+            self._sending[member] = task
+            task.add_done_callback(functools.partial(self._done, member=member))
         if len(claimed) == min(free, CLAIM_BATCH):
             self._wake.set()  # there may be more due right now
         return len(claimed)
 
-    def _done(self, task: asyncio.Task[None]) -> None:
+    def _done(self, task: asyncio.Task[None], *, member: str) -> None:
         self._tasks.discard(task)
+        self._sending.pop(member, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("delivery task failed", exc_info=task.exception())
         # A lane may have moved on: claim again, but when busy only once a quarter of the

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from redis.asyncio import Redis
 
 from hub import keys
@@ -9,7 +11,7 @@ from hub.settings import Settings
 from hub.webhooks import endpoints
 from hub.webhooks.delivery import Status
 from hub.webhooks.queue import Deliveries
-from tests.webhooks.conftest import Hub
+from tests.webhooks.conftest import Hub, Receiver, eventually
 
 LEASE_S = 30.0
 
@@ -41,3 +43,21 @@ async def test_a_late_repeated_finish_does_not_make_the_next_leased_delivery_due
 async def _endpoint(rig: Hub) -> tuple[str, str]:
     endpoint, secret = await endpoints.create(rig.redis, rig.box, "mer_a", "http://127.0.0.1:9/hook")
     return endpoint.id, secret
+
+
+async def test_a_delivery_whose_lease_ran_out_while_it_was_being_sent_is_not_sent_again_by_its_engine(
+    redis: Redis, wh_settings: Settings, receivers: Callable[..., tuple[Receiver, str]]
+) -> None:
+    """The lease can run out under a worker that is still sending (a slow endpoint, or its
+    outcome waiting for Redis to come back); its own engine used to claim and send it again."""
+    settings = wh_settings.replace(webhook_lease_s=0.3, webhook_total_timeout_s=5)
+    receiver, url = receivers(lambda count, event: (204, {}, 1.5))
+    rig = Hub(redis, settings)
+    await rig.endpoint(receiver, url)
+    await rig.start()
+    try:
+        [event] = await rig.emit("shp_slow", count=1)
+        await eventually(lambda: event["id"] in receiver.accepted_ids(), 20, "the slow delivery")
+        assert list(receiver.arrivals.values()) == [1]
+    finally:
+        await rig.close()
