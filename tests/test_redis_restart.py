@@ -121,3 +121,31 @@ def _up(url: str) -> bool:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.TransportError:
         return False
+
+
+@pytest.mark.slow
+def test_the_worker_exits_non_zero_on_an_error_that_is_not_redis_and_its_restart_works_on(
+    server: EmbeddedRedis, tmp_path: Path
+) -> None:
+    """A job record RQ cannot read ends RQ's loop: the worker says so with its exit status (so
+    ``Restart=on-failure`` restarts it) instead of 0, and the restarted worker is not stuck on it."""
+    env = hub_env(server.url, free_port(), "unused")
+    client = redis.Redis.from_url(server.url)
+    with (tmp_path / "worker.log").open("wb") as log:
+        first = subprocess.Popen([sys.executable, "-m", "hub", "worker"], env=env, stdout=log, stderr=log)
+        wait_for(lambda: client.scard("rq:workers") > 0, TIMEOUT_S, "the worker to register")
+        record = {"created_at": "not a time", "data": b"\x00", "status": "queued", "origin": "hub-webhooks"}
+        client.hset("rq:job:unreadable", mapping=record)
+        client.rpush("rq:queue:hub-webhooks", "unreadable")
+        assert first.wait(timeout=TIMEOUT_S) not in (0, None)
+
+        second = subprocess.Popen([sys.executable, "-m", "hub", "worker"], env=env, stdout=log, stderr=log)
+        try:
+            Queue("hub-webhooks", connection=client).enqueue(jobs.mark, "restarted")
+            wait_for(lambda: client.get(jobs.MARK_KEY) == b"restarted", TIMEOUT_S, "a job after the restart")
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(timeout=TIMEOUT_S) == 0
+        finally:
+            if second.poll() is None:
+                second.kill()
+                second.wait()
