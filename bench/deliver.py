@@ -170,7 +170,7 @@ async def throughput(
     started = time.perf_counter()
     task = asyncio.create_task(engine.run(stop))
     deadline = time.monotonic() + WAIT_LIMIT_S
-    deliveries = Deliveries(redis, settings.webhook_retention_s)
+    deliveries = Deliveries(redis, settings.webhook.retention_s)
     while await deliveries.waiting() and time.monotonic() < deadline:  # noqa: ASYNC110 - polls Redis
         await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - started
@@ -185,7 +185,7 @@ async def throughput(
         print(f"  hub: only {succeeded} of {total} deliveries succeeded")
 
     bodies = [json.dumps(_event(f"shp_baseline_{run}", "mer_bench", n)) for n in range(total)]
-    semaphore = asyncio.Semaphore(settings.webhook_worker_concurrency)
+    semaphore = asyncio.Semaphore(settings.webhook.worker_concurrency)
     pools = {url: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32)) for url in urls}
     try:  # one pool per url, as the engine keeps one per endpoint
 

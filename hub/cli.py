@@ -12,14 +12,14 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from hub import keys
+from hub import keys, processes
 from hub.errors import HubError
 from hub.infra import logs
 from hub.infra.redis_clients import connect
 from hub.ingest import deadletter
 from hub.ingest.pipeline import Ingestor, Rejected
-from hub.live.listening_socket import listening_socket
 from hub.model.observation import Channel
+from hub.registry import shipments
 from hub.settings import Settings
 
 DEV_REDIS_PORT = 6399
@@ -62,11 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     receiver.add_argument("--port", type=int, required=True)
     receiver.set_defaults(run=_demo_receiver)
 
-    serve = sub.add_parser("serve", help="run the web process (needs HUB_REDIS_URL)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
-    serve.set_defaults(run=_serve)
+    processes.add_commands(sub)
 
     tail = sub.add_parser("tail", help="follow hub:events (or one shipment's history), pretty-printed")
     tail.add_argument("--shipment", help="follow this shipment's history instead of the global stream")
@@ -82,9 +78,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(run=_check)
 
-    pusher = sub.add_parser("pusher", help="subscribe to HLD's Pusher channels of every active shipment")
-    pusher.set_defaults(run=_pusher)
-
     dead = sub.add_parser("deadletter", help="inspect and replay payloads that could not be normalized")
     dead_sub = dead.add_subparsers(required=True, metavar="ACTION")
     listing = dead_sub.add_parser("list", help="the most recent dead letters")
@@ -93,60 +86,23 @@ def _parser() -> argparse.ArgumentParser:
     replay = dead_sub.add_parser("replay", help="normalize a dead letter again (after a fix)")
     replay.add_argument("entry_id")
     replay.set_defaults(run=_deadletter_replay)
-    _poller_commands(sub)
-
-    normalizer = sub.add_parser("normalizer", help="turn the payloads receivers accepted into events")
-    normalizer.set_defaults(run=_normalizer)
-
-    dispatcher = sub.add_parser("dispatcher", help="turn hub:events into merchant webhook deliveries")
-    dispatcher.set_defaults(run=_webhook_dispatcher)
+    _emulator_command(sub)
     return parser
 
 
-def _poller_commands(sub: Any) -> None:
-    """``hub worker``, ``hub scheduler``, ``hub emulator``: the poller (see docs/poller.md)."""
+def _emulator_command(sub: Any) -> None:
+    """``hub emulator``: a provider's API from scripted shipments (see docs/poller.md)."""
     from hub.dev.emulators import serve
-    from workers import cli
 
-    worker = sub.add_parser(
-        "worker", help="poll providers and send merchant webhooks (RQ, needs HUB_REDIS_URL)"
-    )
-    worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
-    worker.add_argument("--name", help="worker name (default: RQ's)")
-    worker.set_defaults(run=cli.worker)
-    scheduler = sub.add_parser("scheduler", help="enqueue provider polls as they fall due")
-    scheduler.set_defaults(run=cli.scheduler)
     emulator = sub.add_parser("emulator", help="serve a provider's API from scripted shipments")
     serve.add_arguments(emulator)
     emulator.set_defaults(run=serve.main)
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    settings = Settings.from_env()
-    if not settings.redis_url:
-        raise HubError("hub serve needs HUB_REDIS_URL (redis://host:port/db); for a local run use `hub dev`")
-    listener = listening_socket(args.host, args.port, settings.live_send_buffer_bytes)  # live fan-out
-    uvicorn.run(
-        "hub.api.app:create_served_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        fd=listener.fileno() if listener else None,
-        workers=args.workers,
-        log_config=None,  # the app configures JSON logs in every worker process
-        access_log=False,  # hub.api.middleware logs each request, with its request id
-        proxy_headers=True,
-        ws_per_message_deflate=settings.live_compression,  # off: deflate costs CPU on every frame
-    )
-    return 0
-
-
 def _dev(args: argparse.Namespace) -> int:
-    from hub.dev import local as dev
+    from hub.dev import local
 
-    return dev.run(args)
+    return local.run(args)
 
 
 def _demo_receiver(args: argparse.Namespace) -> int:
@@ -212,12 +168,6 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if asyncio.run(ping()) else 1
 
 
-def _pusher(args: argparse.Namespace) -> int:
-    from hub.receive.hld_channels.process import run
-
-    return run(Settings.from_env())
-
-
 def _deadletter_list(args: argparse.Namespace) -> int:
     async def run() -> None:
         redis = connect(Settings.from_env())
@@ -240,6 +190,9 @@ def _deadletter_replay(args: argparse.Namespace) -> int:
         redis = connect(settings)
         try:
             letter = await deadletter.get(redis, args.entry_id)
+            polled = None  # a poll's answer belongs to the shipment polled, named by the letter's ref
+            if letter.channel == Channel.POLL.value and letter.ref:
+                polled = await shipments.find(redis, letter.provider, letter.ref)
             try:
                 result = await Ingestor(redis, settings).ingest_raw(
                     letter.provider,
@@ -250,6 +203,7 @@ def _deadletter_replay(args: argparse.Namespace) -> int:
                     ref=letter.ref,
                     register=letter.channel == Channel.WEBHOOK.value,
                     dead_letter=False,
+                    shipment=polled,
                 )
             except Rejected as rejected:
                 print(f"still not normalizable: {rejected.reason}", file=sys.stderr)
@@ -263,20 +217,6 @@ def _deadletter_replay(args: argparse.Namespace) -> int:
             await redis.aclose()
 
     return asyncio.run(run())
-
-
-def _normalizer(args: argparse.Namespace) -> int:
-    from hub.ingest.normalizer import run_normalizer
-
-    run_normalizer(Settings.from_env())
-    return 0
-
-
-def _webhook_dispatcher(args: argparse.Namespace) -> int:
-    from hub.webhooks.service import run_dispatcher
-
-    run_dispatcher(Settings.from_env())
-    return 0
 
 
 # Commands that print for people; every other one is a process that logs JSON lines.

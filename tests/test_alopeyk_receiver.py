@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from hub import keys
 from hub.api.app import create_app
-from hub.model import event as events
+from hub.model.event import schema
 from hub.registry import shipments
 from hub.settings import Settings
 from tests.conftest import bearer, create_merchant, inbox_drained
@@ -73,7 +73,7 @@ async def test_a_webhook_registers_the_order_and_publishes_its_events(
     assert shipment["merchant_ref"] == "SHOP-3333"
     assert [e["id"] for e in events_published] == [e["id"] for e in shipment["history"]]
     for event in events_published:
-        jsonschema.validate(event, events.schema())
+        jsonschema.validate(event, schema())
         assert event["data"]["channel"] == "webhook" and event["data"]["merchant_id"] == merchant["id"]
 
 

@@ -99,11 +99,12 @@ async def watch_map(url: str) -> None:
         try:
             page = await browser.new_page(viewport={"width": 375, "height": 740})
             await page.goto(url)
-            await page.wait_for_function("window.hubTrack.connected()", timeout=30_000)
-            await page.wait_for_function("window.hubTrack.courier() !== null", timeout=60_000)
+            # Functions, not expressions: an expression is eval'd in the page, which its CSP forbids.
+            await page.wait_for_function("() => window.hubTrack.connected()", timeout=30_000)
+            await page.wait_for_function("() => window.hubTrack.courier() !== null", timeout=60_000)
             first = await page.evaluate("JSON.stringify(window.hubTrack.courier())")
             await page.wait_for_function(
-                f"JSON.stringify(window.hubTrack.courier()) !== {json.dumps(first)}", timeout=60_000
+                f"() => JSON.stringify(window.hubTrack.courier()) !== {json.dumps(first)}", timeout=60_000
             )
             status = await page.locator("#status").text_content()
             assert status not in ("", "\u2013")  # the dash stands for no status

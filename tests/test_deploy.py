@@ -12,9 +12,10 @@ import pytest
 import yaml
 
 from hub.cli import _parser
+from hub.processes import KINDS
 from tests.conftest import ROOT
 
-PROCESSES = {"web", "normalizer", "worker", "scheduler", "dispatcher", "pusher"}
+PROCESSES = {kind.name for kind in KINDS}
 
 
 def hub_subcommands() -> set[str]:

@@ -8,7 +8,8 @@ import re
 import jsonschema
 import pytest
 
-from hub.model import event as events
+from hub import settings
+from hub.model.event import schema
 from hub.providers import PROVIDERS
 from tests.conftest import ROOT
 
@@ -22,11 +23,7 @@ def test_docs_print_each_providers_status_table_as_the_code_has_it(provider: str
 
 
 def test_docs_document_every_setting() -> None:
-    source = "\n".join(path.read_text() for path in (ROOT / "hub").rglob("settings*.py"))
-    names = set(re.findall(r'"(HUB_[A-Z0-9_]+)"', source))
-    provider_vars = {name for name in names if name.startswith("HUB_<")}
-    missing = sorted(name for name in names - provider_vars if name not in CONFIGURATION_DOC)
-    assert missing == []
+    assert [name for name in settings.variables() if f"`{name}`" not in CONFIGURATION_DOC] == []
 
 
 def test_docs_event_examples_are_valid_events() -> None:
@@ -39,7 +36,7 @@ def test_docs_event_examples_are_valid_events() -> None:
     for kind, text in examples:
         event = json.loads(text)
         assert event["type"] == kind
-        jsonschema.validate(event, events.schema())
+        jsonschema.validate(event, schema())
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from hub import keys
 from hub.ingest.pipeline import Ingestor, Rejected
-from hub.model import event as events
+from hub.model.event import schema
 from hub.model.observation import Channel
 from hub.registry import shipments
 
@@ -68,7 +68,7 @@ async def test_every_example_becomes_schema_valid_events_once(
     stream = await published(redis)
     assert len(stream) == len(first.published)
     for event in stream:
-        jsonschema.validate(event, events.schema())
+        jsonschema.validate(event, schema())
         assert event["source"] == f"/providers/{provider}" and event["data"]["provider_ref"] == ref
 
 

@@ -12,8 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from hub import keys
-from hub.model import event as events
-from hub.model.event import ShipmentRef
+from hub.model.event import ShipmentRef, build, schema
 from hub.model.observation import Channel, EventType, Location, Observation, ProviderStatus
 from hub.model.status import Status
 from hub.model.times import rfc3339
@@ -33,7 +32,7 @@ def status_event(ref: ShipmentRef, code: int, status: Status, minutes: int) -> d
         status=status,
         provider_status=ProviderStatus(code, None),
     )
-    return events.build(observation, ref, Channel.POLL, rfc3339(datetime.now(UTC)))
+    return build(observation, ref, Channel.POLL, rfc3339(datetime.now(UTC)))
 
 
 def position_event(ref: ShipmentRef, lat: float, minutes: int) -> dict[str, Any]:
@@ -44,7 +43,7 @@ def position_event(ref: ShipmentRef, lat: float, minutes: int) -> dict[str, Any]
         time=T0 + timedelta(minutes=minutes),
         location=Location(lat, 72.83),
     )
-    return events.build(observation, ref, Channel.PUSHER, rfc3339(datetime.now(UTC)))
+    return build(observation, ref, Channel.PUSHER, rfc3339(datetime.now(UTC)))
 
 
 @pytest.fixture
@@ -72,7 +71,7 @@ async def test_events_get_gap_free_sequences_and_validate_against_the_schema(
     published = await global_events(redis)
     assert [e["sequence"] for e in published] == [1, 2, 3]
     for event in published:
-        jsonschema.validate(event, events.schema())
+        jsonschema.validate(event, schema())
     assert published[2]["data"]["previous_status"] == "pending"
     assert published[0]["data"]["previous_status"] is None
 

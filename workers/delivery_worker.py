@@ -4,7 +4,7 @@ Deliveries are not one RQ job each: at a thousand a second the per-job cost of R
 dominate, and a job per request cannot keep many requests in flight. Instead each
 delivery worker process runs one :class:`~hub.webhooks.engine.DeliveryEngine` on its own
 event loop (connection pools and in-flight requests outlive any single job), and the
-dispatcher enqueues a tiny :func:`kick` job on ``settings.webhook_queue`` whenever it
+dispatcher enqueues a tiny :func:`kick` job on ``settings.webhook.queue`` whenever it
 created deliveries. The worker is an RQ ``SimpleWorker`` (run by :mod:`workers.rqloop`, which
 keeps it going through Redis outages) so the job runs in the process
 that holds the engine. A forking ``hub worker`` that also listens to the queue still
@@ -20,7 +20,6 @@ import threading
 from collections.abc import Sequence
 
 from redis import Redis as SyncRedis
-from redis.asyncio import Redis
 from rq import Queue, get_current_job
 
 from hub import keys
@@ -31,8 +30,6 @@ from workers import rqloop
 from workers.rqloop import WorkerFailed
 
 log = logging.getLogger(__name__)
-
-KICK_FLAG_TTL_MS = 5_000  # a lost kick job cannot block later ones for longer than this
 
 _resident: EngineThread | None = None
 
@@ -117,7 +114,7 @@ def serve(
     if not settings.queue_redis_url:
         raise ConfigError("the worker needs HUB_REDIS_URL (or HUB_QUEUE_REDIS_URL)")
     connection = SyncRedis.from_url(settings.queue_redis_url)
-    names = [settings.webhook_queue, *[q for q in queues if q != settings.webhook_queue]]
+    names = [settings.webhook.queue, *[q for q in queues if q != settings.webhook.queue]]
     _resident = EngineThread(settings).start()
     resident = _resident
 
@@ -136,26 +133,3 @@ def serve(
         _resident.stop()
         _resident = None
         connection.close()
-
-
-class Kicker:
-    """The dispatcher's side: at most one kick job queued at a time.
-
-    The flag lives beside the queue (``HUB_QUEUE_REDIS_URL``), where the job clears it,
-    so it works when the hub's data is on a Redis Cluster and RQ is not.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        if not settings.queue_redis_url:
-            raise ConfigError("the dispatcher needs HUB_REDIS_URL (or HUB_QUEUE_REDIS_URL)")
-        self.flags = Redis.from_url(settings.queue_redis_url)
-        self.connection = SyncRedis.from_url(settings.queue_redis_url)
-        self.queue = Queue(settings.webhook_queue, connection=self.connection)
-
-    async def __call__(self) -> None:
-        if await self.flags.set(keys.WEBHOOK_KICK, "1", nx=True, px=KICK_FLAG_TTL_MS):
-            await asyncio.to_thread(self.queue.enqueue, kick, result_ttl=0, failure_ttl=3600)
-
-    async def aclose(self) -> None:
-        await self.flags.aclose()
-        self.connection.close()

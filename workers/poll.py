@@ -18,13 +18,12 @@ from datetime import UTC, datetime
 import httpx
 from redis.asyncio import Redis
 
-from hub import keys
-from hub.clients import Client, RateLimited, Unauthorized, Unavailable, account_id, build
-from hub.clients import accounts as health
+from hub import keys, providers
+from hub.clients import Client, RateLimited, Unauthorized, Unavailable, account_id, accounts, build
 from hub.errors import NotFound, ProviderError
 from hub.infra import metrics
 from hub.ingest.pipeline import Ingestor, Rejected
-from hub.model import times as timeparse
+from hub.model import times
 from hub.model.observation import Channel, EventType, Observation, ProviderStatus
 from hub.model.status import Status
 from hub.registry import shipments
@@ -40,7 +39,7 @@ EXPIRED_CODE = "hub.expired"
 @dataclass(frozen=True)
 class Outcome:
     shipment_id: str
-    result: str  # polled | waiting | throttled | failed | paused | stopped | expired | gone
+    result: str  # polled | confirming | waiting | throttled | failed | paused | stopped | expired | gone
 
 
 class Poller:
@@ -104,7 +103,7 @@ class Poller:
             return Outcome(shipment_id, "waiting")
 
         account = account_id(self.settings, provider)
-        paused_ms = await health.paused_ms(self.redis, provider, account)
+        paused_ms = await accounts.paused_ms(self.redis, provider, account)
         if paused_ms:
             await schedule.reschedule(self.redis, shipment_id, now_ms + paused_ms)
             return Outcome(shipment_id, "paused")
@@ -128,7 +127,7 @@ class Poller:
             await schedule.reschedule(self.redis, shipment_id, now_ms + int(exc.retry_after_s * 1000))
             return Outcome(shipment_id, "throttled")
         except Unauthorized as exc:
-            await health.mark_unauthorized(
+            await accounts.mark_unauthorized(
                 self.redis, provider, account, exc.reason, self.poll.unauthorized_pause_s
             )
             self.counts.add("hub_poll_failures_total", provider=provider, reason="unauthorized")
@@ -149,8 +148,8 @@ class Poller:
             await self.limiter.slow_down(provider, account, answer.reset_s or 60.0)
 
         try:
-            ingested = await self.ingestor.ingest_raw(
-                provider, answer.kind, answer.body, Channel.POLL, ref=shipment.provider_ref
+            ingested = await self.ingestor.ingest_raw(  # the answer belongs to the shipment polled
+                provider, answer.kind, answer.body, Channel.POLL, ref=shipment.provider_ref, shipment=shipment
             )
         except Rejected as exc:  # already in the dead-letter stream, with provider, ref and reason
             log.warning("poll of %s: answer dead-lettered (%s)", shipment_id, exc.reason)
@@ -166,19 +165,42 @@ class Poller:
         if published:
             self.counts.add("hub_poll_events_total", published, provider=provider)
         if was_terminal:  # this was the confirming poll after the terminal status
-            await schedule.remove(self.redis, shipment_id)
-            await self.redis.hset(keys.poll_state(shipment_id), mapping={"failures": 0, "stopped_ms": now_ms})
-            return Outcome(shipment_id, "stopped")
+            return await self._confirmed(shipment, state, now_ms)
         changed_ms = now_ms if published else int(state.get("changed_ms") or heard_ms)
         fresh = await shipments.get(self.redis, shipment_id) if published else shipment
         eta = fresh.state.get("eta")
-        eta_ms = int(timeparse.parse(eta, UTC).timestamp() * 1000) if eta else None
+        eta_ms = int(times.parse(eta, UTC).timestamp() * 1000) if eta else None
         next_s = cadence.interval_s(self.poll, provider, now_ms=now_ms, changed_ms=changed_ms, eta_ms=eta_ms)
         writes = self.redis.pipeline(transaction=False)  # one round trip for the state and the due time
         writes.hset(keys.poll_state(shipment_id), mapping={"failures": 0, "changed_ms": changed_ms})
         schedule.reschedule_in(writes, shipment_id, now_ms + int(next_s * 1000))
         await writes.execute()
         return Outcome(shipment_id, "polled")
+
+    async def _confirmed(self, shipment: shipments.Shipment, state: dict[str, str], now_ms: int) -> Outcome:
+        """Stop polling after the confirming poll, unless the flow documents a final code still to come.
+
+        Such a terminal code (Client API ``6``, followed by ``9`` "Delivered (Final)") is polled
+        at the provider's slow final cadence until the final code arrives or the wait runs out.
+        """
+        config = self.poll.provider(shipment.provider)
+        flow = providers.flow(shipment.provider)
+        code = await self.redis.hget(keys.shipment(shipment.id), "status_code")
+        since_ms = int(state.get("final_since_ms") or now_ms)
+        if (
+            flow
+            and code is not None
+            and flow.awaits_final(code)
+            and now_ms - since_ms < config.final_wait_s * 1000
+        ):
+            writes = self.redis.pipeline(transaction=False)
+            writes.hset(keys.poll_state(shipment.id), mapping={"failures": 0, "final_since_ms": since_ms})
+            schedule.reschedule_in(writes, shipment.id, now_ms + int(config.final_interval_s * 1000))
+            await writes.execute()
+            return Outcome(shipment.id, "confirming")
+        await schedule.remove(self.redis, shipment.id)
+        await self.redis.hset(keys.poll_state(shipment.id), mapping={"failures": 0, "stopped_ms": now_ms})
+        return Outcome(shipment.id, "stopped")
 
     async def _failed(self, shipment_id: str, reason: str, provider: str = "") -> None:
         failures = await self.redis.hincrby(keys.poll_state(shipment_id), "failures", 1)
@@ -198,7 +220,7 @@ class Poller:
                 EXPIRED_CODE, f"no news from {shipment.provider} for {days:g} days"
             ),
         )
-        await self.ingestor.ingest([observation], Channel.POLL)
+        await self.ingestor.ingest([observation], Channel.POLL, shipment=shipment)
         await schedule.remove(self.redis, shipment.id)
         self.counts.add("hub_poll_expired_total", provider=shipment.provider)
         log.info("shipment %s expired: no news since %d ms", shipment.id, heard_ms)

@@ -7,7 +7,9 @@ flushed) is claimed again when its lease runs out.
 
 from __future__ import annotations
 
+import argparse
 import logging
+import signal
 import threading
 import time
 from typing import Any, cast
@@ -107,3 +109,17 @@ def connection(settings: Settings) -> sync_redis.Redis:
 
         raise ConfigError("HUB_REDIS_URL is not set")
     return sync_redis.Redis.from_url(settings.queue_redis_url)
+
+
+def main(settings: Settings, args: argparse.Namespace) -> int:
+    """``hub scheduler``: runs until SIGTERM."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redis, data = connection(settings), data_connection(settings)
+    running = Scheduler(settings, redis, data)
+    signal.signal(signal.SIGTERM, lambda *_: running.stopping.set())
+    try:
+        running.run()
+    finally:
+        redis.close()
+        data.close()
+    return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,18 +10,21 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from hub.api import health, metrics, openapi, shipments, tracking, webhooks
+from hub.errors import HubError
 from hub.infra import logs, runtime
 from hub.infra.lru import LRU
 from hub.infra.redis_clients import connect
 from hub.ingest.inbox import Inbox
 from hub.ingest.pipeline import Ingestor
 from hub.live import routes as live_routes
+from hub.live.listening_socket import listening_socket
 from hub.live.service import LiveService
-from hub.receive import alopeyk_webhook as receivers
-from hub.receive import pusher_webhook
+from hub.receive import alopeyk_webhook, pusher_webhook
 from hub.settings import Settings
 from hub.web.errors import HANDLERS
 from hub.web.middleware import RequestId
+from hub.web.security_headers import SecurityHeaders
+from hub.web.state import Services
 
 # How long a process may keep accepting a receiver secret after it was revoked.
 RECEIVER_SECRET_CACHE_S = 30
@@ -34,27 +38,30 @@ def create_app(settings: Settings | None = None, *, own_process: bool = False) -
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         logs.configure(settings.log_level)
         redis = connect(settings)
-        app.state.settings = settings
-        app.state.redis = redis
-        app.state.ingestor = Ingestor(redis, settings)
-        app.state.inbox = Inbox(redis)
-        app.state.receiver_secrets = LRU(max_entries=10_000, ttl_s=RECEIVER_SECRET_CACHE_S)
-        app.state.live = LiveService(redis, settings)  # live fan-out: one stream reader per process
-        await app.state.live.start()
+        state = Services(
+            settings=settings,
+            redis=redis,
+            ingestor=Ingestor(redis, settings),
+            inbox=Inbox(redis),
+            receiver_secrets=LRU(max_entries=10_000, ttl_s=RECEIVER_SECRET_CACHE_S),
+            live=LiveService(redis, settings),
+        )
+        app.state.services = state
+        await state.live.start()
         if own_process:
             runtime.settle_after_startup()
         try:
             yield
         finally:
-            await app.state.live.stop()
-            await app.state.ingestor.close()
-            await app.state.inbox.close()
+            await state.live.stop()
+            await state.ingestor.close()
+            await state.inbox.close()
             await redis.aclose()
 
     routes = [
         *health.routes,
         *shipments.routes,
-        *receivers.routes,
+        *alopeyk_webhook.routes,
         *pusher_webhook.routes,
         *webhooks.routes,
         *openapi.routes,
@@ -62,10 +69,32 @@ def create_app(settings: Settings | None = None, *, own_process: bool = False) -
         *live_routes.routes,
         *tracking.routes,
     ]
-    middleware = [Middleware(RequestId)]
+    middleware = [Middleware(RequestId), Middleware(SecurityHeaders, tile_url=settings.live.tile_url)]
     return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan, middleware=middleware)
 
 
 def create_served_app() -> Starlette:
     """The factory ``hub serve`` gives uvicorn, in each worker process."""
     return create_app(own_process=True)
+
+
+def main(settings: Settings, args: argparse.Namespace) -> int:
+    """``hub serve``: uvicorn, on a listening socket the live fan-out can tune."""
+    import uvicorn
+
+    if not settings.redis_url:
+        raise HubError("hub serve needs HUB_REDIS_URL (redis://host:port/db); for a local run use `hub dev`")
+    listener = listening_socket(args.host, args.port, settings.live.send_buffer_bytes)  # live fan-out
+    uvicorn.run(
+        "hub.api.app:create_served_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        fd=listener.fileno() if listener else None,
+        workers=args.workers,
+        log_config=None,  # the app configures JSON logs in every worker process
+        access_log=False,  # hub.api.middleware logs each request, with its request id
+        proxy_headers=True,
+        ws_per_message_deflate=settings.live.compression,  # off: deflate costs CPU on every frame
+    )
+    return 0

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from hub.api.openapi_parts import answer, body, error
 from hub.api.webhooks_openapi import OPENAPI_PATHS as WEBHOOK_PATHS
 from hub.model.event import schema as event_schema
+from hub.providers import PROVIDERS
 
 _MERCHANT: list[dict[str, list[str]]] = [{"apiKey": []}]
 _ID = {"name": "shipment_id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -58,7 +59,7 @@ PATHS: dict[str, Any] = {
             "security": _MERCHANT,
             "requestBody": body(
                 {
-                    "provider": {"enum": ["alopeyk", "hld", "alclient", "alod", "all24"]},
+                    "provider": {"enum": sorted(PROVIDERS)},
                     "provider_ref": {"type": "string"},
                     "merchant_ref": {"type": "string"},
                 },

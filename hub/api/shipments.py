@@ -12,6 +12,7 @@ from hub.registry import merchants, shipments
 from hub.web.auth import require_admin, require_merchant
 from hub.web.bodies import read_object, string_field
 from hub.web.errors import ApiError
+from hub.web.state import services
 
 MAX_PAGE = 200
 
@@ -21,8 +22,8 @@ async def create_merchant(request: Request) -> Response:
     body = await read_object(request)
     name = string_field(body, "name")
     assert name is not None
-    created = await merchants.create(request.app.state.redis, name)
-    public_url = request.app.state.settings.public_url
+    created = await merchants.create(services(request).redis, name)
+    public_url = services(request).settings.public_url
     return JSONResponse(
         {
             "id": created.merchant.id,
@@ -44,7 +45,7 @@ async def register_shipment(request: Request) -> Response:
     provider_ref = string_field(body, "provider_ref")
     assert provider_ref is not None
     shipment, created = await shipments.register(
-        request.app.state.redis,
+        services(request).redis,
         merchant.id,
         provider,
         provider_ref,
@@ -55,7 +56,7 @@ async def register_shipment(request: Request) -> Response:
 
 async def get_shipment(request: Request) -> Response:
     merchant = await require_merchant(request)
-    redis = request.app.state.redis
+    redis = services(request).redis
     shipment = await shipments.get(redis, request.path_params["shipment_id"], merchant.id)
     return JSONResponse({**_view(request, shipment), "history": await shipments.history(redis, shipment.id)})
 
@@ -75,7 +76,7 @@ async def list_shipments(request: Request) -> Response:
     if not 1 <= limit <= MAX_PAGE:
         raise ApiError(422, f"limit must be between 1 and {MAX_PAGE}", field="limit")
     found, cursor = await shipments.page(
-        request.app.state.redis,
+        services(request).redis,
         merchant.id,
         limit=limit,
         cursor=params.get("cursor"),
@@ -87,12 +88,12 @@ async def list_shipments(request: Request) -> Response:
 
 async def delete_shipment(request: Request) -> Response:
     merchant = await require_merchant(request)
-    await shipments.stop_tracking(request.app.state.redis, request.path_params["shipment_id"], merchant.id)
+    await shipments.stop_tracking(services(request).redis, request.path_params["shipment_id"], merchant.id)
     return Response(status_code=204)
 
 
 def _view(request: Request, shipment: shipments.Shipment) -> dict[str, object]:
-    public_url = request.app.state.settings.public_url
+    public_url = services(request).settings.public_url
     return {**shipment.to_json(), "tracking_url": f"{public_url}/track/{shipment.tracking_token}"}
 
 

@@ -23,6 +23,7 @@ from hub.live import history, views
 from hub.model.observation import EventType
 from hub.registry import shipments
 from hub.settings import Settings
+from hub.web.state import services
 
 TRAIL_EVENTS = 500
 STATIC = resources.files("hub") / "static"
@@ -33,25 +34,26 @@ async def track_json(request: Request) -> Response:
 
 
 async def track_page(request: Request) -> Response:
-    await shipments.by_token(request.app.state.redis, request.path_params["token"])  # 404 when unknown
-    settings: Settings = request.app.state.settings
+    await shipments.by_token(services(request).redis, request.path_params["token"])  # 404 when unknown
+    settings: Settings = services(request).settings
     page = (STATIC / "track.html").read_text()
     page = page.replace("{{token}}", html.escape(request.path_params["token"]))
-    page = page.replace("{{tile_url}}", html.escape(settings.live_tile_url))
-    return HTMLResponse(page, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+    page = page.replace("{{tile_url}}", html.escape(settings.live.tile_url))
+    # Its CSP and referrer policy (the URL holds the token) come with every answer: security_headers.
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
 
 async def tracking_view(request: Request, token: str) -> dict[str, Any]:
-    redis = request.app.state.redis
-    settings: Settings = request.app.state.settings
+    redis = services(request).redis
+    settings: Settings = services(request).settings
     shipment = await shipments.by_token(redis, token)
     offset, _ = await history.stream_end(redis)  # read first: later events reach the page live
     events = [
-        views.public_event(e, settings.live_show_phones)
+        views.public_event(e, settings.live.show_phones)
         for e in await shipments.history(redis, shipment.id, TRAIL_EVENTS)
     ]
     return {
-        **views.public_shipment(shipment, settings.live_show_phones),
+        **views.public_shipment(shipment, settings.live.show_phones),
         "offset": offset,
         "trail": [
             {**e["data"]["location"], "time": e["time"]}

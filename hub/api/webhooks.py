@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from datetime import datetime
 from typing import Any
@@ -17,6 +16,7 @@ from hub.registry import merchants
 from hub.web.auth import bearer, require_merchant
 from hub.web.bodies import read_object, string_field
 from hub.web.errors import ApiError
+from hub.web.state import services
 from hub.webhooks import endpoints, guard, notices
 from hub.webhooks.delivery import Status, now_ms
 from hub.webhooks.endpoints import Endpoint, State
@@ -32,30 +32,34 @@ _ONCE_NOTE = "secret is shown only now; store it to verify signatures (Standard 
 async def caller(request: Request) -> str | None:
     """The calling merchant's id, or None for the admin."""
     token = bearer(request)
-    admin = request.app.state.settings.admin_token
-    if admin and hmac.compare_digest(token.encode(), admin.encode()):
+    admin = services(request).settings.admin_token
+    if admin and admin.matches(token):
         return None
     return (await require_merchant(request)).id
 
 
 def _box(request: Request) -> SecretBox:
-    return SecretBox(request.app.state.settings.webhook_master_keys)
+    return SecretBox(tuple(key.reveal() for key in services(request).settings.webhook.master_keys))
 
 
 def _deliveries(request: Request) -> Deliveries:
-    return Deliveries(request.app.state.redis, request.app.state.settings.webhook_retention_s)
+    return Deliveries(services(request).redis, services(request).settings.webhook.retention_s)
 
 
 async def _endpoint(request: Request) -> Endpoint:
     merchant_id = await caller(request)
-    return await endpoints.get(request.app.state.redis, request.path_params["endpoint_id"], merchant_id)
+    return await endpoints.get(services(request).redis, request.path_params["endpoint_id"], merchant_id)
 
 
-def _url(body: dict[str, Any], request: Request) -> str:
+async def _url(body: dict[str, Any], request: Request) -> str:
+    """The URL, refused now (not after a day of retries) when its host is internal."""
     url = string_field(body, "url")
     assert url is not None
+    settings = services(request).settings
     try:
-        return guard.check_url(url, request.app.state.settings)
+        return await guard.check_destination(url, settings, guard.allowlist(settings))
+    except guard.InternalAddress as exc:
+        raise ApiError(422, str(exc), "unsafe_url", field="url") from None
     except guard.UnsafeUrl as exc:
         raise ApiError(422, str(exc), field="url") from None
 
@@ -69,10 +73,10 @@ def _names(body: dict[str, Any], name: str, allowed: list[str] | None = None) ->
     return tuple(dict.fromkeys(value))
 
 
-def _subscription(body: dict[str, Any], request: Request, partial: bool) -> dict[str, Any]:
+async def _subscription(body: dict[str, Any], request: Request, partial: bool) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if not partial or "url" in body:
-        changes["url"] = _url(body, request)
+        changes["url"] = await _url(body, request)
     if not partial or "event_types" in body:
         changes["event_types"] = _names(body, "event_types", EVENT_TYPES)
     if not partial or "providers" in body:
@@ -93,10 +97,10 @@ async def create_endpoint(request: Request) -> Response:
     if merchant_id is None:  # the admin names the merchant
         merchant_id = string_field(body, "merchant_id")
         assert merchant_id is not None
-        await merchants.get(request.app.state.redis, merchant_id)
-    subscription = _subscription(body, request, partial=False)
+        await merchants.get(services(request).redis, merchant_id)
+    subscription = await _subscription(body, request, partial=False)
     endpoint, secret = await endpoints.create(
-        request.app.state.redis, _box(request), merchant_id, **subscription
+        services(request).redis, _box(request), merchant_id, **subscription
     )
     return JSONResponse({**endpoint.to_json(), "secret": secret, "note": _ONCE_NOTE}, status_code=201)
 
@@ -105,7 +109,7 @@ async def list_endpoints(request: Request) -> Response:
     merchant_id = await caller(request)
     if merchant_id is None:
         merchant_id = request.query_params.get("merchant_id")
-    found = await endpoints.listing(request.app.state.redis, merchant_id)
+    found = await endpoints.listing(services(request).redis, merchant_id)
     return JSONResponse({"data": [e.to_json() for e in found]})
 
 
@@ -115,13 +119,13 @@ async def get_endpoint(request: Request) -> Response:
 
 async def update_endpoint(request: Request) -> Response:
     endpoint = await _endpoint(request)
-    changes = _subscription(await read_object(request), request, partial=True)
-    updated = await endpoints.save(request.app.state.redis, endpoint, **changes)
+    changes = await _subscription(await read_object(request), request, partial=True)
+    updated = await endpoints.save(services(request).redis, endpoint, **changes)
     return JSONResponse(updated.to_json())
 
 
 async def delete_endpoint(request: Request) -> Response:
-    await endpoints.delete(request.app.state.redis, await _endpoint(request))
+    await endpoints.delete(services(request).redis, await _endpoint(request))
     return Response(status_code=204)
 
 
@@ -129,7 +133,7 @@ async def pause_endpoint(request: Request) -> Response:
     endpoint = await _endpoint(request)
     if endpoint.state is State.DISABLED:
         raise ApiError(409, "endpoint is disabled; resume it instead")
-    updated = await endpoints.save(request.app.state.redis, endpoint, state=State.PAUSED)
+    updated = await endpoints.save(services(request).redis, endpoint, state=State.PAUSED)
     return JSONResponse(updated.to_json())
 
 
@@ -137,7 +141,7 @@ async def resume_endpoint(request: Request) -> Response:
     """Active again (also after a disable); waiting deliveries are due at once."""
     endpoint = await _endpoint(request)
     updated = await endpoints.save(
-        request.app.state.redis,
+        services(request).redis,
         endpoint,
         state=State.ACTIVE,
         disabled_reason=None,
@@ -151,14 +155,14 @@ async def resume_endpoint(request: Request) -> Response:
 async def rotate_secret(request: Request) -> Response:
     endpoint = await _endpoint(request)
     body = await read_object(request) if int(request.headers.get("content-length") or 0) else {}
-    overlap_s = body.get("overlap_s", request.app.state.settings.webhook_secret_overlap_s)
+    overlap_s = body.get("overlap_s", services(request).settings.webhook.secret_overlap_s)
     if (
         not isinstance(overlap_s, int | float)
         or isinstance(overlap_s, bool)
         or not 0 <= overlap_s <= 7 * 86400
     ):
         raise ApiError(422, "overlap_s must be a number of seconds between 0 and 604800", field="overlap_s")
-    updated, secret = await endpoints.rotate(request.app.state.redis, _box(request), endpoint, overlap_s)
+    updated, secret = await endpoints.rotate(services(request).redis, _box(request), endpoint, overlap_s)
     return JSONResponse({**updated.to_json(), "secret": secret, "note": _ONCE_NOTE})
 
 

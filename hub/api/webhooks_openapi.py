@@ -45,7 +45,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": _op("Read an endpoint", {"200": _ENDPOINT, "404": _NOT_FOUND}, parameters=[_EP]),
         "patch": _op(
             "Change url, types, providers, shipments or description",
-            {"200": _ENDPOINT, "404": _NOT_FOUND, "422": error("Invalid field")},
+            {"200": _ENDPOINT, "404": _NOT_FOUND, "422": error("Invalid field, or an unsafe url")},
             parameters=[_EP],
             requestBody=body(_SUBSCRIPTION),
         ),

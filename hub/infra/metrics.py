@@ -124,11 +124,15 @@ async def snapshot(redis: Redis) -> dict[str, float]:
     return {key: float(value) for key, value in raw.items()}
 
 
+def report_entry(gauges: Mapping[str, float], ttl_ms: int) -> str:
+    """One reporter's value in ``keys.GAUGES``: its gauges and when they stop counting."""
+    return json.dumps({"expires_ms": int(time.time() * 1000) + ttl_ms, "gauges": dict(gauges)})
+
+
 async def report(redis: Redis, reporter: str, gauges: Mapping[str, float], ttl_ms: int) -> None:
     """This process's gauges, current for ``ttl_ms`` (renew them more often than that)."""
-    entry = {"expires_ms": int(time.time() * 1000) + ttl_ms, "gauges": dict(gauges)}
     try:
-        await redis.hset(keys.GAUGES, reporter, json.dumps(entry))
+        await redis.hset(keys.GAUGES, reporter, report_entry(gauges, ttl_ms))
     except RedisError as exc:
         log.warning("gauges of %s not reported: %s", reporter, exc)
 

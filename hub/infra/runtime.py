@@ -11,11 +11,20 @@ are what gets promoted, and promotions are what trigger full collections.
 
 from __future__ import annotations
 
+import asyncio
 import gc
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+import logging
+import signal
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol, TypeVar
 
 import uvloop
+from redis.asyncio import Redis
+
+from hub.infra.redis_clients import connect
+from hub.settings import Settings
+
+log = logging.getLogger(__name__)
 
 YOUNG_COLLECTION_ALLOCATIONS = 50_000
 
@@ -33,3 +42,32 @@ def settle_after_startup() -> None:
 def run(main: Coroutine[Any, Any, T]) -> T:
     """``asyncio.run`` on uvloop, as ``hub serve`` runs under uvicorn."""
     return uvloop.run(main)
+
+
+class Service(Protocol):
+    """A long-running process's work: runs until ``stop`` is set, then lets go of what it holds."""
+
+    name: str
+
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+
+def serve(settings: Settings, build: Callable[[Redis], Service]) -> int:
+    """The start-up every asynchronous process shares: connect, build, handle signals, settle, run, close."""
+    return run(_serve(settings, build))
+
+
+async def _serve(settings: Settings, build: Callable[[Redis], Service]) -> int:
+    redis = connect(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    service = build(redis)
+    log.info("%s started", service.name)
+    settle_after_startup()
+    try:
+        await service.run(stop)
+    finally:
+        await redis.aclose()
+    return 0

@@ -9,17 +9,16 @@ a normalizer that dies leaves its batch pending, and another takes it over.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import logging
-import signal
 
 from redis.asyncio import Redis
 
 from hub import keys
 from hub.infra import runtime
 from hub.infra.group_consumer import Entry, GroupConsumer
-from hub.infra.redis_clients import connect
 from hub.ingest import deadletter, inbox
 from hub.ingest.pipeline import Ingested, Ingestor, Payload
 from hub.settings import Settings
@@ -29,24 +28,9 @@ log = logging.getLogger(__name__)
 READ_COUNT = 20  # entries per batch, each holding up to inbox.PAYLOADS_PER_ENTRY payloads
 
 
-def run_normalizer(settings: Settings) -> None:
-    """The process: runs until SIGTERM or SIGINT, finishing the batch in hand."""
-    runtime.run(_run(settings))
-
-
-async def _run(settings: Settings) -> None:
-    redis = connect(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    normalizer = Normalizer(redis, settings)
-    log.info("normalizer %s reading %s", normalizer.consumer.name, keys.INBOX)
-    runtime.settle_after_startup()
-    try:
-        await normalizer.run(stop)
-    finally:
-        await redis.aclose()
+def main(settings: Settings, args: argparse.Namespace) -> int:
+    """``hub normalizer``: runs until SIGTERM or SIGINT, finishing the batch in hand."""
+    return runtime.serve(settings, lambda redis: Normalizer(redis, settings))
 
 
 class Normalizer:
@@ -64,6 +48,7 @@ class Normalizer:
             read_count=READ_COUNT,
             take_over_at_start=True,  # a killed predecessor's payloads before newer ones of the same order
         )
+        self.name = f"normalizer {self.consumer.name} reading {keys.INBOX}"
 
     async def run(self, stop: asyncio.Event) -> None:
         try:

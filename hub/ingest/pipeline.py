@@ -11,7 +11,6 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from redis.asyncio import Redis
 
@@ -20,9 +19,9 @@ from hub.errors import Conflict, NormalizationError, UnreadableBody
 from hub.infra import metrics
 from hub.infra.lru import LRU
 from hub.ingest import deadletter
-from hub.model import event as events
-from hub.model import times as timeparse
-from hub.model.observation import Channel, Observation
+from hub.model import times
+from hub.model.event import CloudEvent, build, event_id
+from hub.model.observation import Channel, EventType, Observation
 from hub.model.status import Status
 from hub.registry import shipments
 from hub.settings import Settings
@@ -94,12 +93,22 @@ class Ingestor:
         ref: str | None = None,
         register: bool = False,
         dead_letter: bool = True,
+        shipment: shipments.Shipment | None = None,
     ) -> Ingested:
-        """Normalize ``body`` and append its events; ``register`` adds new shipments to ``merchant_id``."""
+        """Normalize ``body`` and append its events; ``register`` adds new shipments to ``merchant_id``.
+
+        ``shipment`` is the shipment the caller asked the provider about (a poll): the answer
+        belongs to it, whatever id the answer itself carries (all24 answers a third-party
+        lookup with its own number).
+        """
         payload = Payload(provider, kind, body, channel, merchant_id, ref, register)
         try:
             return await self.ingest(
-                self.normalize(payload), channel, merchant_id=merchant_id, register=register
+                self.normalize(payload),
+                channel,
+                merchant_id=merchant_id,
+                register=register,
+                shipment=shipment,
             )
         except NormalizationError as error:
             raise await self.reject(payload, error, dead_letter) from error
@@ -147,7 +156,7 @@ class Ingestor:
         """The payload's observations (pure: no I/O); raises :class:`NormalizationError`."""
         module = providers.get(payload.provider)
         parsed = module.parse_body(payload.body)
-        tz = timeparse.zone(self.settings.provider(payload.provider).timezone)
+        tz = times.zone(self.settings.provider(payload.provider).timezone)
         return providers.normalize(payload.provider, parsed, kind=payload.kind, tz=tz, ref=payload.ref)
 
     async def reject(self, payload: Payload, error: NormalizationError, dead_letter: bool = True) -> Rejected:
@@ -176,25 +185,32 @@ class Ingestor:
         *,
         merchant_id: str | None = None,
         register: bool = False,
+        shipment: shipments.Shipment | None = None,
     ) -> Ingested:
-        recorded = timeparse.rfc3339(datetime.now(UTC))
+        """Append ``observations``; each binds to ``shipment`` when given, else to the one its ids name."""
+        recorded = times.rfc3339(datetime.now(UTC))
         bound: dict[tuple[str, str], shipments.Shipment] = {}
         registered: list[str] = []
         appended: list[Appended | None] = []
-        fresh: list[tuple[Observation, dict[str, Any]]] = []
+        fresh: list[tuple[Observation, CloudEvent]] = []
         for observation in observations:
             key = (observation.provider, observation.provider_ref)
-            if key not in bound:
-                shipment, created = await self._shipment(observation, merchant_id, register)
-                bound[key] = shipment
+            if shipment is not None:
+                bound[key] = _polled(shipment, observation)
+            elif key not in bound:
+                found, created = await self._shipment(observation, merchant_id, register)
+                bound[key] = found
                 if created:
-                    registered.append(shipment.id)
-            event_id = events.event_id(observation, bound[key].id)
-            if self.store.published_here(event_id):  # a resend: no need to build or send it
-                appended.append(Appended(event_id, bound[key].id, "duplicate", provider=observation.provider))
+                    registered.append(found.id)
+            change_id = event_id(observation, bound[key].id)
+            if self.store.published_here(change_id):  # a resend: no need to build or send it
+                appended.append(
+                    Appended(change_id, bound[key].id, "duplicate", provider=observation.provider)
+                )
             else:
                 appended.append(None)
-                fresh.append((observation, events.build(observation, bound[key].ref, channel, recorded)))
+                event = build(observation, bound[key].ref, channel, recorded, _cannot_follow(observation))
+                fresh.append((observation, event))
         written = await self.store.append([event for _, event in fresh])
         remaining = iter(written)
         results = [known or next(remaining) for known in appended]
@@ -249,6 +265,24 @@ class Ingestor:
             assert o.provider_status is not None
             pipe.hincrby(keys.unknown_codes(), f"{o.provider}:{o.provider_status.code}", 1)
         await pipe.execute()
+
+
+def _polled(shipment: shipments.Shipment, observation: Observation) -> shipments.Shipment:
+    """The polled shipment, for an observation its answer gave (always the same provider)."""
+    if observation.provider != shipment.provider:
+        raise NormalizationError(
+            observation.provider,
+            f"the poll of {shipment.provider} shipment {shipment.id} was answered by {observation.provider}",
+        )
+    return shipment
+
+
+def _cannot_follow(observation: Observation) -> frozenset[str]:
+    """The flow's codes this status change may not follow, when its provider declares a flow."""
+    flow = providers.flow(observation.provider)
+    if flow is None or observation.type != EventType.STATUS_CHANGED or observation.provider_status is None:
+        return frozenset()
+    return flow.cannot_follow(observation.provider_status.code)
 
 
 def _lane(payload: Payload, normalized: list[Observation] | NormalizationError, index: int) -> object:

@@ -61,10 +61,10 @@ async def snapshot(redis: Redis, settings: Settings, scope: Scope) -> Snapshot:
     offset, _ = await stream_end(redis)
     if scope.shipment is not None:
         shipment = await shipments.get(redis, scope.shipment.id)
-        history = await shipments.history(redis, shipment.id, count=settings.live_history_count)
+        history = await shipments.history(redis, shipment.id, count=settings.live.history_count)
         body = {
-            "shipment": views.public_shipment(shipment, settings.live_show_phones),
-            "history": [views.public_event(e, settings.live_show_phones) for e in history],
+            "shipment": views.public_shipment(shipment, settings.live.show_phones),
+            "history": [views.public_event(e, settings.live.show_phones) for e in history],
         }
         return Snapshot(offset, body, {e["id"] for e in history})
     found, _ = await shipments.page(redis, scope.merchant_id, limit=MERCHANT_SNAPSHOT_SHIPMENTS)
@@ -81,7 +81,7 @@ async def missed(
     found: list[Entry] = []
     cursor, scanned = since, 0
     while offsets.after(last, cursor):
-        if scanned >= settings.live_recover_max:
+        if scanned >= settings.live.recover_max:
             return None
         page = await redis.xrange(keys.EVENTS, f"({cursor}", "+", count=PAGE)
         if not page:

@@ -81,7 +81,7 @@ class _Session:
         self.websocket = websocket
         self.live = live
         self.scope = scope
-        self.outbox = Outbox(live.settings.live_queue_max)
+        self.outbox = Outbox(live.settings.live.queue_max)
         self.view = "native:public" if scope.public else "native:merchant"
         self.floor: tuple[int, int] | None = None  # after catch-up: live entries up to here were sent
         self.skip: set[str] = set()
@@ -109,7 +109,7 @@ class _Session:
 
     def _event_view(self, event: dict[str, Any]) -> dict[str, Any]:
         if self.scope.public:
-            return views.public_event(event, self.live.settings.live_show_phones)
+            return views.public_event(event, self.live.settings.live.show_phones)
         return event
 
     async def _catch_up(self, since: str | None) -> None:

@@ -21,6 +21,7 @@ from hub.settings import Settings
 from hub.web.auth import bearer
 from hub.web.bodies import BodyTooLarge, read_capped
 from hub.web.errors import ApiError
+from hub.web.state import services
 
 MERCHANT_CHANNEL_PREFIX = "private-merchant-"
 SHIPMENT_CHANNEL_PREFIX = "shipment-"
@@ -33,9 +34,9 @@ class InvalidSignature(ValueError):
 
 
 def _client(settings: Settings) -> AuthenticationClient:
-    if not settings.live_pusher_secret:
+    if not settings.live.pusher_secret:
         raise ApiError(403, "private channels are disabled: set HUB_LIVE_PUSHER_SECRET to enable them")
-    return AuthenticationClient(APP_ID, settings.live_pusher_key, settings.live_pusher_secret)
+    return AuthenticationClient(APP_ID, settings.live.pusher_key, settings.live.pusher_secret.reveal())
 
 
 def sign(settings: Settings, socket_id: str, channel: str) -> str:
@@ -44,7 +45,7 @@ def sign(settings: Settings, socket_id: str, channel: str) -> str:
 
 
 def verify(settings: Settings, socket_id: str, channel: str, auth: object) -> None:
-    if not isinstance(auth, str) or not settings.live_pusher_secret:
+    if not isinstance(auth, str) or not settings.live.pusher_secret:
         raise InvalidSignature(f"Invalid signature: no valid auth for {channel}")
     expected = sign(settings, socket_id, channel)
     if not hmac.compare_digest(auth.encode(), expected.encode()):
@@ -53,7 +54,7 @@ def verify(settings: Settings, socket_id: str, channel: str, auth: object) -> No
 
 async def authorize(request: Request) -> Response:
     """``POST /v1/live/pusher/auth``: a merchant (API key or live token) may join its own channel."""
-    settings: Settings = request.app.state.settings
+    settings: Settings = services(request).settings
     try:
         body = await read_capped(request, MAX_AUTH_BODY_BYTES)
     except BodyTooLarge:
@@ -65,7 +66,7 @@ async def authorize(request: Request) -> Response:
     if not channel.startswith(MERCHANT_CHANNEL_PREFIX):
         raise ApiError(403, f"only {MERCHANT_CHANNEL_PREFIX}<merchant_id> channels need authorization")
     try:
-        scope = await access.by_credential(request.app.state.redis, bearer(request))
+        scope = await access.by_credential(services(request).redis, bearer(request))
     except Refused as refused:
         raise ApiError(401, refused.message) from None
     if channel != MERCHANT_CHANNEL_PREFIX + scope.merchant_id:

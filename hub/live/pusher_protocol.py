@@ -38,7 +38,7 @@ OVER_CAPACITY = 4100  # clients reconnect after backing off
 async def endpoint(websocket: WebSocket) -> None:
     live = service.of(websocket)
     await websocket.accept()
-    if websocket.path_params["key"] != live.settings.live_pusher_key:
+    if websocket.path_params["key"] != live.settings.live.pusher_key:
         return await _refuse(websocket, APP_DOES_NOT_EXIST, "App key not in this hub")
     if websocket.query_params.get("protocol", str(PUSHER_PROTOCOL)) != str(PUSHER_PROTOCOL):
         return await _refuse(websocket, UNSUPPORTED_PROTOCOL, f"Only protocol {PUSHER_PROTOCOL} is supported")
@@ -57,7 +57,7 @@ class _Connection:
         self.websocket = websocket
         self.live = live
         self.socket_id = f"{secrets.randbelow(10**9)}.{secrets.randbelow(10**9)}"
-        self.outbox = Outbox(live.settings.live_queue_max)
+        self.outbox = Outbox(live.settings.live.queue_max)
         self.channels: dict[str, tuple[str, Callable[[Entry], None]]] = {}  # channel -> (topic, subscriber)
 
     async def run(self) -> None:
@@ -125,7 +125,7 @@ class _Connection:
             self.live.fanout.unsubscribe(topic, subscriber)
 
     def _subscriber(self, channel: str, scope: Scope) -> Callable[[Entry], None]:
-        show_phones = self.live.settings.live_show_phones
+        show_phones = self.live.settings.live.show_phones
 
         def render(entry: Entry) -> str:
             event = views.public_event(entry.event, show_phones) if scope.public else entry.event

@@ -14,6 +14,7 @@ from hub.live.fanout import Fanout
 from hub.live.limits import Limits
 from hub.live.send_queue import Outboxes
 from hub.settings import Settings
+from hub.web.state import services
 
 # Sockets subscribing at once (token lookup, snapshot or replay). The process's Redis pool
 # (100 connections) is shared with ingest and the fan-out reader: a burst of reconnecting
@@ -27,7 +28,7 @@ class LiveService:
         self.settings = settings
         self.fanout = Fanout(redis)
         self.limits = Limits(
-            redis, settings.live_max_per_ip, settings.live_max_per_merchant, settings.live_lease_s
+            redis, settings.live.max_per_ip, settings.live.max_per_merchant, settings.live.lease_s
         )
         self.subscribing = asyncio.Semaphore(SUBSCRIBING_AT_ONCE)
         self.counts = metrics.Buffer(redis)  # no Redis round trip per socket or per message
@@ -37,7 +38,7 @@ class LiveService:
     async def start(self) -> None:
         await self.fanout.start()
         self._chores = [
-            asyncio.create_task(self.outboxes.keep_alive(self.settings.live_ping_interval_s)),
+            asyncio.create_task(self.outboxes.keep_alive(self.settings.live.ping_interval_s)),
             asyncio.create_task(self.limits.keep_renewing()),
         ]
 
@@ -57,7 +58,7 @@ class LiveService:
 
 
 def of(websocket: WebSocket) -> LiveService:
-    live: LiveService = websocket.app.state.live
+    live: LiveService = services(websocket).live
     return live
 
 

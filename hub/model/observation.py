@@ -63,9 +63,13 @@ class Stop:
 class Observation:
     """One change a provider reported.
 
-    ``time`` is when it happened (aware, UTC). ``provider_ref`` is the provider's id for
-    the shipment; ``refs`` holds other ids the payload carries (tracking tokens, invoice
-    numbers) so the hub can find the shipment by whichever one it was registered under.
+    ``time`` is when it happened (aware, UTC). When the provider did not say (``undated``),
+    ``time`` is only the latest instant the payload knows, a lower bound: the hub orders such
+    an observation by the provider's flow, not by this time (``docs/ordering.md``).
+
+    ``provider_ref`` is the provider's id for the shipment; ``refs`` holds other ids the
+    payload carries (tracking tokens, invoice numbers) so the hub can find the shipment by
+    whichever one it was registered under.
     """
 
     type: EventType
@@ -81,6 +85,7 @@ class Observation:
     merchant_ref: str | None = None
     refs: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    undated: bool = False
 
     def __post_init__(self) -> None:
         if self.time.tzinfo is None:

@@ -1,39 +1,69 @@
-"""The five providers, each one module behind the same small interface.
+"""The five providers, each one module behind the same typed interface (:class:`Provider`).
 
-A provider module exposes:
-
-``NAME``
-    the provider's name in events (``source`` is ``/providers/<NAME>``).
-``STATUSES``
-    its :class:`~hub.statuses.StatusTable` (data, printed in the README).
-``KINDS``
-    the payload kinds :func:`normalize` accepts (``webhook``, ``tracking``, ``pusher:<event>`` ...).
-``parse_body(body: bytes) -> Any``
-    wire bytes to a JSON value (ALOD unwraps base64 here); raises ``NormalizationError``.
-``normalize(payload, *, kind, tz, ref=None) -> list[Observation]``
-    pure: no I/O, no clock. ``ref`` is the shipment id the caller asked the provider
-    about, for responses that do not repeat it. Raises ``NormalizationError`` for a
-    payload it cannot read, and ``ProviderError`` for an error the provider reported.
+A provider module is pure: no I/O, no clock. It turns the provider's bytes into a JSON
+value (``parse_body``: ALOD unwraps base64 here) and a payload of one of its ``KINDS``
+(``webhook``, ``tracking``, ``pusher:<event>`` ...) into observations (``normalize``).
+A module may also declare ``FLOW``, its documented status flow (a :class:`~hub.model.flow.Flow`):
+it places observations the provider does not date, and says which terminal codes a final one
+confirms (:func:`flow`).
 """
 
 from __future__ import annotations
 
 from datetime import tzinfo
-from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 from hub.errors import NormalizationError
+from hub.model.flow import Flow
 from hub.model.observation import Observation
+from hub.model.status import StatusTable
 from hub.providers import alclient, all24, alod, alopeyk, hld
+from hub.providers.facts import ProviderFacts
 
-PROVIDERS: dict[str, ModuleType] = {module.NAME: module for module in (alopeyk, hld, alclient, alod, all24)}
+
+class Provider(Protocol):
+    """What every module in this package is (mypy checks each against it)."""
+
+    @property
+    def NAME(self) -> str:  # the provider's name in events: ``source`` is ``/providers/<NAME>``
+        ...
+
+    @property
+    def KINDS(self) -> tuple[str, ...]:  # the payload kinds ``normalize`` accepts
+        ...
+
+    @property
+    def FACTS(self) -> ProviderFacts:  # where it lives, its zone, credentials, poll defaults, push or poll
+        ...
+
+    @property
+    def STATUSES(self) -> StatusTable:  # its codes mapped onto the unified statuses (data, in the docs)
+        ...
+
+    def parse_body(self, body: bytes) -> Any:
+        """Wire bytes to a JSON value; raises ``NormalizationError``."""
+
+    def normalize(self, payload: Any, *, kind: str, tz: tzinfo, ref: str | None = None) -> list[Observation]:
+        """Observations of one payload. ``ref`` is the shipment id the caller asked the provider about,
+        for answers that do not repeat it. Raises ``NormalizationError`` for a payload it cannot read,
+        ``ProviderError`` for an error the provider reported."""
 
 
-def get(name: str) -> ModuleType:
+MODULES: tuple[Provider, ...] = (alopeyk, hld, alclient, alod, all24)
+PROVIDERS: dict[str, Provider] = {module.NAME: module for module in MODULES}
+
+
+def get(name: str) -> Provider:
     try:
         return PROVIDERS[name]
     except KeyError:
         raise NormalizationError(name, f"unknown provider; expected one of {sorted(PROVIDERS)}") from None
+
+
+def flow(name: str) -> Flow | None:
+    """The provider's documented status flow, when its module declares one."""
+    declared: Flow | None = getattr(get(name), "FLOW", None)
+    return declared
 
 
 def normalize(
@@ -42,5 +72,4 @@ def normalize(
     module = get(provider)
     if kind not in module.KINDS:
         raise NormalizationError(provider, f"unknown payload kind {kind!r}; expected one of {module.KINDS}")
-    result: list[Observation] = module.normalize(payload, kind=kind, tz=tz, ref=ref)
-    return result
+    return module.normalize(payload, kind=kind, tz=tz, ref=ref)

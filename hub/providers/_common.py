@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
 from hub.errors import NormalizationError, UnreadableBody
-from hub.model import times as timeparse
+from hub.model import times
 from hub.model.observation import EventType, Location, Observation, ProviderStatus
 from hub.model.status import StatusTable
 
@@ -35,7 +36,7 @@ def required(provider: str, obj: Mapping[str, Any], key: str, what: str) -> Any:
 
 def time(provider: str, value: object, tz: tzinfo, what: str) -> datetime:
     try:
-        parsed = timeparse.parse_optional(value, tz)
+        parsed = times.parse_optional(value, tz)
     except ValueError as exc:
         raise NormalizationError(provider, f"{what}: {exc}") from None
     if parsed is None:
@@ -45,7 +46,7 @@ def time(provider: str, value: object, tz: tzinfo, what: str) -> datetime:
 
 def optional_time(provider: str, value: object, tz: tzinfo, what: str) -> datetime | None:
     try:
-        return timeparse.parse_optional(value, tz)
+        return times.parse_optional(value, tz)
     except ValueError as exc:
         raise NormalizationError(provider, f"{what}: {exc}") from None
 
@@ -75,3 +76,31 @@ def status_change(
         location=where,
         **base,
     )
+
+
+def current_status(
+    table: StatusTable,
+    history: Sequence[Observation],
+    code: Any,
+    text: object,
+    reached_at: datetime | None,
+    latest: datetime,
+    base: dict[str, Any],
+) -> Observation | None:
+    """The current status as a change, unless the history's newest entry already is that code.
+
+    A change is a transition, not a code seen once: ``2 → 10 → 2`` reports the second ``2``.
+    It is dated by ``reached_at`` when that is not older than the newest entry (an older one
+    dates an earlier visit to the same code); otherwise it is undated, and ``latest`` (the
+    latest instant the payload knows) anchors it: see ``docs/ordering.md``.
+    """
+    statuses = [o for o in history if o.type == EventType.STATUS_CHANGED and o.provider_status]
+    newest = max(enumerate(statuses), key=lambda pair: (pair[1].time, pair[0]), default=None)
+    if newest is not None:
+        last = newest[1]
+        assert last.provider_status is not None
+        if str(last.provider_status.code).strip() == str(code).strip():
+            return None
+    if reached_at is not None and (newest is None or reached_at >= newest[1].time):
+        return status_change(table, code, text, reached_at, None, base)
+    return dataclasses.replace(status_change(table, code, text, latest, None, base), undated=True)

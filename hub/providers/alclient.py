@@ -33,13 +33,45 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from hub.errors import NormalizationError, ProviderError
-from hub.model import times as timeparse
+from hub.model import times
+from hub.model.flow import Flow
 from hub.model.observation import EventType, Location, Observation
 from hub.model.status import Status, StatusTable
-from hub.providers._common import location, mapping, optional_time, parse_json, status_change, time
+from hub.providers._common import (
+    current_status,
+    location,
+    mapping,
+    optional_time,
+    parse_json,
+    status_change,
+    time,
+)
+from hub.providers.facts import PARCEL, ProviderFacts
 
 NAME = "alclient"
 KINDS = ("tracking",)
+FACTS = ProviderFacts(
+    base_url="https://delivery.alfast.in/api/v1/client",
+    timezone="Asia/Kolkata",
+    credentials=("MOBILE", "PASSWORD"),
+    poll=PARCEL,
+)
+
+# The documented flow, 1 → 2 → 3 → 4 → 5 → 6 → 9, with 7 (cancelled before pickup, then maybe
+# 10 cancelled and returned), 8 returned and 11 attempted and returned. It places a current
+# status the response does not date, and says that 9 "Delivered (Final)" confirms 6.
+FLOW = Flow(
+    {
+        "1": ("2", "7"),
+        "2": ("3", "7"),
+        "3": ("4", "7"),
+        "4": ("5", "8"),
+        "5": ("6", "8", "11"),
+        "6": ("9",),
+        "7": ("10",),
+    },
+    finals={"6": ("9",)},
+)
 
 STATUSES = StatusTable(
     NAME,
@@ -71,7 +103,7 @@ def normalize(payload: Any, *, kind: str, tz: tzinfo, ref: str | None = None) ->
         raise NormalizationError(NAME, f"unknown payload kind {kind!r}; expected one of {KINDS}")
     order = _order(payload)
     history = _history(order)
-    tz = timeparse.offset_in(order.get("updated_at"), *(_entry_time(e) for e in history)) or tz
+    tz = times.offset_in(order.get("updated_at"), *(_entry_time(e) for e in history)) or tz
     base: dict[str, Any] = {
         "provider": NAME,
         "provider_ref": _provider_ref(order, ref),
@@ -80,15 +112,17 @@ def normalize(payload: Any, *, kind: str, tz: tzinfo, ref: str | None = None) ->
     observations = [_history_entry(entry, index, tz, base) for index, entry in enumerate(history)]
     updated_at = optional_time(NAME, order.get("updated_at"), tz, "updated_at")
     code = _code(order.get("status"), "status")
-    if not any(o.provider_status and o.provider_status.code == code for o in observations):
-        at = updated_at or _latest(observations)
-        observations.append(_status(code, order.get("status_text"), at, None, base))
+    latest = _latest([*observations, *([] if updated_at is None else [updated_at])])
+    current = current_status(STATUSES, observations, code, order.get("status_text"), updated_at, latest, base)
+    if current is not None:
+        observations.append(current)
     where = location(order.get("current_location"))
     if where:
-        at = updated_at or _latest(observations)
-        current = STATUSES.map(code)
+        at = updated_at or latest
         observations.append(
-            Observation(type=EventType.LOCATION_UPDATED, time=at, status=current, location=where, **base)
+            Observation(
+                type=EventType.LOCATION_UPDATED, time=at, status=STATUSES.map(code), location=where, **base
+            )
         )
     return observations
 
@@ -171,7 +205,9 @@ def _optional_str(order: Mapping[str, Any], key: str) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-def _latest(observations: list[Observation]) -> datetime:
-    if not observations:
+def _latest(known: list[Observation | datetime]) -> datetime:
+    """The latest instant the response knows (history times, updated_at)."""
+    times = [item if isinstance(item, datetime) else item.time for item in known]
+    if not times:
         raise NormalizationError(NAME, "the current status has no time: no updated_at and no status_history")
-    return max(o.time for o in observations)
+    return max(times)

@@ -16,13 +16,20 @@ from datetime import tzinfo
 from typing import Any
 
 from hub.errors import NormalizationError, ProviderError
-from hub.model import times as timeparse
+from hub.model import times
 from hub.model.observation import EventType, Observation, ProviderStatus
 from hub.model.status import Status, StatusTable
 from hub.providers._common import mapping, optional_time, parse_json, required, time
+from hub.providers.facts import PARCEL, ProviderFacts
 
 NAME = "all24"
 KINDS = ("tracking",)
+FACTS = ProviderFacts(
+    base_url="https://api.all24.com",
+    timezone="Asia/Bangkok",
+    credentials=("API_KEY",),
+    poll=PARCEL,
+)
 
 # The example trace: 050000 → 100000 → 200000 → 300000 → 500000.
 STATUSES = StatusTable(
@@ -55,10 +62,14 @@ def normalize(payload: Any, *, kind: str, tz: tzinfo, ref: str | None = None) ->
     body = mapping(NAME, payload, "all24 tracking response")
     _raise_reported_error(body)
     key, order = _pick_order(body, ref)
-    tz = timeparse.offset_in(order.get("origin_order_date"), order.get("expected_completion")) or tz
+    tz = times.offset_in(order.get("origin_order_date"), order.get("expected_completion")) or tz
+    hs_order_ref = str(order.get("hs_order_ref") or key)
     base: dict[str, Any] = {
         "provider": NAME,
-        "provider_ref": str(order.get("hs_order_ref") or key),
+        # all24's own number. A shipment registered by a third-party number answers with it too:
+        # a poll binds the answer to the shipment it asked about, not to this (hub.ingest).
+        "provider_ref": hs_order_ref,
+        "refs": {"hs_order_ref": hs_order_ref},
         "merchant_ref": str(order["order_ref_id"]) if order.get("order_ref_id") else None,
         "eta": optional_time(NAME, order.get("expected_completion"), tz, "expected_completion"),
     }
@@ -81,15 +92,20 @@ def _raise_reported_error(body: Mapping[str, Any]) -> None:
 
 
 def _pick_order(body: Mapping[str, Any], ref: str | None) -> tuple[str, Mapping[str, Any]]:
-    """The order keyed by ``ref``, else the one whose hs_order_ref is ``ref``, else the only one."""
+    """The order keyed by ``ref``, else the one whose hs_order_ref is ``ref``, else the only one.
+
+    A third-party ``ref`` (``<customer_id>:<tracking_number>``) is looked up by its tracking number.
+    """
     orders = {
         key: value for key, value in body.items() if key not in _META_KEYS and isinstance(value, Mapping)
     }
-    if ref and ref in orders:
-        return ref, orders[ref]
-    matching = [key for key, order in orders.items() if ref and order.get("hs_order_ref") == ref]
-    if len(matching) == 1:
-        return matching[0], orders[matching[0]]
+    number = ref.rpartition(":")[2] if ref else None
+    for wanted in dict.fromkeys(filter(None, (ref, number))):
+        if wanted in orders:
+            return wanted, orders[wanted]
+        matching = [key for key, order in orders.items() if order.get("hs_order_ref") == wanted]
+        if len(matching) == 1:
+            return matching[0], orders[matching[0]]
     if len(orders) == 1:
         return next(iter(orders.items()))
     if not orders:

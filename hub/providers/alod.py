@@ -23,9 +23,16 @@ from hub.errors import NormalizationError, ProviderError, UnreadableBody
 from hub.model.observation import EventType, Observation, ProviderStatus
 from hub.model.status import TERMINAL, Status, StatusTable
 from hub.providers._common import mapping, required, time
+from hub.providers.facts import PARCEL, ProviderFacts
 
 NAME = "alod"
 KINDS = ("tracking",)
+FACTS = ProviderFacts(
+    base_url="https://www.alod.net/mobile_api",
+    timezone="Asia/Riyadh",
+    credentials=("AUTHKEY", "USER_ID"),
+    poll=PARCEL,
+)
 
 # Keys are lower-cased, single-spaced status words. ALOD's own texts are the tracking trace;
 # the bare words are ``booking_status`` values (placed, timeout, delivered, cancelled).

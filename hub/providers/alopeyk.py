@@ -9,17 +9,26 @@ next one (event ids make the repeats harmless).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from hub.errors import NormalizationError, ProviderError
-from hub.model import times as timeparse
+from hub.model import times
 from hub.model.observation import Courier, EventType, Observation, ProviderStatus, Stop
 from hub.model.status import Status, StatusTable
 from hub.providers._common import location, mapping, optional_time, parse_json, required
+from hub.providers.facts import HYPERLOCAL, ProviderFacts
 
 NAME = "alopeyk"
 KINDS = ("webhook", "order")
+FACTS = ProviderFacts(
+    base_url="https://api.alopeyk.com",
+    timezone="Asia/Tehran",
+    credentials=("TOKEN",),
+    poll=replace(HYPERLOCAL, rate_limits="100/60,43200/86400"),
+    pushes=True,
+)
 
 STATUSES = StatusTable(
     NAME,
@@ -84,7 +93,7 @@ def normalize(payload: Any, *, kind: str, tz: tzinfo, ref: str | None = None) ->
     order_id = str(required(NAME, order, "id", "order"))
     status_word = str(required(NAME, order, "status", "order"))
     # Naive times (last_position_minimal, eta_minimal) take the offset the order's other times carry.
-    tz = timeparse.offset_in(*(order.get(key) for _, key in _FLOW), order.get("updated_at")) or tz
+    tz = times.offset_in(*(order.get(key) for _, key in _FLOW), order.get("updated_at")) or tz
     updated_at = optional_time(NAME, order.get("updated_at"), tz, "order.updated_at")
 
     base = {

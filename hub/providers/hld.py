@@ -17,13 +17,31 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from hub.errors import NormalizationError, ProviderError
-from hub.model import times as timeparse
+from hub.model import times
+from hub.model.flow import Flow
 from hub.model.observation import Courier, EventType, Location, Observation
 from hub.model.status import Status, StatusTable
-from hub.providers._common import location, mapping, optional_time, parse_json, required, status_change, time
+from hub.providers._common import (
+    current_status,
+    location,
+    mapping,
+    optional_time,
+    parse_json,
+    required,
+    status_change,
+    time,
+)
+from hub.providers.facts import HYPERLOCAL, ProviderFacts
 
 NAME = "hld"
 KINDS = ("tracking", "pusher:executive.location_updated", "pusher:hld.order.status_changed")
+FACTS = ProviderFacts(
+    base_url="https://delivery.alfast.in",
+    timezone="Asia/Kolkata",
+    credentials=("TOKEN", "PUSHER_KEY", "PUSHER_CLUSTER"),
+    poll=HYPERLOCAL,
+    pushes=True,
+)
 
 STATUSES = StatusTable(
     NAME,
@@ -45,9 +63,28 @@ STATUSES = StatusTable(
     },
 )
 
+# The documented flow (1 → 13 → 2 → 24 → 3 → (25) → 4 or 9 → 11; 17/7 cancel before
+# assignment; 10 rejects an assigned executive and the order is reassigned). It places a
+# current status HLD does not date, and says that 11 (Completed, "Final") confirms 4 and 9.
+FLOW = Flow(
+    {
+        "1": ("13", "2", "17", "7"),
+        "13": ("2", "17", "7"),
+        "2": ("24", "3", "10"),
+        "24": ("3", "10"),
+        "10": ("13", "2", "17", "7"),
+        "3": ("25", "4", "9"),
+        "25": ("4", "9"),
+        "4": ("11",),
+        "9": ("11",),
+    },
+    finals={"4": ("11",), "9": ("11",)},
+)
+
 # The order field that records when a status was reached. The tracking response's current
-# status may be missing from its real_time_updates; it then takes this field's time, or the
-# latest time the response knows when HLD keeps no field for that status (13, 24, 25, 10).
+# status may be missing from its real_time_updates; it then takes this field's time when that
+# is not older than the last update, else it is undated (HLD keeps no field for 13, 24, 25, 10,
+# and assigned_at may be the first of several assignments).
 _REACHED_AT = {
     "1": "created_at",
     "2": "assigned_at",
@@ -84,7 +121,7 @@ def _tracking(payload: Any, tz: tzinfo, token: str) -> list[Observation]:
     updates = data.get("real_time_updates", [])
     if not isinstance(updates, list):
         raise NormalizationError(NAME, f"data.real_time_updates must be a list, got {type(updates).__name__}")
-    tz = timeparse.offset_in(*_time_strings(data, updates)) or tz
+    tz = times.offset_in(*_time_strings(data, updates)) or tz
     executive: Mapping[str, Any] = data["executive"] if isinstance(data.get("executive"), Mapping) else {}
     base: dict[str, Any] = {
         "provider": NAME,
@@ -96,9 +133,10 @@ def _tracking(payload: Any, tz: tzinfo, token: str) -> list[Observation]:
     observations = [_update(update, index, tz, base) for index, update in enumerate(updates)]
     latest = _latest_time(data, observations, tz)
     code = required(NAME, data, "status", "tracking data")
-    if not any(str(o.provider_status.code) == str(code) for o in observations if o.provider_status):
-        reached_at = _reached_at(data, code, tz) or latest
-        observations.append(_status(code, data.get("status_text"), reached_at, None, base))
+    reached_at = _reached_at(data, code, tz)
+    current = current_status(STATUSES, observations, code, data.get("status_text"), reached_at, latest, base)
+    if current is not None:
+        observations.append(current)
     where = location(executive.get("current_location"))
     if where:
         observations.append(

@@ -24,6 +24,7 @@ from hub.registry import merchants
 from hub.registry.merchants import Merchant
 from hub.web.bodies import BodyTooLarge, read_capped
 from hub.web.errors import ApiError, error_response
+from hub.web.state import services
 
 
 async def alopeyk_webhook(request: Request) -> Response:
@@ -31,20 +32,20 @@ async def alopeyk_webhook(request: Request) -> Response:
     if merchant is None:
         raise ApiError(404, "no receiver at this URL")
     try:
-        body = await read_capped(request, request.app.state.settings.max_body_bytes)
+        body = await read_capped(request, services(request).settings.max_body_bytes)
     except BodyTooLarge as refusal:
         return await _refuse(request, refusal, refusal.partial, merchant.id)
     payload = Payload("alopeyk", "webhook", body, Channel.WEBHOOK, merchant_id=merchant.id, register=True)
     try:
         alopeyk.check_webhook(body)
     except NormalizationError as error:
-        ingestor: Ingestor = request.app.state.ingestor
+        ingestor: Ingestor = services(request).ingestor
         rejected = await ingestor.reject(payload, error)
         status, code = (400, "invalid_json") if rejected.unreadable else (422, "not_normalizable")
         return error_response(status, rejected.reason, code, deadletter_id=rejected.deadletter_id)
-    if request.app.state.settings.receive_inline:
-        return await _ingest_inline(request.app.state.ingestor, payload)
-    entry = await request.app.state.inbox.add(payload)
+    if services(request).settings.receive_inline:
+        return await _ingest_inline(services(request).ingestor, payload)
+    entry = await services(request).inbox.add(payload)
     return JSONResponse({"accepted": entry}, status_code=202)
 
 
@@ -65,11 +66,11 @@ async def _ingest_inline(ingestor: Ingestor, payload: Payload) -> Response:
 
 async def _merchant_by_secret(request: Request, secret: str) -> Merchant | None:
     """Cached briefly per process: a receiver's merchant is looked up on every webhook."""
-    cache: LRU[str, Merchant] = request.app.state.receiver_secrets
+    cache: LRU[str, Merchant] = services(request).receiver_secrets
     key = merchants.digest(secret)
     merchant = cache.get(key)
     if merchant is None:
-        merchant = await merchants.by_alopeyk_secret(request.app.state.redis, secret)
+        merchant = await merchants.by_alopeyk_secret(services(request).redis, secret)
         if merchant is not None:
             cache.put(key, merchant)
     return merchant
@@ -78,7 +79,7 @@ async def _merchant_by_secret(request: Request, secret: str) -> Merchant | None:
 async def _refuse(request: Request, refusal: ApiError, body: bytes, merchant_id: str) -> Response:
     """Keep what we were sent (an oversized body truncated) and say precisely why it was refused."""
     entry = await deadletter.add(
-        request.app.state.redis,
+        services(request).redis,
         provider="alopeyk",
         kind="webhook",
         channel=Channel.WEBHOOK.value,

@@ -27,12 +27,13 @@ from hub.receive.hld_channels.protocol import hld_token
 from hub.settings import Settings
 from hub.web.bodies import read_capped
 from hub.web.errors import ApiError
+from hub.web.state import services
 
 MAX_AGE_MS = 300_000  # what validate_webhook allows
 
 
 async def pusher_webhook(request: Request) -> Response:
-    settings: Settings = request.app.state.settings
+    settings: Settings = services(request).settings
     app, app_key, app_secret = _app(settings)
     body = await read_capped(request, settings.max_body_bytes)
     key = request.headers.get("X-Pusher-Key", "")
@@ -43,11 +44,11 @@ async def pusher_webhook(request: Request) -> Response:
     events = batch.get("events")
     if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
         raise ApiError(422, "'events' must be a list of objects", "malformed_webhook")
-    redis = request.app.state.redis
+    redis = services(request).redis
     counts = {"published": 0, "duplicates": 0, "dead_lettered": 0, "ignored": 0}
     try:
         for event in events:
-            await _ingest(request.app.state.ingestor, event, counts)
+            await _ingest(services(request).ingestor, event, counts)
             await metrics.inc(redis, "hub_pusher_webhook_events_total", kind=str(event.get("name")))
     except RedisError as exc:  # nothing half-accepted: Pusher retries, event ids drop what was recorded
         raise ApiError(503, f"event store unavailable ({type(exc).__name__}); retry the batch") from None
@@ -73,11 +74,11 @@ async def _ingest(ingestor: Ingestor, event: dict[str, Any], counts: dict[str, i
 
 def _app(settings: Settings) -> tuple[pusher.Pusher, str, str]:
     hld = settings.provider("hld")
-    key = settings.pusher_webhook_key or hld.credentials.get("pusher_key")
-    secret = settings.pusher_webhook_secret
+    key = settings.pusher.webhook_key or hld.credentials.get("pusher_key")
+    secret = settings.pusher.webhook_secret.reveal() if settings.pusher.webhook_secret else None
     if not (key and secret):
         raise ApiError(404, "Pusher webhooks are not configured here (HUB_PUSHER_WEBHOOK_SECRET)")
-    return pusher.Pusher(app_id=settings.pusher_webhook_app_id or "0", key=key, secret=secret), key, secret
+    return pusher.Pusher(app_id=settings.pusher.webhook_app_id or "0", key=key, secret=secret), key, secret
 
 
 def _refusal(app_key: str, app_secret: str, key: str, signature: str, body: bytes) -> ApiError:

@@ -30,7 +30,7 @@ from hub import keys
 from hub.infra.group_commit import GroupCommit
 from hub.infra.lru import LRU
 from hub.infra.redis_clients import run_scripts
-from hub.model.event import split_for_append
+from hub.model.event import ORDERING, CloudEvent, split_for_append
 from hub.settings import Settings
 
 _APPEND = """
@@ -38,7 +38,17 @@ local shipment, history, seen, outbox, events = KEYS[1], KEYS[2], KEYS[3], KEYS[
 local now_ms, lease_ms = tonumber(ARGV[1]), tonumber(ARGV[2])
 local shipment_id, trim_kind, trim_value = ARGV[3], ARGV[4], ARGV[5]
 
-local function append(id, head, body, etype, time_ms, status, location, courier, eta, merchant_ref, code)
+-- Whether the shipment's current code is one of ``codes`` (the flow's codes a change may not follow).
+local function current_in(codes, current_code)
+  if codes == '' or not current_code then return false end
+  for code in string.gmatch(codes, '[^\\31]+') do
+    if code == current_code then return true end
+  end
+  return false
+end
+
+local function append(id, head, body, etype, time_ms, status, location, courier, eta, merchant_ref, code,
+                      undated, cannot_follow)
   local known = redis.call('HGET', seen, id)
   if known then
     local lease = redis.call('ZSCORE', outbox, known)
@@ -56,6 +66,11 @@ local function append(id, head, body, etype, time_ms, status, location, courier,
   if is_status and code ~= '' and code == redis.call('HGET', shipment, 'status_code') then
     local current = redis.call('HGET', shipment, 'status_entry')
     redis.call('HSET', seen, id, current)
+    -- The same change, dated this time (a push after the poll that saw it undated): keep its time.
+    if undated ~= '1' and redis.call('HGET', shipment, 'status_undated') == '1'
+        and time_ms >= tonumber(redis.call('HGET', shipment, 'status_time_ms') or '-1') then
+      redis.call('HSET', shipment, 'status_time_ms', time_ms, 'status_undated', '')
+    end
     return 'duplicate', current, ''
   end
 
@@ -63,10 +78,23 @@ local function append(id, head, body, etype, time_ms, status, location, courier,
   local previous = redis.call('HGET', shipment, 'status')
   local stale, applied = 'false', false
   if is_status then
+    -- Dated changes are ordered by time. An undated one (time_ms is only a lower bound) is
+    -- ordered by the provider's flow: it applies unless the current code is one it cannot
+    -- follow, and takes the current status time if that is later. A dated change after an
+    -- undated current status must pass both tests. (docs/ordering.md)
     local current_ms = tonumber(redis.call('HGET', shipment, 'status_time_ms') or '-1')
-    if time_ms >= current_ms then
-      applied = true
-      redis.call('HSET', shipment, 'status', status, 'status_time_ms', time_ms, 'status_code', code)
+    local current_code = redis.call('HGET', shipment, 'status_code')
+    local behind = current_in(cannot_follow, current_code)
+    if undated == '1' then
+      applied = not behind
+      if time_ms < current_ms then time_ms = current_ms end
+    else
+      applied = time_ms >= current_ms
+      if behind and redis.call('HGET', shipment, 'status_undated') == '1' then applied = false end
+    end
+    if applied then
+      redis.call('HSET', shipment, 'status', status, 'status_time_ms', time_ms, 'status_code', code,
+        'status_undated', undated)
     else
       stale = 'true'
     end
@@ -102,11 +130,11 @@ local function append(id, head, body, etype, time_ms, status, location, courier,
 end
 
 -- ARGV[6..] holds the shipment's events, FIELDS values each, appended in order.
-local FIELDS = 11
+local FIELDS = 13
 local replies = {}
 for i = 6, #ARGV, FIELDS do
   local outcome, entry, event = append(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]),
-    ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9], ARGV[i + 10])
+    ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9], ARGV[i + 10], ARGV[i + 11], ARGV[i + 12])
   replies[#replies + 1] = outcome
   replies[#replies + 1] = entry
   replies[#replies + 1] = event
@@ -131,7 +159,7 @@ class Appended:
         return self.outcome in ("new", "republish")
 
     @property
-    def event(self) -> dict[str, Any] | None:
+    def event(self) -> CloudEvent | None:
         """The CloudEvent as appended (with its sequence), for published events."""
         return json.loads(self.event_json) if self.event_json else None
 
@@ -143,7 +171,7 @@ class Store:
         self.redis = redis
         self.settings = settings
         self._script = redis.register_script(_APPEND)
-        self._commit: GroupCommit[dict[str, Any], Appended] = GroupCommit(self._write)
+        self._commit: GroupCommit[CloudEvent, Appended] = GroupCommit(self._write)
         # Ids this process appended and published: a provider's resend of them needs no round trip.
         self._published: LRU[str, bool] = LRU(max_entries=200_000, ttl_s=3600)
 
@@ -151,7 +179,7 @@ class Store:
         """Whether this process appended and published ``event_id`` recently (no round trip)."""
         return event_id in self._published
 
-    async def append(self, events: list[dict[str, Any]]) -> list[Appended]:
+    async def append(self, events: list[CloudEvent]) -> list[Appended]:
         """Append ``events`` (in order); returns once they are on both streams."""
         known = [event["id"] in self._published for event in events]
         fresh = [event for event, seen in zip(events, known, strict=True) if not seen]
@@ -163,11 +191,11 @@ class Store:
             for event, seen in zip(events, known, strict=True)
         ]
 
-    async def _write(self, events: list[dict[str, Any]]) -> list[Appended]:
+    async def _write(self, events: list[CloudEvent]) -> list[Appended]:
         """One script call per shipment for all its events, one pipeline for them all."""
         now_ms = int(time.time() * 1000)
         inline = not isinstance(self.redis, RedisCluster)
-        by_shipment: dict[str, list[dict[str, Any]]] = {}
+        by_shipment: dict[str, list[CloudEvent]] = {}
         for event in events:
             by_shipment.setdefault(event["partitionkey"], []).append(event)
         calls = []
@@ -204,27 +232,30 @@ class Store:
 
     def _trim(self) -> tuple[str, int]:
         """How hub:events is trimmed: by age when configured, else by length (both approximate)."""
-        if self.settings.stream_max_age_s > 0:
-            return "MINID", int(time.time() * 1000) - self.settings.stream_max_age_s * 1000
-        return "MAXLEN", self.settings.stream_maxlen
+        if self.settings.stream.max_age_s > 0:
+            return "MINID", int(time.time() * 1000) - self.settings.stream.max_age_s * 1000
+        return "MAXLEN", self.settings.stream.maxlen
 
 
-def _args(event: dict[str, Any]) -> list[Any]:
+def _args(event: CloudEvent) -> list[Any]:
     """The script's FIELDS values for one event."""
     data = event["data"]
     head, body = split_for_append(event)
+    ordering = event.get(ORDERING)
     return [
         event["id"],
         head,
         body,
         event["type"],
-        _epoch_ms(event["time"]),
+        ordering["after_ms"] if ordering else _epoch_ms(event["time"]),
         data.get("status") or "",
         json.dumps(data["location"]) if data.get("location") else "",
         json.dumps(data["courier"]) if data.get("courier") else "",
         data.get("eta") or "",
         data.get("merchant_ref") or "",
         _code(event),
+        "1" if ordering and ordering["undated"] else "",
+        "\x1f".join(ordering["cannot_follow"]) if ordering else "",
     ]
 
 
@@ -233,10 +264,10 @@ def _triples(reply: list[Any]) -> list[tuple[str, str, str]]:
     return [(items[i], items[i + 1], items[i + 2]) for i in range(0, len(items), 3)]
 
 
-def _code(event: dict[str, Any]) -> str:
+def _code(event: CloudEvent) -> str:
     """The provider's status code of a status change, as the script compares it."""
-    provider_status = event["data"].get("provider_status") or {}
-    code = provider_status.get("code")
+    provider_status = event["data"]["provider_status"]
+    code = provider_status["code"] if provider_status else None
     return "" if event["type"] != "shipment.status_changed" or code is None else f"{code}"
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hmac
-
 from starlette.requests import Request
 
 from hub.registry import merchants
 from hub.registry.merchants import Merchant
 from hub.web.errors import ApiError
+from hub.web.state import services
 
 
 def bearer(request: Request) -> str:
@@ -19,15 +18,15 @@ def bearer(request: Request) -> str:
 
 
 def require_admin(request: Request) -> None:
-    expected = request.app.state.settings.admin_token
+    expected = services(request).settings.admin_token
     if not expected:
         raise ApiError(403, "admin API is disabled: set HUB_ADMIN_TOKEN to enable it")
-    if not hmac.compare_digest(bearer(request).encode(), expected.encode()):
+    if not expected.matches(bearer(request)):
         raise ApiError(401, "invalid admin token")
 
 
 async def require_merchant(request: Request) -> Merchant:
-    merchant = await merchants.by_api_key(request.app.state.redis, bearer(request))
+    merchant = await merchants.by_api_key(services(request).redis, bearer(request))
     if merchant is None:
         raise ApiError(401, "invalid API key")
     return merchant

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 
 from hub.web.errors import ApiError
+from hub.web.state import services
 
 
 class BodyTooLarge(ApiError):
@@ -40,7 +41,7 @@ def parse_object(body: bytes) -> dict[str, Any]:
 
 
 async def read_object(request: Request) -> dict[str, Any]:
-    return parse_object(await read_capped(request, request.app.state.settings.max_body_bytes))
+    return parse_object(await read_capped(request, services(request).settings.max_body_bytes))
 
 
 def string_field(body: dict[str, Any], name: str, *, required: bool = True) -> str | None:

@@ -8,6 +8,7 @@ derived from endpoint and event, so handling an entry twice creates nothing twic
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import logging
@@ -17,10 +18,12 @@ from typing import Any
 from redis.asyncio import Redis
 
 from hub import keys
-from hub.infra import metrics, poison
+from hub.infra import metrics, runtime
 from hub.infra.group_consumer import GroupConsumer
+from hub.ingest import poison
 from hub.settings import Settings
 from hub.webhooks.endpoints import Endpoint, EndpointCache
+from hub.webhooks.kick import Kicker
 from hub.webhooks.matching import subscribers
 from hub.webhooks.queue import Deliveries
 
@@ -29,6 +32,11 @@ log = logging.getLogger(__name__)
 READ_COUNT = 200
 
 Kick = Callable[[], Awaitable[None]]
+
+
+def main(settings: Settings, args: argparse.Namespace) -> int:
+    """``hub dispatcher``: runs until SIGTERM or SIGINT (``hub worker`` sends the deliveries)."""
+    return runtime.serve(settings, lambda redis: Dispatcher(redis, settings, kick=Kicker(settings)))
 
 
 class Dispatcher:
@@ -40,13 +48,13 @@ class Dispatcher:
             redis,
             keys.EVENTS,
             keys.WEBHOOK_GROUP,
-            reclaim_idle_ms=settings.webhook_reclaim_idle_ms,
+            reclaim_idle_ms=settings.webhook.reclaim_idle_ms,
             name=name,
             read_count=READ_COUNT,
             take_over_at_start=True,  # a restarted dispatcher's predecessor's entries go first
         )
         self.name = self.consumer.name
-        self.deliveries = Deliveries(redis, settings.webhook_retention_s)
+        self.deliveries = Deliveries(redis, settings.webhook.retention_s)
         self.endpoints = EndpointCache(redis)
 
     async def ensure_group(self) -> None:
@@ -54,7 +62,11 @@ class Dispatcher:
         await self.consumer.ensure_group()
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.consumer.run(stop, self.handle)
+        try:
+            await self.consumer.run(stop, self.handle)
+        finally:
+            if isinstance(self.kick, Kicker):
+                await self.kick.aclose()
 
     async def step(self, block_ms: int) -> int:
         """Read new entries once (waiting up to ``block_ms``) and handle them; returns how many."""

@@ -119,6 +119,19 @@ async def listing(redis: Redis, merchant_id: str | None = None) -> list[Endpoint
     return sorted(found, key=lambda e: e.created_ms)
 
 
+async def count_by_state(redis: Redis) -> dict[str, int]:
+    """How many endpoints are in each state (every state listed, 0 when none)."""
+    ids = sorted(await redis.smembers(keys.WEBHOOK_ENDPOINTS))
+    pipe = redis.pipeline(transaction=False)
+    for endpoint_id in ids:
+        pipe.hget(keys.webhook_endpoint(endpoint_id), "state")
+    counts = dict.fromkeys((state.value for state in State), 0)
+    for state in await pipe.execute():
+        if state in counts:
+            counts[state] += 1
+    return counts
+
+
 async def save(redis: Redis, endpoint: Endpoint, **changes: Any) -> Endpoint:
     """Store only the changed fields, so concurrent writers of other fields do not collide."""
     key = keys.webhook_endpoint(endpoint.id)

@@ -22,8 +22,9 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from hub.errors import ConfigError
-from hub.infra import metrics, poison
+from hub.infra import metrics
 from hub.infra.redis_clients import connect
+from hub.ingest import poison
 from hub.settings import Settings
 from hub.webhooks import endpoints, guard, notices, sender
 from hub.webhooks.delivery import Delivery, Status, now_ms, parse
@@ -62,9 +63,9 @@ class DeliveryEngine:
     def __init__(self, redis: Redis, settings: Settings, rng: random.Random | None = None) -> None:
         self.redis = redis
         self.settings = settings
-        self.deliveries = Deliveries(redis, settings.webhook_retention_s)
+        self.deliveries = Deliveries(redis, settings.webhook.retention_s)
         self.endpoints = EndpointCache(redis)
-        self.box = SecretBox(settings.webhook_master_keys)
+        self.box = SecretBox(tuple(key.reveal() for key in settings.webhook.master_keys))
         self.allowed = guard.allowlist(settings)
         self.rng = rng or random.Random()
         self.clients = sender.Clients(settings, self.allowed)
@@ -94,7 +95,7 @@ class DeliveryEngine:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), ERROR_BACKOFF_S)
             if self._tasks:
-                await asyncio.wait(self._tasks, timeout=self.settings.webhook_total_timeout_s + 1)
+                await asyncio.wait(self._tasks, timeout=self.settings.webhook.total_timeout_s + 1)
         finally:
             await self.clients.aclose()
             await self.metrics.close()
@@ -112,14 +113,14 @@ class DeliveryEngine:
 
     async def _claim_and_start(self) -> int:
         self._wake.clear()
-        free = self.settings.webhook_worker_concurrency - len(self._tasks)
+        free = self.settings.webhook.worker_concurrency - len(self._tasks)
         if free <= 0:
             return 0
         claimed, self._next_due_ms = await self.deliveries.claim(
             min(free, CLAIM_BATCH),
-            self.settings.webhook_lease_s,
-            self.settings.webhook_max_in_flight,
-            self.settings.webhook_max_per_s,
+            self.settings.webhook.lease_s,
+            self.settings.webhook.max_in_flight,
+            self.settings.webhook.max_per_s,
         )
         if not claimed:
             return 0
@@ -153,7 +154,7 @@ class DeliveryEngine:
             log.error("delivery task failed", exc_info=task.exception())
         # A lane may have moved on: claim again, but when busy only once a quarter of the
         # slots are free, so claims come in batches rather than one round trip per delivery.
-        concurrency = self.settings.webhook_worker_concurrency
+        concurrency = self.settings.webhook.worker_concurrency
         if concurrency - len(self._tasks) >= max(1, concurrency // 4):
             self._wake.set()
 
@@ -162,7 +163,7 @@ class DeliveryEngine:
             await asyncio.sleep(0)  # let tasks run, then claim again
             return
         timeout_s = POLL_INTERVAL_S
-        if len(self._tasks) < self.settings.webhook_worker_concurrency and self._next_due_ms is not None:
+        if len(self._tasks) < self.settings.webhook.worker_concurrency and self._next_due_ms is not None:
             # As the last claim saw it; what others queue since comes with a wake-up or the poll.
             timeout_s = min(timeout_s, max(MIN_SLEEP_S, (self._next_due_ms - now_ms()) / 1000))
         stopper = asyncio.ensure_future(stop.wait())
@@ -242,7 +243,8 @@ class DeliveryEngine:
         if attempt.status is not None:
             common["last_status"] = attempt.status
         record = {"attempt": number, **attempt.to_json()}
-        self.metrics.add("hub_webhook_attempts_total", outcome="succeeded" if attempt.ok else "failed")
+        outcome = "succeeded" if attempt.ok else "refused" if attempt.unsafe else "failed"
+        self.metrics.add("hub_webhook_attempts_total", outcome=outcome)
         if attempt.ok:
             await self.deliveries.finish(
                 delivery,
@@ -262,6 +264,10 @@ class DeliveryEngine:
         if attempt.status == 410:
             await self._disable(endpoint, "the endpoint answered 410 Gone")
             await self._give_up(delivery, "410 Gone: endpoint disabled", record, **common)
+            return
+        if attempt.unsafe:  # the guard refused the address: a retry would be refused too
+            await self._give_up(delivery, attempt.error or "refused", record, **common)
+            await self._note_failure(endpoint)
             return
         wait_s = next_wait_s(number - delivery.cycle_start, attempt.failure, self.settings, self.rng)
         if wait_s is None:
@@ -292,7 +298,7 @@ class DeliveryEngine:
             await endpoints.set_failing_since(self.redis, endpoint.id, now_ms())
             return
         failing_s = (now_ms() - endpoint.failing_since_ms) / 1000
-        if failing_s >= self.settings.webhook_disable_after_s:
+        if failing_s >= self.settings.webhook.disable_after_s:
             await self._disable(endpoint, f"failing continuously for {int(failing_s)} s")
 
     async def _disable(self, endpoint: Endpoint, reason: str) -> None:

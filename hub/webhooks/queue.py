@@ -21,8 +21,8 @@ from typing import Any, NamedTuple
 
 from hub import keys
 from hub.errors import NotFound
-from hub.infra import poison
 from hub.infra.redis_clients import is_cluster, run_scripts
+from hub.ingest import poison
 from hub.webhooks import queue_scripts
 from hub.webhooks.delivery import Delivery, Status, delivery_id, now_ms, parse
 
@@ -167,6 +167,15 @@ class Deliveries:
         for partition in PARTITIONS:
             pipe.zcard(keys.webhook_due(partition))
         return sum(await pipe.execute())
+
+    async def overdue(self) -> tuple[int, float]:
+        """Lane heads due by now (waiting for a worker to claim them) and how late the oldest is, s."""
+        now = now_ms()
+        oldest_ms = min((due_ms for due_ms in (await self._heads()).values()), default=now)
+        pipe = self.redis.pipeline(transaction=False)
+        for partition in PARTITIONS:
+            pipe.zcount(keys.webhook_due(partition), "-inf", now)
+        return sum(await pipe.execute()), max(0.0, (now - oldest_ms) / 1000)
 
     async def finish(
         self,

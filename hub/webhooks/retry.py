@@ -21,16 +21,16 @@ class Failure:
 
 def next_wait_s(attempt: int, failure: Failure, settings: Settings, rng: random.Random) -> float | None:
     """Seconds to wait after failed ``attempt`` (1-based); None once the schedule is exhausted."""
-    schedule = settings.webhook_retry_schedule_s
+    schedule = settings.webhook.retry_schedule_s
     if attempt > len(schedule):
         return None
-    jitter = settings.webhook_retry_jitter
+    jitter = settings.webhook.retry_jitter
     wait_s = schedule[attempt - 1] * rng.uniform(1 - jitter, 1 + jitter)
     if failure.timed_out or failure.status == 429:
-        wait_s = max(wait_s, settings.webhook_throttled_min_wait_s)
+        wait_s = max(wait_s, settings.webhook.throttled_min_wait_s)
     asked_s = retry_after_s(failure.retry_after)
     if asked_s is not None:
-        wait_s = max(wait_s, min(asked_s, settings.webhook_retry_after_max_s))
+        wait_s = max(wait_s, min(asked_s, settings.webhook.retry_after_max_s))
     return wait_s
 
 

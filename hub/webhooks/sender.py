@@ -25,6 +25,7 @@ class Attempt:
     error: str | None = None
     timed_out: bool = False
     retry_after: str | None = None
+    unsafe: bool = False  # refused by the SSRF guard: retrying would be refused the same way
 
     @property
     def ok(self) -> bool:
@@ -35,7 +36,7 @@ class Attempt:
         return Failure(self.status, self.timed_out, self.retry_after)
 
     def to_json(self) -> dict[str, Any]:
-        return {key: value for key, value in asdict(self).items() if key != "retry_after"}
+        return {key: value for key, value in asdict(self).items() if key not in ("retry_after", "unsafe")}
 
 
 POOL_CONNECTIONS = 32  # per endpoint, when HUB_WEBHOOK_MAX_IN_FLIGHT sets no limit
@@ -53,9 +54,9 @@ class Clients:
     def __init__(self, settings: Settings, allowed: list[guard.Network]) -> None:
         self.settings = settings
         self.allowed = allowed
-        self.size = settings.webhook_max_in_flight or POOL_CONNECTIONS
+        self.size = settings.webhook.max_in_flight or POOL_CONNECTIONS
         self.timeout = aiohttp.ClientTimeout(
-            total=settings.webhook_total_timeout_s, sock_connect=settings.webhook_connect_timeout_s
+            total=settings.webhook.total_timeout_s, sock_connect=settings.webhook.connect_timeout_s
         )
         self._by_endpoint: dict[str, aiohttp.ClientSession] = {}
 
@@ -103,7 +104,7 @@ async def send(
         guard.check_url(url, settings)
         guard.check_literal(url, allowed)
         async with session.post(url, data=body.encode(), headers=headers, allow_redirects=False) as response:
-            head = await _read_capped(response.content, settings.webhook_response_cap_bytes)
+            head = await _read_capped(response.content, settings.webhook.response_cap_bytes)
         return attempt(
             status=response.status,
             body=head.decode("utf-8", "replace"),
@@ -111,7 +112,7 @@ async def send(
             error=None if 200 <= response.status < 300 else f"HTTP {response.status}",
         )
     except guard.UnsafeUrl as exc:
-        return attempt(error=f"refused: {exc}")
+        return attempt(error=f"refused: {exc}", unsafe=True)
     except TimeoutError:
         return attempt(error="timed out", timed_out=True)
     except aiohttp.ClientError as exc:

@@ -74,6 +74,8 @@ def poller_env(redis_url: str, emulators: Emulators, **overrides: str) -> dict[s
         env[prefix + "POLL_INTERVAL_S"] = "0.3"
         env[prefix + "POLL_IDLE_INTERVAL_S"] = "0.3"
         env[prefix + "POLL_NEAR_ETA_INTERVAL_S"] = "0.3"
+        env[prefix + "POLL_FINAL_INTERVAL_S"] = "0.3"
+        env[prefix + "POLL_FINAL_WAIT_S"] = "30"
     env.update(
         HUB_POLL_RECONCILE_AFTER_S="0.5",
         HUB_POLL_BACKOFF_BASE_S="0.2",

@@ -251,3 +251,40 @@ def test_alclient_flow_of_the_readme_maps_in_order() -> None:
 def test_alclient_unknown_kind_is_refused() -> None:
     with pytest.raises(NormalizationError, match="unknown payload kind"):
         alclient.normalize({}, kind="webhook", tz=KOLKATA)
+
+
+def test_alclient_status_that_comes_back_is_reported_again() -> None:
+    # 2 Assigned → 3 Pickup Pending → 2 Assigned again (another courier), set at updated_at.
+    payload = load("tracking_assumed_shape.json")
+    payload["data"].update(
+        status=2, status_text="Assigned", updated_at="2026-04-05T09:00:00+05:30", current_location=None
+    )
+    payload["data"]["status_history"] = payload["data"]["status_history"][:3]
+
+    statuses = track(payload)
+
+    assert [(o.provider_status.code, o.time, o.undated) for o in statuses[-2:]] == [
+        (3, at("2026-04-05T03:15:00"), False),
+        (2, at("2026-04-05T03:30:00"), False),
+    ]
+
+
+def test_alclient_status_that_comes_back_without_a_newer_time_is_undated() -> None:
+    payload = load("tracking_assumed_shape.json")
+    payload["data"].update(status=2, status_text="Assigned", current_location=None)
+    del payload["data"]["updated_at"]
+    payload["data"]["status_history"] = payload["data"]["status_history"][:3]
+
+    current = track(payload)[-1]
+
+    assert (current.provider_status.code, current.undated, current.time) == (
+        2,
+        True,
+        at("2026-04-05T03:15:00"),
+    )
+
+
+def test_alclient_current_status_equal_to_the_newest_entry_is_not_repeated() -> None:
+    statuses = [o for o in track(load("tracking_assumed_shape.json")) if o.type == EventType.STATUS_CHANGED]
+
+    assert [o.provider_status.code for o in statuses] == [1, 2, 3, 4]

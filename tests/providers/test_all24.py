@@ -137,6 +137,20 @@ def test_all24_third_party_lookup_finds_the_single_order_by_any_key() -> None:
     assert observations[0].provider_ref == "HSBY37H7"
 
 
+def test_all24_third_party_ref_picks_its_order_by_the_tracking_number_among_several() -> None:
+    # A shipment registered as <customer_id>:<tracking_number> (docs/poller.md) is asked about
+    # by that number; all24's own number stays beside it in refs.
+    payload = load("tracking.json")
+    other = copy.deepcopy(payload["HSBY37H7"])
+    other.update(hs_order_ref="HSOTHER1", order_ref_id="999")
+    payload["TP-000123"] = payload.pop("HSBY37H7")
+    payload["HSOTHER1"] = other
+
+    observations = track(payload, ref="12345:TP-000123")
+
+    assert {(o.merchant_ref, o.refs["hs_order_ref"]) for o in observations} == {("123abc1", "HSBY37H7")}
+
+
 def test_all24_order_is_picked_by_ref_among_several() -> None:
     payload = load("tracking.json")
     other = copy.deepcopy(payload["HSBY37H7"])

@@ -81,11 +81,67 @@ def test_hld_status_25_missing_from_table_maps_to_out_for_delivery() -> None:
     assert from_tracking.provider_status == from_pusher.provider_status == ProviderStatus(25, "On the Way")
 
 
-def test_hld_current_status_not_in_updates_takes_the_latest_known_time() -> None:
-    # 25 has no timestamp field of its own: the latest time in the response (pickup, 10:48) is used.
-    current = track(load("tracking_on_the_way.json"))[3]
+def test_hld_current_status_not_in_updates_is_undated_anchored_at_the_latest_known_time() -> None:
+    # 25 has no timestamp field of its own: HLD does not say when it was reached. The latest
+    # time the response knows (pickup, 10:48) is only a lower bound, and the observation says so.
+    observations = track(load("tracking_on_the_way.json"))
+    current = observations[3]
 
-    assert current.time == at("2026-04-04T10:48:00")
+    assert (current.time, current.undated) == (at("2026-04-04T10:48:00"), True)
+    assert not any(o.undated for o in observations[:3])
+
+
+def test_hld_delivered_without_completed_at_is_undated_not_dated_at_pickup() -> None:
+    # The issue's case: 4 (Delivered) in the tracking response, completed_at null.
+    payload = load("tracking_on_the_way.json")
+    payload["data"].update(status=4, status_text="Delivered")
+
+    current = [o for o in track(payload) if o.type == EventType.STATUS_CHANGED][-1]
+
+    assert (current.status, current.provider_status, current.undated) == (
+        Status.DELIVERED,
+        ProviderStatus(4, "Delivered"),
+        True,
+    )
+
+
+def rejected_and_reassigned(**data: Any) -> Any:
+    """2 → 10 → 2: the executive rejected at 10:36 and the order was reassigned (current 2)."""
+    payload = load("tracking_on_the_way.json")
+    rejected = {"status": 10, "timestamp": "2026-04-04T10:36:00Z", "location": {"lat": 18.95, "lng": 72.83}}
+    updates = [*payload["data"]["real_time_updates"][:2], rejected]
+    payload["data"].update(
+        status=2,
+        status_text="ExecutiveAssigned",
+        pickup_completed_at=None,
+        real_time_updates=updates,
+        executive=None,
+        **data,
+    )
+    return payload
+
+
+def test_hld_status_that_comes_back_is_reported_again() -> None:
+    statuses = [o for o in track(rejected_and_reassigned()) if o.type == EventType.STATUS_CHANGED]
+
+    assert [(o.provider_status.code, o.status) for o in statuses if o.provider_status] == [
+        (1, Status.PENDING),
+        (2, Status.COURIER_ASSIGNED),
+        (10, Status.SEARCHING_COURIER),
+        (2, Status.COURIER_ASSIGNED),
+    ]
+    # assigned_at (10:33) dates the first assignment, not this one: the second 2 is undated.
+    assert (statuses[-1].undated, statuses[-1].time) == (True, at("2026-04-04T10:36:00"))
+
+
+def test_hld_status_that_comes_back_takes_its_field_when_it_is_newer() -> None:
+    statuses = track(rejected_and_reassigned(assigned_at="2026-04-04T10:39:00Z"))
+
+    assert (statuses[-1].provider_status.code, statuses[-1].undated, statuses[-1].time) == (
+        2,
+        False,
+        at("2026-04-04T10:39:00"),
+    )
 
 
 def test_hld_current_status_takes_its_own_timestamp_field() -> None:

@@ -91,7 +91,7 @@ async def _is(value: bool) -> bool:
 
 def test_pusher_settings_come_from_the_environment_with_actionable_errors() -> None:
     settings = Settings.from_env({"HUB_PUSHER_HOST": "ws://127.0.0.1:1", "HUB_PUSHER_COALESCE_MS": "0"})
-    assert (settings.pusher_host, settings.pusher_coalesce_ms) == ("ws://127.0.0.1:1", 0)
-    assert settings.pusher_channels_per_connection == 100
+    assert (settings.pusher.host, settings.pusher.coalesce_ms) == ("ws://127.0.0.1:1", 0)
+    assert settings.pusher.channels_per_connection == 100
     with pytest.raises(ConfigError, match="HUB_PUSHER_LEASE_TTL_MS"):
         Settings.from_env({"HUB_PUSHER_LEASE_TTL_MS": "soon"})

@@ -17,7 +17,7 @@ from hub.api.app import create_app
 from hub.infra import metrics
 from hub.ingest import deadletter
 from hub.registry import shipments
-from hub.settings import Settings
+from hub.settings import Secret, Settings
 from tests.pusher.conftest import location_event, status_event, stream_events
 from tests.servers import ServerThread
 
@@ -27,7 +27,7 @@ KEY, SECRET = "relay-key", "relay-secret"
 @pytest.fixture
 def relay_server(settings: Settings, redis: Redis) -> Iterator[ServerThread]:
     configured = settings.replace(
-        pusher_webhook_app_id="77", pusher_webhook_key=KEY, pusher_webhook_secret=SECRET
+        pusher_webhook_app_id="77", pusher_webhook_key=KEY, pusher_webhook_secret=Secret(SECRET)
     )
     with ServerThread(lambda url: create_app(configured.replace(public_url=url))) as server:
         yield server

@@ -39,7 +39,7 @@ def wh_settings(settings: Settings) -> Settings:
     """Loopback allowed, a compressed retry schedule and short timeouts."""
     env = {
         "HUB_REDIS_URL": settings.redis_url or "",
-        "HUB_ADMIN_TOKEN": settings.admin_token or "",
+        "HUB_ADMIN_TOKEN": settings.admin_token.reveal() if settings.admin_token else "",
         "HUB_WEBHOOK_ALLOW_HTTP": "1",
         "HUB_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
         "HUB_WEBHOOK_RETRY_SCHEDULE_S": FAST_SCHEDULE,
@@ -158,7 +158,7 @@ class Hub:
         self.redis = redis
         self.settings = settings
         self.store = Store(redis, settings)
-        self.box = SecretBox(settings.webhook_master_keys)
+        self.box = SecretBox(tuple(key.reveal() for key in settings.webhook.master_keys))
         self.engine = DeliveryEngine(redis, settings)
         self.stop = asyncio.Event()
 
@@ -241,5 +241,5 @@ def sequences(received: list[Received], shipment_id: str) -> list[int]:
 
 
 async def delivery_status(hub: Hub, endpoint_id: str) -> list[str]:
-    found, _ = await Deliveries(hub.redis, hub.settings.webhook_retention_s).page(endpoint_id, limit=200)
+    found, _ = await Deliveries(hub.redis, hub.settings.webhook.retention_s).page(endpoint_id, limit=200)
     return [d.status.value for d in found]

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from hub import keys
 from hub.api.app import create_app
-from hub.settings import Settings
+from hub.settings import Secret, Settings
 from tests.conftest import admin_headers, bearer, create_merchant
 from tests.servers import ServerThread
 from tests.webhooks.conftest import Hub, Receiver, eventually
@@ -22,7 +22,7 @@ MASTER_KEY = "hJ8n0cW6JtJ1rA3Vm2W2nqkz7eC2YlX0m3eL1Tq8D0Y="
 
 @pytest.fixture
 def api_settings(wh_settings: Settings) -> Settings:
-    return wh_settings.replace(webhook_master_keys=(MASTER_KEY,))
+    return wh_settings.replace(webhook_master_keys=(Secret(MASTER_KEY),))
 
 
 @pytest.fixture

@@ -80,7 +80,7 @@ async def test_429_with_retry_after_and_timeouts_wait_longer_before_the_next_try
     ep_s = await hub.endpoint(slow, url_s)
     await hub.emit("shp_1")
 
-    deliveries = Deliveries(hub.redis, hub.settings.webhook_retention_s)
+    deliveries = Deliveries(hub.redis, hub.settings.webhook.retention_s)
     for endpoint, min_wait_ms, first_error in ((ep_t, 2000, "HTTP 429"), (ep_s, 1000, "timed out")):
         await eventually(lambda e=endpoint: _succeeded(hub, e.id), 30, f"delivery to {endpoint.url}")
         (delivery,), _ = await deliveries.page(endpoint.id, limit=10)

@@ -24,7 +24,7 @@ async def test_a_late_repeated_finish_does_not_make_the_next_leased_delivery_due
     rig = Hub(redis, wh_settings)
     endpoint, _ = await _endpoint(rig)
     first, second = await rig.emit("shp_1", count=2)
-    queue = Deliveries(redis, wh_settings.webhook_retention_s)
+    queue = Deliveries(redis, wh_settings.webhook.retention_s)
     await queue.create_many([(endpoint, "mer_a", first), (endpoint, "mer_a", second)])
 
     claimed, _ = await queue.claim(10, LEASE_S, 0, 0)

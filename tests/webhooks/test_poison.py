@@ -92,7 +92,7 @@ async def test_a_delivery_that_fails_on_its_data_is_dead_lettered_and_its_neighb
     emitted = await rig.emit("shp_2", count=3)
 
     await eventually(lambda: {e["id"] for e in emitted} <= set(good.accepted_ids()), 20, "the good endpoint")
-    queue = Deliveries(redis, rig.settings.webhook_retention_s)
+    queue = Deliveries(redis, rig.settings.webhook.retention_s)
     ids = [delivery_id(broken.id, e["id"]) for e in emitted]
 
     async def all_failed() -> bool:

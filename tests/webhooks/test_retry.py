@@ -36,7 +36,7 @@ def test_retry_after_is_honoured_in_seconds_or_as_a_date_but_capped() -> None:
     wait_s = next_wait_s(1, Failure(503, retry_after="120"), DEFAULTS, rng)
     assert wait_s == 120
     capped = next_wait_s(1, Failure(429, retry_after="9999999"), DEFAULTS, rng)
-    assert capped == DEFAULTS.webhook_retry_after_max_s
+    assert capped == DEFAULTS.webhook.retry_after_max_s
     now = datetime(2026, 4, 4, 10, 0, tzinfo=UTC)
     assert retry_after_s(format_datetime(now + timedelta(minutes=3), usegmt=True), now) == 180
     assert retry_after_s("soon") is None and retry_after_s(None) is None

@@ -1,12 +1,17 @@
 """all24 emulator: ``GET /v1/tracking/orders`` with Basic auth, history newest first.
 
-Times are written as all24 writes them: ``event_time`` naive Bangkok time, the order
-date with its ``+07:00``.
+A third-party lookup (``tracking_number`` + ``customer_id``) is its own shipment, scripted
+under ``<customer_id>:<tracking_number>``; its answer is keyed by, and carries, all24's own
+number (``hs_order_ref``), as a real third-party lookup does.
+
+Times are written as all24 writes them: ``event_time`` naive Bangkok time, the order date
+with its ``+07:00``.
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -35,12 +40,17 @@ def app(step_s: float = DEFAULT_STEP_S) -> Starlette:
     async def track(request: Request) -> Response:
         if not request.headers.get("authorization", "").startswith("Basic "):
             return _json({"response_code": 401, "error_codes": []}, 401)
-        ref = request.query_params.get("all24_tracking_number") or request.query_params.get("tracking_number")
+        params = request.query_params
+        number, customer_id = params.get("tracking_number"), params.get("customer_id")
+        ref = params.get("all24_tracking_number") or (
+            f"{customer_id}:{number}" if number and customer_id else None
+        )
         if not ref:
             return _json({"response_code": 400, "error_codes": [1000]}, 400)
-        if ref.startswith("missing"):
+        if ref.rpartition(":")[2].startswith("missing"):
             return _json({"response_code": 400, "error_codes": [1350]}, 400)
-        return _json({ref: _order(emulator.shipment(ref)), "response_code": 200, "error_codes": []})
+        order = _order(emulator.shipment(ref))
+        return _json({str(order["hs_order_ref"]): order, "response_code": 200, "error_codes": []})
 
     return create_app(emulator, [Route("/v1/tracking/orders", track, methods=["GET"])])
 
@@ -56,10 +66,12 @@ def _order(shipment: Scripted) -> dict[str, object]:
         }
         for r in reversed(shipment.reached())
     ]
+    customer_id, _, number = shipment.ref.rpartition(":")
     return {
         "origin_order_date": local(shipment.time_of(0), BANGKOK_H).isoformat(timespec="seconds"),
-        "order_ref_id": f"shop-{shipment.ref}",
-        "hs_order_ref": shipment.ref,
+        "order_ref_id": f"shop-{number}",
+        # A third party's number (customer_id:number) is answered with all24's own number.
+        "hs_order_ref": f"HS{zlib.crc32(shipment.ref.encode()):08X}" if customer_id else number,
         "history": history,
     }
 

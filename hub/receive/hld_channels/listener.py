@@ -13,7 +13,6 @@ import contextlib
 import itertools
 import logging
 import zlib
-from typing import Any
 
 import httpx
 from redis.asyncio import Redis
@@ -48,7 +47,7 @@ class Listener:
     def __init__(self, redis: Redis, settings: Settings, *, worker_id: str | None = None) -> None:
         hld = settings.provider("hld")
         self.key = hld.credentials.get("pusher_key")
-        host = settings.pusher_host or (
+        host = settings.pusher.host or (
             protocol.cluster_host(hld.credentials["pusher_cluster"])
             if "pusher_cluster" in hld.credentials
             else None
@@ -62,9 +61,9 @@ class Listener:
         self.settings = settings
         self.ingestor = Ingestor(redis, settings)
         self.worker_id = worker_id or new_worker_id()
-        self.leases = Leases(redis, self.worker_id, settings.pusher_lease_ttl_ms)
+        self.leases = Leases(redis, self.worker_id, settings.pusher.lease_ttl_ms)
         self._reporter = f"pusher:{self.worker_id}"
-        self.coalescer = Coalescer(settings.pusher_coalesce_ms / 1000, self._ingest_location)
+        self.coalescer = Coalescer(settings.pusher.coalesce_ms / 1000, self._ingest_location)
         self.active: dict[str, str] = {}  # shipment id -> tracking token, every active HLD shipment
         self.workers: list[str] = []
         self.connections: list[Connection] = []
@@ -78,7 +77,7 @@ class Listener:
         """Run until cancelled; raises :class:`~hub.pusher.connection.PusherRefused` when refused for good."""
         self.refused = asyncio.get_running_loop().create_future()
         self._shards = [asyncio.Queue(1000) for _ in range(INGEST_SHARDS)]
-        timeout = httpx.Timeout(self.settings.pusher_gapfill_timeout_ms / 1000, connect=5.0)
+        timeout = httpx.Timeout(self.settings.pusher.gapfill_timeout_ms / 1000, connect=5.0)
         try:
             async with httpx.AsyncClient(timeout=timeout) as http, asyncio.TaskGroup() as tasks:
                 self.workers = await self.leases.renew()
@@ -86,7 +85,7 @@ class Listener:
                 await self._reconcile()
                 for shard in self._shards:
                     tasks.create_task(self._ingest_worker(shard))
-                for _ in range(self.settings.pusher_gapfill_concurrency):
+                for _ in range(self.settings.pusher.gapfill_concurrency):
                     tasks.create_task(self._gapfill_worker(http))
                 tasks.create_task(self._follow())
                 tasks.create_task(self._renew_leases())
@@ -113,7 +112,7 @@ class Listener:
         await metrics.inc(self.redis, "hub_pusher_reconciles_total")
 
     async def _hold(self, token: str) -> None:
-        per_connection = self.settings.pusher_channels_per_connection
+        per_connection = self.settings.pusher.channels_per_connection
         connection = next((c for c in self.connections if len(c.channels) < per_connection), None)
         if connection is None:
             connection = self._connect()
@@ -136,9 +135,9 @@ class Listener:
             self.redis,
             on_event=self._on_event,
             on_subscribed=self._on_subscribed,
-            pong_timeout_s=self.settings.pusher_pong_timeout_ms / 1000,
-            backoff_min_ms=self.settings.pusher_backoff_min_ms,
-            backoff_max_ms=self.settings.pusher_backoff_max_ms,
+            pong_timeout_s=self.settings.pusher.pong_timeout_ms / 1000,
+            backoff_min_ms=self.settings.pusher.backoff_min_ms,
+            backoff_max_ms=self.settings.pusher.backoff_max_ms,
             name=f"pusher-{len(self.connections) + 1}",
         )
         self.connections.append(connection)
@@ -178,7 +177,7 @@ class Listener:
             await self._release(token)
 
     async def _renew_leases(self) -> None:
-        interval_s = self.settings.pusher_lease_ttl_ms / 3000
+        interval_s = self.settings.pusher.lease_ttl_ms / 3000
         while True:
             await asyncio.sleep(interval_s)
             try:
@@ -198,7 +197,7 @@ class Listener:
             "hub_pusher_connections": sum(c.socket_id is not None for c in self.connections),
             "hub_pusher_subscribed_channels": sum(len(c.subscribed) for c in self.connections),
         }
-        await metrics.report(self.redis, self._reporter, gauges, self.settings.pusher_lease_ttl_ms)
+        await metrics.report(self.redis, self._reporter, gauges, self.settings.pusher.lease_ttl_ms)
 
     async def _resync(self) -> None:
         while True:
@@ -271,12 +270,12 @@ class Listener:
     async def _finish_if_terminal(self, token: str, result: Ingested) -> None:
         """After a terminal status nothing more is expected: leave the channel, for every worker."""
         for appended in result.published:
-            data: dict[str, Any] = (appended.event or {}).get("data", {})
-            event_type = (appended.event or {}).get("type")
+            event = appended.event
             if (
-                event_type == "shipment.status_changed"
-                and data.get("status") in TERMINAL
-                and not data.get("stale")
+                event is not None
+                and event["type"] == "shipment.status_changed"
+                and event["data"]["status"] in TERMINAL
+                and not event["data"].get("stale")
             ):
                 await shipments.finished(self.redis, appended.shipment_id, "hld", token)
                 return

@@ -7,6 +7,7 @@ not stored is recovered by the worker that takes over its channels (gap-fill).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
@@ -27,8 +28,8 @@ log = logging.getLogger(__name__)
 SHUTDOWN_TIMEOUT_S = 5.0
 
 
-def run(settings: Settings) -> int:
-    """Exit status: 0 after a clean stop, 2 when Pusher refused us (retrying unchanged would fail)."""
+def main(settings: Settings, args: argparse.Namespace) -> int:
+    """``hub pusher``: 0 after a clean stop, 2 when Pusher refused us (retrying unchanged would fail)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per gap-fill GET is noise
     loop = uvloop.new_event_loop()

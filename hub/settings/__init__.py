@@ -1,0 +1,125 @@
+"""The hub's one settings object, read from ``HUB_*`` environment variables, grouped by feature.
+
+Every variable is named after its field (:mod:`hub.settings.reading`): a top-level field
+``public_url`` is ``HUB_PUBLIC_URL``, the field ``max_in_flight`` of the ``webhook`` group
+is ``HUB_WEBHOOK_MAX_IN_FLIGHT``. Nothing is read at import time: processes call
+:meth:`Settings.from_env` once and pass the result down, so tests build settings
+explicitly. Secrets are :class:`Secret`, which never prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hub.settings.features import LiveSettings, PusherSettings, StreamSettings, WebhookSettings
+from hub.settings.providers import (
+    PROVIDERS,
+    PUSH_PROVIDERS,
+    PollSettings,
+    ProviderPoll,
+    ProviderSettings,
+    RateLimit,
+)
+from hub.settings.reading import Secret, read_group, variable
+
+__all__ = [
+    "PROVIDERS",
+    "PUSH_PROVIDERS",
+    "LiveSettings",
+    "PollSettings",
+    "ProviderPoll",
+    "ProviderSettings",
+    "PusherSettings",
+    "RateLimit",
+    "Secret",
+    "Settings",
+    "StreamSettings",
+    "WebhookSettings",
+    "variables",
+]
+
+# Each group and the prefix of its variables.
+GROUPS: dict[str, tuple[type[Any], str]] = {
+    "stream": (StreamSettings, "HUB_STREAM_"),
+    "webhook": (WebhookSettings, "HUB_WEBHOOK_"),
+    "pusher": (PusherSettings, "HUB_PUSHER_"),
+    "live": (LiveSettings, "HUB_LIVE_"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str | None = None
+    redis_cluster: bool = False
+    # RQ cannot run on a Redis Cluster: its queues may live on a server of their own (default: HUB_REDIS_URL).
+    queue_redis_url: str | None = None
+    admin_token: Secret | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    data_dir: Path = Path(".hub-data")
+    max_body_bytes: int = 256 * 1024
+    outbox_lease_ms: int = 30_000
+    inbox_reclaim_idle_ms: int = 30_000  # normalizer: take over inbox entries pending this long
+    poison_attempts_max: int = 5  # an entry or delivery failing this often on its data is dead-lettered
+    receive_inline: bool = False  # receivers append events before answering (no inbox, no normalizer)
+    metrics_token: Secret | None = None
+    log_level: str = "info"
+    stream: StreamSettings = field(default_factory=StreamSettings)
+    webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    pusher: PusherSettings = field(default_factory=PusherSettings)
+    live: LiveSettings = field(default_factory=LiveSettings)
+    poll: PollSettings = field(default_factory=PollSettings)
+    providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        groups: dict[str, Any] = {
+            name: read_group(group, env, prefix) for name, (group, prefix) in GROUPS.items()
+        }
+        groups["poll"] = PollSettings.from_env(env)
+        groups["providers"] = {name: ProviderSettings.from_env(env, name) for name in PROVIDERS}
+        read = read_group(cls, env, "HUB_", fixed=groups)
+        return dataclasses.replace(
+            read,
+            public_url=read.public_url.rstrip("/"),
+            queue_redis_url=read.queue_redis_url or read.redis_url,
+        )
+
+    def provider(self, name: str) -> ProviderSettings:
+        return self.providers.get(name) or ProviderSettings.defaults(name)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with fields changed; a group's field by its variable's name (``webhook_allow_http=``)."""
+        top: dict[str, Any] = {}
+        grouped: dict[str, dict[str, Any]] = {}
+        for name, value in changes.items():
+            group = next((g for g in GROUPS if name.startswith(g + "_") and name not in _FIELDS), None)
+            if group is None:
+                top[name] = value
+            else:
+                grouped.setdefault(group, {})[name.removeprefix(group + "_")] = value
+        for group, values in grouped.items():
+            top[group] = dataclasses.replace(getattr(self, group), **values)
+        return dataclasses.replace(self, **top)
+
+
+_FIELDS = {f.name for f in dataclasses.fields(Settings)}
+
+
+def variables() -> list[str]:
+    """Every variable the hub reads, but the per-provider ones (``HUB_<PROVIDER>_...``)."""
+    fixed = {*GROUPS, "poll", "providers"}
+    names = [variable("HUB_", f) for f in dataclasses.fields(Settings) if f.name not in fixed]
+    for group, prefix in GROUPS.values():
+        names += [variable(prefix, f) for f in dataclasses.fields(group)]
+    names += [
+        variable("HUB_POLL_", f)
+        for f in dataclasses.fields(PollSettings)
+        if f.metadata.get("env") is not False
+    ]
+    return names

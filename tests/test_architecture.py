@@ -1,0 +1,39 @@
+"""The architecture holds: layers import downwards only, dependencies are declared, modules stay small."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from hub.processes import KINDS
+from tests.conftest import ROOT
+
+MODULE_LINES_MAX = 300
+BIN = Path(sys.executable).parent
+
+
+def run_tool(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / name), *args], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_the_import_contract_in_pyproject_is_kept() -> None:
+    result = run_tool("lint-imports", "--no-cache")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+def test_every_import_is_a_declared_dependency_and_every_dependency_is_used() -> None:
+    result = run_tool("deptry", ".")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_each_process_kind_is_a_procfile_line_running_its_command() -> None:
+    procfile = dict(
+        line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip()
+    )
+    assert {name: command.split()[:2] for name, command in procfile.items()} == {
+        kind.name: ["hub", kind.command] for kind in KINDS
+    }
