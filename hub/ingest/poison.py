@@ -25,6 +25,8 @@ from hub.ingest import deadletter
 
 log = logging.getLogger(__name__)
 
+PROVIDER = "hub"  # a dead letter's provider when the hub itself gave up on it (not a provider's payload)
+
 # Redis unreachable, restarting, loading its data or failing over: wait, the item is not to blame.
 OUTAGES: tuple[type[BaseException], ...] = (
     RedisConnectionError,
@@ -66,7 +68,7 @@ async def give_up(
     log.error("%s: %s dead-lettered after repeated failures: %s", source, kind, reason)
     return await deadletter.add(
         redis,
-        provider="hub",
+        provider=PROVIDER,
         kind=kind,
         channel=source,
         reason=reason,

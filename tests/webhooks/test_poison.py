@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -14,6 +17,7 @@ from hub.settings import Settings
 from hub.webhooks import engine
 from hub.webhooks.delivery import delivery_id
 from hub.webhooks.queue import Deliveries
+from tests.conftest import ROOT
 from tests.webhooks.conftest import Hub, Receiver, eventually
 
 ATTEMPTS_MAX = 2
@@ -73,6 +77,8 @@ async def test_an_event_the_dispatcher_cannot_handle_is_dead_lettered_and_the_ot
         "UnicodeEncodeError",
         "ValueError",
     ]
+    replay = _replay(rig.settings.redis_url or "", found[0].id)
+    assert replay.returncode == 1 and "cannot be normalized again" in replay.stderr  # told, not crashed
     pending = await redis.xpending(keys.EVENTS, keys.WEBHOOK_GROUP)
     assert pending["pending"] == 0  # acknowledged, so nobody handles them again
     assert not any(task.done() for task in rig.tasks)  # the dispatcher is still running
@@ -125,3 +131,9 @@ async def test_an_unreadable_delivery_record_is_dead_lettered_and_taken_off_the_
     assert await redis.zscore(due, f"{endpoint.id}/{ident}") is None
     later = await rig.emit("shp_4", count=1)
     await eventually(lambda: later[0]["id"] in receiver.accepted_ids(), 20, "later events still delivered")
+
+
+def _replay(redis_url: str, letter_id: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")} | {"HUB_REDIS_URL": redis_url}
+    command = [sys.executable, "-m", "hub", "deadletter", "replay", letter_id]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, cwd=ROOT)
