@@ -3,6 +3,11 @@
 An entry is acknowledged only after it was handled; entries a crashed consumer read but
 never acknowledged are taken over (``XAUTOCLAIM``) once idle for ``reclaim_idle_ms``. So
 whatever handles entries must be idempotent, which the hub's event ids make it.
+
+Order survives faults: after a Redis error a consumer handles the batch it still holds
+before reading anything new, and one made with ``take_over_at_start`` (a restarted process)
+takes over every pending entry at once, so a killed predecessor's entries come before
+newer ones rather than ``reclaim_idle_ms`` later.
 """
 
 from __future__ import annotations
