@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from hub import keys
 from hub.errors import NotFound
+from hub.infra.group_commit import GroupCommit
 from hub.infra.redis_clients import is_cluster, run_scripts
 from hub.ingest import poison
 from hub.webhooks import queue_scripts
@@ -53,8 +54,8 @@ class Deliveries:
         self._requeue = redis.register_script(queue_scripts.REQUEUE)
         self._heads_script = redis.register_script(queue_scripts.HEADS)
         self._count_poison = redis.register_script(queue_scripts.COUNT_POISON)
-        self._finishing: list[tuple[ScriptCall, asyncio.Future[None]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        # Finishes that arrive while one is being written go together in the next round trip.
+        self._finishes: GroupCommit[ScriptCall, BaseException | None] = GroupCommit(self._write_finishes)
         self._turn = 0  # the partition a claim starts at, in turn, so none is always served last
 
     async def create_many(self, items: list[tuple[str, str, dict[str, Any]]]) -> int:
@@ -208,46 +209,30 @@ class Deliveries:
             json.dumps(attempt) if attempt is not None else "",
             *[part for pair in fields.items() for part in pair],
         ]
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._finishing.append(((self._finish, script_keys, script_args), future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_finishes())
-        await future
+        [error] = await self._finishes.submit([(self._finish, script_keys, script_args)])
+        if error is not None:
+            raise error
 
-    async def _write_finishes(self) -> None:
-        """Write queued finishes; through a Redis outage keep trying (the requests were sent: a
-        finish given up on would send them again), and when one call fails on its data, run
-        the batch's calls one by one so only that call's waiter learns of it."""
+    async def _write_finishes(self, calls: list[ScriptCall]) -> list[BaseException | None]:
+        """Through a Redis outage keep trying (the requests were sent: a finish given up on would
+        send them again); when a call fails on its data, run the calls one by one so only that
+        call's waiter learns of it."""
         failures = 0
-        while self._finishing:
-            batch, self._finishing = self._finishing, []
-            while True:
-                try:
-                    await run_scripts(self.redis, [call for call, _ in batch])
-                    results: list[BaseException | None] = [None] * len(batch)
-                    break
-                except Exception as exc:
-                    if not poison.is_outage(exc):
-                        results = await self._write_each(batch)
-                        break
-                    failures += 1
-                    wait_s = min(FINISH_RETRY_MAX_S, FINISH_RETRY_BASE_S * 2**failures)
-                    log.warning("delivery outcomes not written (%s); retrying in %.1f s", exc, wait_s)
-                    await asyncio.sleep(wait_s)
-            failures = 0
-            for (_, future), error in zip(batch, results, strict=True):
-                if future.done():
-                    continue
-                if error is None:
-                    future.set_result(None)
-                else:
-                    future.set_exception(error)
+        while True:
+            try:
+                await run_scripts(self.redis, calls)
+                return [None] * len(calls)
+            except Exception as exc:
+                if not poison.is_outage(exc):
+                    return await self._write_each(calls)
+                failures += 1
+                wait_s = min(FINISH_RETRY_MAX_S, FINISH_RETRY_BASE_S * 2**failures)
+                log.warning("delivery outcomes not written (%s); retrying in %.1f s", exc, wait_s)
+                await asyncio.sleep(wait_s)
 
-    async def _write_each(
-        self, batch: list[tuple[ScriptCall, asyncio.Future[None]]]
-    ) -> list[BaseException | None]:
+    async def _write_each(self, calls: list[ScriptCall]) -> list[BaseException | None]:
         errors: list[BaseException | None] = []
-        for call, _ in batch:
+        for call in calls:
             try:
                 await run_scripts(self.redis, [call])
                 errors.append(None)
