@@ -8,6 +8,7 @@ Pusher listener meet a restart.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -149,3 +150,45 @@ def test_the_worker_exits_non_zero_on_an_error_that_is_not_redis_and_its_restart
             if second.poll() is None:
                 second.kill()
                 second.wait()
+
+
+@pytest.mark.slow
+def test_background_processes_started_before_redis_wait_for_it(tmp_path: Path) -> None:
+    server = restartable_redis(tmp_path / "redis")  # not started yet
+    env = hub_env(server.url, free_port(), "unused")
+    names = ("worker", "dispatcher", "normalizer", "scheduler")
+    logs = {name: tmp_path / f"{name}.log" for name in names}
+    running: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for name in names:
+            with logs[name].open("wb") as log:
+                running[name] = subprocess.Popen(
+                    [sys.executable, "-m", "hub", name], env=env, stdout=log, stderr=subprocess.STDOUT
+                )
+        wait_for(
+            lambda: all(b"refused" in path.read_bytes() for path in logs.values()),
+            TIMEOUT_S,
+            "every process to find Redis missing",
+        )
+        assert {name: p.poll() for name, p in running.items()} == dict.fromkeys(names)
+        server.start()
+        client = redis.Redis.from_url(server.url)
+        wait_for(lambda: client.scard("rq:workers") > 0, TIMEOUT_S, "the worker to register")
+        wait_for(lambda: _groups(client) == {"normalizers", "webhooks"}, TIMEOUT_S, "both consumer groups")
+        for process in running.values():
+            process.send_signal(signal.SIGTERM)
+        assert {name: p.wait(timeout=TIMEOUT_S) for name, p in running.items()} == dict.fromkeys(names, 0)
+    finally:
+        for process in running.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        server.stop()
+
+
+def _groups(client: redis.Redis) -> set[str]:
+    found = set()
+    for stream in (keys.INBOX, keys.EVENTS):
+        with contextlib.suppress(redis.ResponseError):
+            found |= {g["name"].decode() for g in client.xinfo_groups(stream)}
+    return found

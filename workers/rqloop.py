@@ -86,7 +86,15 @@ def work(
     worked = False
     failures = 0
     while True:
-        worker = make_worker()
+        try:
+            worker = make_worker()  # RQ asks Redis for the client's address here
+        except LOST_REDIS as exc:
+            log.warning("worker cannot reach Redis (%s); waiting for it", exc)
+            with _stop_on_signal(stopping):
+                failures = _wait_for_redis(connection, stopping, failures + 1)
+            if stopping.is_set():
+                return worked
+            continue
         try:
             worked = bool(worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")) or worked
         except LOST_REDIS as exc:  # registering its birth or death, with Redis gone
