@@ -10,7 +10,13 @@ append-only file, fsync every second); one ``hub normalizer`` process turns the 
 events meanwhile, and the script reports how fast it did, including the time it took to
 drain what was left when wrk stopped.
 
+With ``--durability fsync`` the receiver answers only after Redis fsynced the inbox entry
+(``HUB_INGEST_DURABILITY=fsync``: one ``WAITAOF`` per group of concurrent requests);
+``--durability both`` measures ``written`` and ``fsync`` alternately in the same run, beside
+the bare endpoint, so their figures compare on equal terms.
+
     python bench/ingest.py [--runs 3] [--duration-s 10] [--connections 64] [--inline]
+                           [--durability written|fsync|both]
 
 Needs wrk (Debian: apt-get install wrk).
 """
@@ -70,7 +76,14 @@ def main() -> None:
         action="store_true",
         help="HUB_RECEIVE_INLINE: events appended before the answer, no normalizer",
     )
+    parser.add_argument(
+        "--durability",
+        choices=("written", "fsync", "both"),
+        default="written",
+        help="HUB_INGEST_DURABILITY of the receiver; both: each, alternately",
+    )
     args = parser.parse_args()
+    modes = ("written", "fsync") if args.durability == "both" else (args.durability,)
     if not shutil.which("wrk"):
         raise SystemExit("bench/ingest.py needs wrk: apt-get install wrk")
 
@@ -78,23 +91,30 @@ def main() -> None:
         assert redis_server.process is not None
         _pin(redis_server.process.pid, LOAD_CPU)
         secret = asyncio.run(_merchant_secret(redis_server.url))
-        bare, hub = [], []
+        bare: list[Result] = []
+        hub: dict[str, list[Result]] = {mode: [] for mode in modes}
         for run in range(1, args.runs + 1):
             bare.append(_measure(["bench.bare_app:app"], {}, "/ingest/alopeyk/x", args))
-            asyncio.run(_flush(redis_server.url, keep_merchants=True))
-            env = {"HUB_REDIS_URL": redis_server.url, "HUB_LOG_LEVEL": "warning"}
-            env["HUB_RECEIVE_INLINE"] = "true" if args.inline else "false"
-            with _normalizer(env, run=not args.inline) as drained:
-                result = _measure(
-                    ["--factory", "hub.api.app:create_app"], env, f"/ingest/alopeyk/{secret}", args
-                )
-                result.drain_s = drained()
-            accepted = result.requests_per_s * args.duration_s
-            result.normalized_per_s = accepted / (args.duration_s + result.drain_s)
-            hub.append(result)
-            rates = f"bare {bare[-1].requests_per_s:,.0f} req/s, receiver {result.requests_per_s:,.0f} req/s"
-            print(f"run {run}: {rates}, normalizer {result.normalized_per_s:,.0f}/s")
+            rates = [f"bare {bare[-1].requests_per_s:,.0f} req/s"]
+            for mode in modes:
+                result = _measure_hub(redis_server.url, secret, mode, args)
+                hub[mode].append(result)
+                rates.append(f"receiver ({mode}) {result.requests_per_s:,.0f} req/s")
+                rates.append(f"normalizer {result.normalized_per_s:,.0f}/s")
+            print(f"run {run}: {', '.join(rates)}")
         _report(bare, hub, args)
+
+
+def _measure_hub(redis_url: str, secret: str, durability: str, args: argparse.Namespace) -> Result:
+    asyncio.run(_flush(redis_url, keep_merchants=True))
+    env = {"HUB_REDIS_URL": redis_url, "HUB_LOG_LEVEL": "warning", "HUB_INGEST_DURABILITY": durability}
+    env["HUB_RECEIVE_INLINE"] = "true" if args.inline else "false"
+    with _normalizer(env, run=not args.inline) as drained:
+        result = _measure(["--factory", "hub.api.app:create_app"], env, f"/ingest/alopeyk/{secret}", args)
+        result.drain_s = drained()
+    accepted = result.requests_per_s * args.duration_s
+    result.normalized_per_s = accepted / (args.duration_s + result.drain_s)
+    return result
 
 
 def _measure(app: list[str], env: dict[str, str], path: str, args: argparse.Namespace) -> Result:
@@ -195,26 +215,30 @@ async def _flush(redis_url: str, keep_merchants: bool) -> None:
         await redis.aclose()
 
 
-def _report(bare: list[Result], hub: list[Result], args: argparse.Namespace) -> None:
+def _report(bare: list[Result], hub: dict[str, list[Result]], args: argparse.Namespace) -> None:
     def median(results: list[Result], field: str) -> float:
         return statistics.median(getattr(r, field) for r in results)
 
     setup = f"{args.duration_s} s each, {args.connections} connections, uvicorn 1 worker"
     print(f"\nmedian of {args.runs} runs, {setup}")
-    print(f"{'endpoint':<34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
-    receiver = "Alopeyk receiver, inline" if args.inline else "Alopeyk receiver, durable append"
-    for name, results in (("bare Starlette, parse only", bare), (receiver, hub)):
+    print(f"{'endpoint':<40}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
+    rows = [("bare Starlette, parse only", bare)]
+    for mode, results in hub.items():
+        how = "inline" if args.inline else "inbox append"
+        rows.append((f"Alopeyk receiver, {how}, {mode}", results))
+    for name, results in rows:
         print(
-            f"{name:<34}{median(results, 'requests_per_s'):>10,.0f}{median(results, 'p50_ms'):>10.1f}"
+            f"{name:<40}{median(results, 'requests_per_s'):>10,.0f}{median(results, 'p50_ms'):>10.1f}"
             f"{median(results, 'p99_ms'):>10.1f}{sum(r.errors for r in results):>10}"
         )
-    ratio = median(hub, "requests_per_s") / median(bare, "requests_per_s")
-    print(f"receiver / bare: {ratio:.0%} (target: at least 50%)")
-    if not args.inline:
-        print(
-            f"one hub normalizer turned {median(hub, 'normalized_per_s'):,.0f} webhooks/s into events "
-            f"(inbox drained {median(hub, 'drain_s'):.1f} s after the load stopped)"
-        )
+    for mode, results in hub.items():
+        ratio = median(results, "requests_per_s") / median(bare, "requests_per_s")
+        print(f"receiver ({mode}) / bare: {ratio:.0%} (target: at least 50%)")
+        if not args.inline:
+            print(
+                f"  one hub normalizer turned {median(results, 'normalized_per_s'):,.0f} webhooks/s into "
+                f"events (inbox drained {median(results, 'drain_s'):.1f} s after the load stopped)"
+            )
 
 
 if __name__ == "__main__":

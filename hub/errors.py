@@ -37,6 +37,13 @@ class ProviderError(HubError):
         self.message = message
 
 
+class CredentialsRefused(ProviderError):
+    """The provider refused our credentials inside an answer (ALOD's ``param: authkey``).
+
+    The account is at fault, not the shipment: the poller pauses the account as for a 401.
+    """
+
+
 class NotFound(HubError):
     """The thing asked for does not exist (or is not the caller's to see)."""
 

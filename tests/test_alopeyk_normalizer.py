@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from hub.errors import NormalizationError, ProviderError
-from hub.model.observation import EventType
+from hub.errors import CredentialsRefused, NormalizationError, ProviderError
+from hub.model.observation import UNDATED, EventType
 from hub.model.status import Status
 from hub.model.times import zone
 from hub.providers import alopeyk
@@ -120,6 +120,16 @@ def test_error_constant_inside_http_200_is_a_provider_error() -> None:
             {"status": "fail", "message": "ORDER_NOT_FOUND_ERROR", "object": None}, kind="order", tz=TEHRAN
         )
     assert error.value.code == "ORDER_NOT_FOUND_ERROR"
+    assert not isinstance(error.value, CredentialsRefused), "one missing order says nothing of the token"
+
+
+def test_forbidden_constant_inside_http_200_refuses_the_account() -> None:
+    # The document's 403 ("You do not have enough permissions") sent as a constant in a 200.
+    with pytest.raises(CredentialsRefused) as error:
+        alopeyk.normalize(
+            {"status": "fail", "message": "FORBIDDEN_ERROR", "object": {}}, kind="order", tz=TEHRAN
+        )
+    assert error.value.code == "FORBIDDEN_ERROR"
 
 
 @pytest.mark.parametrize(
@@ -147,3 +157,17 @@ def test_document_example_with_unquoted_order_token_is_not_json() -> None:
     )
     with pytest.raises(NormalizationError, match="not valid JSON"):
         alopeyk.parse_body(raw.encode())
+
+
+@pytest.mark.parametrize(("word", "status"), [("expired", Status.EXPIRED), ("teleported", Status.UNKNOWN)])
+def test_a_current_status_with_no_time_at_all_is_kept_for_the_hub_to_date(word: str, status: Status) -> None:
+    order = {"id": 14756, "status": word, "created_at": "2017-09-12T18:40:00+04:30"}
+
+    observations = [
+        o for o in alopeyk.normalize(order, kind="webhook", tz=TEHRAN) if o.type == EventType.STATUS_CHANGED
+    ]
+
+    assert [(o.status, o.time) for o in observations] == [
+        (Status.PENDING, datetime(2017, 9, 12, 14, 10, tzinfo=UTC)),
+        (status, UNDATED),
+    ]

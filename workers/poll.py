@@ -20,9 +20,10 @@ from redis.asyncio import Redis
 
 from hub import keys, providers
 from hub.clients import Client, RateLimited, Unauthorized, Unavailable, account_id, accounts, build
-from hub.errors import NotFound, ProviderError
+from hub.errors import CredentialsRefused, NormalizationError, NotFound, ProviderError
 from hub.infra import metrics
-from hub.ingest.pipeline import Ingestor, Rejected
+from hub.infra.redis_clients import UNAVAILABLE
+from hub.ingest.pipeline import Ingestor, Payload, Rejected
 from hub.model import times
 from hub.model.observation import Channel, EventType, Observation, ProviderStatus
 from hub.model.status import Status
@@ -69,7 +70,13 @@ class Poller:
             async with gate:
                 return await self.poll_one(shipment_id, due_ms)
 
-        return list(await asyncio.gather(*(one(sid, due_ms) for sid, due_ms in due)))
+        # Every poll finishes before a failure (only Redis being away gets this far) fails the job:
+        # none is left running on the job's loop behind it.
+        results = await asyncio.gather(*(one(sid, due_ms) for sid, due_ms in due), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [result for result in results if isinstance(result, Outcome)]
 
     async def poll_one(self, shipment_id: str, due_ms: int | None = None) -> Outcome:
         try:
@@ -127,14 +134,7 @@ class Poller:
             await schedule.reschedule(self.redis, shipment_id, now_ms + int(exc.retry_after_s * 1000))
             return Outcome(shipment_id, "throttled")
         except Unauthorized as exc:
-            await accounts.mark_unauthorized(
-                self.redis, provider, account, exc.reason, self.poll.unauthorized_pause_s
-            )
-            self.counts.add("hub_poll_failures_total", provider=provider, reason="unauthorized")
-            await schedule.reschedule(
-                self.redis, shipment_id, now_ms + int(self.poll.unauthorized_pause_s * 1000)
-            )
-            return Outcome(shipment_id, "paused")
+            return await self._refused(shipment_id, provider, account, exc.reason, now_ms)
         except Unavailable as exc:
             log.warning("poll of %s: %s", shipment_id, exc)
             await self._failed(shipment_id, "unavailable", provider)
@@ -155,10 +155,20 @@ class Poller:
             log.warning("poll of %s: answer dead-lettered (%s)", shipment_id, exc.reason)
             await self._failed(shipment_id, "unreadable", provider)
             return Outcome(shipment_id, "failed")
+        except CredentialsRefused as exc:  # a 401 in all but status code (ALOD's authkey error)
+            return await self._refused(shipment_id, provider, account, str(exc), now_ms)
         except ProviderError as exc:
             log.warning("poll of %s: provider reported %s", shipment_id, exc)
             await self._failed(shipment_id, "provider_error", provider)
             return Outcome(shipment_id, "failed")
+        except UNAVAILABLE:
+            raise
+        except Exception as exc:  # the answer's own fault (a lone surrogate Redis cannot take, a bug)
+            return await self._poisoned(
+                shipment,
+                Payload(provider, answer.kind, answer.body, Channel.POLL, ref=shipment.provider_ref),
+                exc,
+            )
 
         published = len(ingested.published)
         self.counts.add("hub_polls_total", provider=provider)
@@ -172,7 +182,10 @@ class Poller:
         eta_ms = int(times.parse(eta, UTC).timestamp() * 1000) if eta else None
         next_s = cadence.interval_s(self.poll, provider, now_ms=now_ms, changed_ms=changed_ms, eta_ms=eta_ms)
         writes = self.redis.pipeline(transaction=False)  # one round trip for the state and the due time
-        writes.hset(keys.poll_state(shipment_id), mapping={"failures": 0, "changed_ms": changed_ms})
+        writes.hset(
+            keys.poll_state(shipment_id),
+            mapping={"failures": 0, "poison_failures": 0, "changed_ms": changed_ms},
+        )
         schedule.reschedule_in(writes, shipment_id, now_ms + int(next_s * 1000))
         await writes.execute()
         return Outcome(shipment_id, "polled")
@@ -201,6 +214,35 @@ class Poller:
         await schedule.remove(self.redis, shipment.id)
         await self.redis.hset(keys.poll_state(shipment.id), mapping={"failures": 0, "stopped_ms": now_ms})
         return Outcome(shipment.id, "stopped")
+
+    async def _refused(
+        self, shipment_id: str, provider: str, account: str, reason: str, now_ms: int
+    ) -> Outcome:
+        """Our credentials were refused: pause the whole account (said once), not this shipment alone."""
+        pause_s = self.poll.unauthorized_pause_s
+        await accounts.mark_unauthorized(self.redis, provider, account, reason, pause_s)
+        self.counts.add("hub_poll_failures_total", provider=provider, reason="unauthorized")
+        await schedule.reschedule(self.redis, shipment_id, now_ms + int(pause_s * 1000))
+        return Outcome(shipment_id, "paused")
+
+    async def _poisoned(self, shipment: shipments.Shipment, answer: Payload, error: Exception) -> Outcome:
+        """Backed off like any failure; the answer is kept as a dead letter after too many in a row.
+
+        The count lives in the shipment's poll state, so it survives workers; the shipment keeps
+        being polled (a later answer may be fine), but never by a worker that crashes on it.
+        """
+        state_key = keys.poll_state(shipment.id)
+        attempts = await self.redis.hincrby(state_key, "poison_failures", 1)
+        log.error(
+            "poll of %s: ingesting the answer failed (%d in a row)", shipment.id, attempts, exc_info=error
+        )
+        if attempts >= self.settings.poison_attempts_max:
+            reason = f"ingesting the answer failed {attempts} polls in a row, last with {error!r}"
+            await self.ingestor.reject(answer, NormalizationError(shipment.provider, reason))
+            await self.redis.hset(state_key, "poison_failures", 0)
+            self.counts.add("hub_poison_deadlettered_total", consumer="poller")
+        await self._failed(shipment.id, "poison", shipment.provider)
+        return Outcome(shipment.id, "failed")
 
     async def _failed(self, shipment_id: str, reason: str, provider: str = "") -> None:
         failures = await self.redis.hincrby(keys.poll_state(shipment_id), "failures", 1)

@@ -42,11 +42,16 @@ def create_app(settings: Settings | None = None, *, own_process: bool = False) -
             settings=settings,
             redis=redis,
             ingestor=Ingestor(redis, settings),
-            inbox=Inbox(redis),
+            inbox=Inbox(
+                redis,
+                durability=settings.ingest_durability,
+                fsync_timeout_ms=settings.ingest_fsync_timeout_ms,
+            ),
             receiver_secrets=LRU(max_entries=10_000, ttl_s=RECEIVER_SECRET_CACHE_S),
             live=LiveService(redis, settings),
         )
         app.state.services = state
+        await state.inbox.check_durability()
         await state.live.start()
         if own_process:
             runtime.settle_after_startup()

@@ -131,7 +131,10 @@ PATHS: dict[str, Any] = {
                 "404": error("Unknown receiver secret (nothing stored)"),
                 "413": error("Body over the size limit (kept, truncated, in the dead-letter stream)"),
                 "422": error("Not an Alopeyk order (kept in the dead-letter stream)"),
-                "503": error("Redis unavailable: nothing stored, retry"),
+                "503": error(
+                    "Redis unavailable (nothing stored), or with HUB_INGEST_DURABILITY=fsync its fsync "
+                    "not confirmed (code not_durable: possibly stored, a retry is collapsed): retry"
+                ),
             },
         }
     },

@@ -12,7 +12,9 @@ normalizers do). Transport trouble becomes one of three typed errors the poller 
     our credentials were refused (401): pause the provider account, tell the operator.
 
 Errors a provider reports inside an HTTP 200 (Alopeyk's constants, ALOD's ``status:
-error``) are payload, so the normalizer raises them as :class:`hub.errors.ProviderError`.
+error``) are payload, so the normalizer raises them as :class:`hub.errors.ProviderError`;
+one that refuses our credentials (ALOD's ``param: authkey``, Alopeyk's ``FORBIDDEN_ERROR``)
+is :class:`hub.errors.CredentialsRefused`, which the poller treats exactly as a 401.
 """
 
 from __future__ import annotations

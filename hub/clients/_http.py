@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from collections.abc import Mapping
+from datetime import UTC, tzinfo
 
 import httpx
 
-from hub.clients import Answer, RateLimited, Unauthorized, Unavailable
+from hub.clients import Answer, RateLimited, Unauthorized, Unavailable, quota
 
 DEFAULT_RETRY_AFTER_S = 30.0
 
@@ -27,11 +29,19 @@ async def send(
         raise Unavailable(provider, f"{type(exc).__name__} on {request.url.path}: {exc}") from None
 
 
-def check(provider: str, response: httpx.Response) -> None:
-    """Raise the typed error an HTTP status calls for; 2xx and 4xx payload errors pass."""
+def check(provider: str, response: httpx.Response, tz: tzinfo = UTC) -> None:
+    """Raise the typed error an HTTP status calls for; 2xx and 4xx payload errors pass.
+
+    A 429 waits ``Retry-After``; without it, until an empty quota window the headers name
+    ends (Alopeyk's day), else :data:`DEFAULT_RETRY_AFTER_S`.
+    """
     status = response.status_code
     if status == 429:
-        retry_after_s = retry_after(response.headers) or DEFAULT_RETRY_AFTER_S
+        retry_after_s = retry_after(response.headers)
+        if retry_after_s is None:
+            remaining, reset_s = quota.rate_headers(response.headers, tz)
+            empty = remaining is not None and remaining <= 0
+            retry_after_s = reset_s if empty and reset_s else DEFAULT_RETRY_AFTER_S
         raise RateLimited(provider, f"429 on {response.request.url.path}", retry_after_s)
     if status == 401:
         raise Unauthorized(provider, f"401 on {response.request.url.path}: credentials refused")
@@ -39,8 +49,9 @@ def check(provider: str, response: httpx.Response) -> None:
         raise Unavailable(provider, f"HTTP {status} on {response.request.url.path}")
 
 
-def answer(kind: str, response: httpx.Response) -> Answer:
-    remaining, reset_s = rate_headers(response.headers)
+def answer(kind: str, response: httpx.Response, tz: tzinfo = UTC) -> Answer:
+    """The raw answer with its quota headers (windows they name are read in ``tz``)."""
+    remaining, reset_s = quota.rate_headers(response.headers, tz)
     return Answer(kind, response.content, remaining, reset_s)
 
 
@@ -50,45 +61,13 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     if not raw:
         return None
     try:
-        return max(0.0, float(raw))
+        seconds = float(raw)
     except ValueError:
         pass
+    else:  # "inf" or "nan" would hold the account forever (or fail every poll): not a delay
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(raw)
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
-
-
-def rate_headers(headers: Mapping[str, str]) -> tuple[int | None, float | None]:
-    """The smallest ``X-*RateLimit-Remaining`` (Alopeyk sends minute and day) and its reset."""
-    lowest: tuple[int, float | None] | None = None
-    for name, value in headers.items():
-        name = name.lower()
-        if not (name.startswith("x-") and name.endswith("ratelimit-remaining")):
-            continue
-        try:
-            remaining = int(value)
-        except ValueError:
-            continue
-        reset = _float(headers.get(name.removesuffix("remaining") + "reset"))
-        if reset is None:
-            reset = _window_s(name)
-        if lowest is None or remaining < lowest[0]:
-            lowest = (remaining, reset)
-    return lowest if lowest else (None, None)
-
-
-def _window_s(name: str) -> float | None:
-    if "minute" in name:
-        return 60.0
-    if "daily" in name or "day" in name:
-        return 86400.0
-    return None
-
-
-def _float(raw: str | None) -> float | None:
-    try:
-        return float(raw) if raw else None
-    except ValueError:
-        return None

@@ -2,7 +2,7 @@
 
 Alopeyk reports errors as constants inside HTTP 200; those reach the normalizer, which
 raises them as ``ProviderError``. Its ``X-MinuteRateLimit-*``/``X-DailyRateLimit-*``
-headers travel back in the :class:`~hub.clients.Answer`.
+headers travel back in the :class:`~hub.clients.Answer` (read by :mod:`hub.clients.quota`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import httpx
 from redis.asyncio import Redis
 
 from hub.clients import Answer, _http
+from hub.model import times as timeparse
 from hub.settings import Settings
 
 # The columns the document's "get order details" example asks for: everything the normalizer reads.
@@ -26,6 +27,7 @@ class AlopeykClient:
         config = settings.provider(self.provider)
         self.base_url = config.base_url
         self.token = config.credentials.get("token", "")
+        self.tz = timeparse.zone(config.timezone)  # the zone its rate-limit identifiers are written in
         self.http = http
 
     async def track(self, ref: str) -> Answer:
@@ -36,5 +38,5 @@ class AlopeykClient:
             headers={"Authorization": f"Bearer {self.token}", "X-Requested-With": "XMLHttpRequest"},
         )
         response = await _http.send(self.http, self.provider, request)
-        _http.check(self.provider, response)
-        return _http.answer("order", response)
+        _http.check(self.provider, response, self.tz)
+        return _http.answer("order", response, self.tz)

@@ -188,6 +188,7 @@ def _cumulative_buckets(values: dict[str, float]) -> dict[str, float]:
 
 
 def _escape(value: str) -> str:
+    value = value.encode("utf-8", "backslashreplace").decode()  # a lone surrogate in a label: \ud800
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 

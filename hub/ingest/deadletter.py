@@ -7,7 +7,9 @@ replay an entry once the cause is fixed (``hub deadletter replay <id>``).
 from __future__ import annotations
 
 import base64
+import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +17,9 @@ from redis.asyncio import Redis
 
 from hub import keys
 from hub.errors import NotFound
+
+REASON_CHARS_MAX = 2000  # a reason quoting a huge exception is cut, the body is kept whole
+FIELD_CHARS_MAX = 500
 
 
 @dataclass(frozen=True)
@@ -62,20 +67,53 @@ async def add(
     merchant_id: str | None = None,
     ref: str | None = None,
 ) -> str:
+    """Keep ``body`` with the reason; never fails on what the poison holds (surrogates, huge reasons)."""
     fields: dict[str, str | bytes | int] = {
-        "provider": provider,
-        "kind": kind,
-        "channel": channel,
-        "reason": reason,
+        "provider": safe_text(provider, FIELD_CHARS_MAX),
+        "kind": safe_text(kind, FIELD_CHARS_MAX),
+        "channel": safe_text(channel, FIELD_CHARS_MAX),
+        "reason": safe_text(reason, REASON_CHARS_MAX),
         "body": base64.b64encode(body).decode(),
         "received_ms": int(time.time() * 1000),
     }
     if merchant_id:
-        fields["merchant_id"] = merchant_id
+        fields["merchant_id"] = safe_text(merchant_id, FIELD_CHARS_MAX)
     if ref:
-        fields["ref"] = ref
+        fields["ref"] = safe_text(ref, FIELD_CHARS_MAX)
     entry: str = await redis.xadd(keys.DEADLETTER, fields)
     return entry
+
+
+def safe_text(value: object, chars_max: int) -> str:
+    """``value`` as text Redis can take: lone surrogates escaped (``\\ud800``), cut at ``chars_max``."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) > chars_max:
+        text = text[:chars_max] + f"... ({len(text) - chars_max} more characters)"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def stream_keeper(redis: Redis, stream: str) -> Callable[[tuple[str, Any], str], Awaitable[None]]:
+    """Keeps a stream entry's raw fields as a dead letter: a consumer's last resort for its poison."""
+
+    async def keep(entry: tuple[str, Any], reason: str) -> None:
+        entry_id, fields = entry
+        readable = {_printable(key): _printable(value) for key, value in fields.items()}
+        await add(
+            redis,
+            provider="unknown",
+            kind=f"stream:{stream}",
+            channel="unknown",
+            reason=f"{stream} entry {entry_id}: {reason}",
+            body=json.dumps(readable, ensure_ascii=True).encode(),  # ASCII: lone surrogates escaped
+        )
+
+    return keep
+
+
+def _printable(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    return value if isinstance(value, str) else repr(value)
 
 
 async def recent(redis: Redis, count: int = 50) -> list[DeadLetter]:

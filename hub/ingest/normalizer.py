@@ -5,6 +5,11 @@ Normalizers share one consumer group, so any number may run; each takes a batch 
 rest concurrently and sharing round trips), then acknowledges and deletes them. A
 payload that cannot be normalized goes to the dead-letter stream, as everywhere else;
 a normalizer that dies leaves its batch pending, and another takes it over.
+
+An entry whose handling raises (a lone surrogate Redis cannot encode, a bug) is isolated
+by :class:`~hub.consumer.Poison`: its batch-mates go on, it is retried when reclaimed,
+and after ``HUB_POISON_ATTEMPTS_MAX`` deliveries each of its payloads that still fails
+alone becomes a dead letter. A normalizer never crash-loops on data.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ import logging
 from redis.asyncio import Redis
 
 from hub import keys
+from hub.errors import NormalizationError
 from hub.infra import runtime
-from hub.infra.group_consumer import Entry, GroupConsumer
+from hub.infra.group_consumer import Entry, GroupConsumer, Poison
+from hub.infra.redis_clients import UNAVAILABLE
 from hub.ingest import deadletter, inbox
-from hub.ingest.pipeline import Ingested, Ingestor, Payload
+from hub.ingest.pipeline import Ingested, Ingestor, Payload, Rejected
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,6 +54,12 @@ class Normalizer:
             name=name,
             read_count=READ_COUNT,
             take_over_at_start=True,  # a killed predecessor's payloads before newer ones of the same order
+            poison=Poison(
+                settings.poison_attempts_max,
+                keep_raw=deadletter.stream_keeper(redis, keys.INBOX),
+                bury=self.bury,
+                delete=True,
+            ),
         )
         self.name = f"normalizer {self.consumer.name} reading {keys.INBOX}"
 
@@ -70,8 +83,29 @@ class Normalizer:
                 await deadletter.add(
                     self.redis, provider="unknown", kind="inbox", channel="unknown", reason=reason, body=body
                 )
-        results = await self.ingestor.ingest_batch(payloads)
+        self._count(payloads, await self.ingestor.ingest_batch(payloads))
+        await self.consumer.ack([entry_id for entry_id, _ in entries], delete=True)
+
+    async def bury(self, entry: Entry, reason: str, salvage: bool) -> None:
+        """A poison entry's payloads: each that still fails alone (all, without ``salvage``) is dead-lettered.
+
+        Raises for an entry holding no payloads; the consumer then keeps its raw fields.
+        """
+        entry_id, fields = entry
+        for payload in inbox.from_entry(fields):
+            why = reason
+            if salvage:
+                try:
+                    self._count([payload], await self.ingestor.ingest_batch([payload]))
+                    continue
+                except UNAVAILABLE:
+                    raise
+                except Exception as exc:
+                    why = f"{reason}; alone it failed with {exc!r}"
+            error = NormalizationError(payload.provider, f"inbox entry {entry_id}: {why}")
+            self._count([payload], [await self.ingestor.reject(payload, error)])
+
+    def _count(self, payloads: list[Payload], results: list[Ingested | Rejected]) -> None:
         for payload, result in zip(payloads, results, strict=True):
             outcome = "ingested" if isinstance(result, Ingested) else "deadlettered"
             self.ingestor.counts.add("hub_inbox_processed_total", provider=payload.provider, outcome=outcome)
-        await self.consumer.ack([entry_id for entry_id, _ in entries], delete=True)

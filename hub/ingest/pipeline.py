@@ -21,7 +21,7 @@ from hub.infra.lru import LRU
 from hub.ingest import deadletter
 from hub.model import times
 from hub.model.event import CloudEvent, build, event_id
-from hub.model.observation import Channel, EventType, Observation
+from hub.model.observation import Channel, EventType, Observation, dated
 from hub.model.status import Status
 from hub.registry import shipments
 from hub.settings import Settings
@@ -127,7 +127,13 @@ class Ingestor:
                 for index in indexes:
                     results[index] = await self._ingest_normalized(payloads[index], normalized[index])
 
-        await asyncio.gather(*(run_lane(indexes) for indexes in lanes.values()))
+        lane_results = await asyncio.gather(
+            *(run_lane(indexes) for indexes in lanes.values()), return_exceptions=True
+        )
+        # Every lane has finished (none left running behind the caller's retry); then the first failure.
+        for lane_result in lane_results:
+            if isinstance(lane_result, BaseException):
+                raise lane_result
         return [results[index] for index in range(len(payloads))]
 
     async def _ingest_normalized(
@@ -188,7 +194,9 @@ class Ingestor:
         shipment: shipments.Shipment | None = None,
     ) -> Ingested:
         """Append ``observations``; each binds to ``shipment`` when given, else to the one its ids name."""
-        recorded = times.rfc3339(datetime.now(UTC))
+        received_at = datetime.now(UTC)
+        recorded = times.rfc3339(received_at)
+        observations = [dated(observation, received_at) for observation in observations]
         bound: dict[tuple[str, str], shipments.Shipment] = {}
         registered: list[str] = []
         appended: list[Appended | None] = []

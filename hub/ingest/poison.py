@@ -1,10 +1,8 @@
-"""Poison isolation: an item that fails on its data is retried a bounded number of times, then dead-lettered.
+"""Poison isolation for webhook deliveries (stream entries have :class:`hub.infra.group_consumer.Poison`).
 
-A consumer catches an exception for the one stream entry or delivery that raised it; Redis
-going away is not the item's fault (:func:`is_outage`) and is retried for as long as it
-lasts. Anything else counts as an attempt; after ``HUB_POISON_ATTEMPTS_MAX`` the item is
-kept in the dead-letter stream with the reason and acknowledged, so no process crash-loops
-on data and nothing is dropped silently.
+A delivery that fails on its data is retried a bounded number of times, then dead-lettered;
+Redis going away is not the delivery's fault (:func:`is_outage`) and is retried for as long
+as it lasts. Nothing is dropped silently and no process crash-loops on data.
 """
 
 from __future__ import annotations
@@ -12,35 +10,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from redis.exceptions import (
-    BusyLoadingError,
-    ClusterDownError,
-    ReadOnlyError,
-    TryAgainError,
-)
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
+from hub.infra.redis_clients import UNAVAILABLE
 from hub.ingest import deadletter
 
 log = logging.getLogger(__name__)
 
 PROVIDER = "hub"  # a dead letter's provider when the hub itself gave up on it (not a provider's payload)
-
-# Redis unreachable, restarting, loading its data or failing over: wait, the item is not to blame.
-OUTAGES: tuple[type[BaseException], ...] = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    BusyLoadingError,
-    ReadOnlyError,
-    ClusterDownError,
-    TryAgainError,
-    OSError,
-    TimeoutError,
-)
+OUTAGES: tuple[type[BaseException], ...] = (*UNAVAILABLE, OSError, TimeoutError)
 
 
 def is_outage(exc: BaseException) -> bool:
+    """Redis unreachable, restarting, loading or failing over: wait, the item is not to blame."""
     return isinstance(exc, OUTAGES)
 
 
@@ -55,23 +35,11 @@ def as_bytes(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
-async def entry_attempts(redis: Any, stream: str, group: str, entry_id: str) -> int:
-    """How many times the group has handed out ``entry_id`` (1 on the first read)."""
-    pending = await redis.xpending_range(stream, group, min=entry_id, max=entry_id, count=1)
-    return int(pending[0]["times_delivered"]) if pending else 1
-
-
 async def give_up(
     redis: Any, *, source: str, kind: str, reason: str, body: bytes, merchant_id: str | None = None
 ) -> str:
     """Keep the item in the dead-letter stream; returns the dead letter's id."""
     log.error("%s: %s dead-lettered after repeated failures: %s", source, kind, reason)
     return await deadletter.add(
-        redis,
-        provider=PROVIDER,
-        kind=kind,
-        channel=source,
-        reason=reason,
-        body=body,
-        merchant_id=merchant_id,
+        redis, provider=PROVIDER, kind=kind, channel=source, reason=reason, body=body, merchant_id=merchant_id
     )

@@ -74,21 +74,26 @@ async def snapshot(redis: Redis, settings: Settings, scope: Scope) -> Snapshot:
 async def missed(
     redis: Redis, settings: Settings, scope: Scope, since: str
 ) -> tuple[list[Entry], str] | None:
-    """The scope's entries after ``since`` and the last offset read; ``None`` when some are gone."""
+    """The scope's entries after ``since`` and the last offset read; ``None`` when some are gone
+    or more than ``HUB_LIVE_RECOVER_MAX`` stream entries follow ``since`` (a snapshot is then cheaper).
+
+    The limit counts entries, not pages: a page never reads more than one entry past it.
+    """
     last, intact_after = await stream_end(redis)
     if offsets.after(intact_after, since):
         return None
     found: list[Entry] = []
-    cursor, scanned = since, 0
+    cursor, scanned, limit = since, 0, max(0, settings.live.recover_max)
     while offsets.after(last, cursor):
-        if scanned >= settings.live.recover_max:
-            return None
-        page = await redis.xrange(keys.EVENTS, f"({cursor}", "+", count=PAGE)
+        count = min(PAGE, limit - scanned + 1)  # one more than allowed tells "too far behind"
+        page = await redis.xrange(keys.EVENTS, f"({cursor}", "+", count=count)
         if not page:
             break
         for entry_id, fields in page:
             cursor = entry_id
             scanned += 1
+            if scanned > limit:
+                return None
             if scope.shipment is not None and fields.get("shipment") != scope.shipment.id:
                 continue
             entry = Entry(entry_id, json.loads(fields["event"]))

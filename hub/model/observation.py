@@ -7,8 +7,8 @@ CloudEvent (see :mod:`hub.events`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -90,3 +90,14 @@ class Observation:
     def __post_init__(self) -> None:
         if self.time.tzinfo is None:
             raise ValueError("Observation.time must be timezone-aware")
+
+
+# The ``time`` of an observation whose provider gave none (ALOD's ``booking_status``): the hub
+# dates it when it receives the payload (:func:`dated`, called by :mod:`hub.ingest`), the
+# latest it can have happened, so nothing the provider dated later can look newer than it.
+UNDATED = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def dated(observation: Observation, received_at: datetime) -> Observation:
+    """``observation`` with an :data:`UNDATED` time replaced by ``received_at``."""
+    return replace(observation, time=received_at) if observation.time == UNDATED else observation

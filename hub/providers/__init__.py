@@ -6,6 +6,8 @@ value (``parse_body``: ALOD unwraps base64 here) and a payload of one of its ``K
 A module may also declare ``FLOW``, its documented status flow (a :class:`~hub.model.flow.Flow`):
 it places observations the provider does not date, and says which terminal codes a final one
 confirms (:func:`flow`).
+A change the provider gives no time for at all has time :data:`~hub.model.observation.UNDATED`;
+the hub dates it on receipt. A provider that refused our credentials raises ``CredentialsRefused``.
 """
 
 from __future__ import annotations

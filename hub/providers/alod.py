@@ -15,12 +15,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
-from hub.errors import NormalizationError, ProviderError, UnreadableBody
-from hub.model.observation import EventType, Observation, ProviderStatus
+from hub.errors import CredentialsRefused, NormalizationError, ProviderError, UnreadableBody
+from hub.model.observation import UNDATED, EventType, Observation, ProviderStatus
 from hub.model.status import TERMINAL, Status, StatusTable
 from hub.providers._common import mapping, required, time
 from hub.providers.facts import PARCEL, ProviderFacts
@@ -63,6 +64,8 @@ STATUSES = StatusTable(
 )
 
 _ALOD, _UPS = "alod", "ups"
+AUTH_PARAM = "authkey"  # the header carrying the access key; an error naming it refuses the account
+_NAMES_AUTHKEY = re.compile(r"\bauth[\s_-]?key\b", re.IGNORECASE)
 
 
 def parse_body(body: bytes) -> Any:
@@ -117,6 +120,8 @@ def _successful(payload: Any) -> Mapping[str, Any]:
     status = body.get("status")
     if status == "error":
         code, message = _error(body)
+        if code.strip().lower() == AUTH_PARAM:  # the access key, not this booking, was refused
+            raise CredentialsRefused(NAME, code, message)
         raise ProviderError(NAME, code, message)
     if status != "success":
         raise NormalizationError(NAME, f"response 'status' must be 'success' or 'error', got {status!r}")
@@ -126,6 +131,8 @@ def _successful(payload: Any) -> Mapping[str, Any]:
 def _error(body: Mapping[str, Any]) -> tuple[str, str]:
     """ALOD errors name no code: the first offending ``param`` is the code, else ``error``.
 
+    ``authkey`` comes first when named: a refused key says nothing about the booking.
+
     The list comes as ``errors: [{param, msg, value}]`` or, from some calls, as ``message``.
     """
     listed = body.get("errors") if isinstance(body.get("errors"), list) else body.get("message")
@@ -133,8 +140,11 @@ def _error(body: Mapping[str, Any]) -> tuple[str, str]:
         items = [item for item in listed if isinstance(item, Mapping)]
         message = "; ".join(_error_line(item) for item in items)
         params = [str(item["param"]) for item in items if item.get("param")]
+        params.sort(key=lambda param: param.strip().lower() != AUTH_PARAM)
         return (params[0] if params else "error"), message
-    return "error", str(body.get("message") or "")
+    message = str(body.get("message") or "")
+    # A bare message naming the access key ("Invalid authkey") refuses it as surely as a param.
+    return (AUTH_PARAM if _NAMES_AUTHKEY.search(message) else "error"), message
 
 
 def _error_line(item: Mapping[str, Any]) -> str:
@@ -164,7 +174,22 @@ def _alod_entry(item: Mapping[str, Any], what: str, tz: tzinfo) -> tuple[Provide
     text = required(NAME, item, "status", what)
     if not isinstance(text, str):
         raise NormalizationError(NAME, f"{what}.status must be ALOD's status text, got {text!r}")
-    return ProviderStatus(text, text), _key(text), time(NAME, item.get("created"), tz, f"{what}.created")
+    provider_status, key = _own_status(text)
+    return provider_status, key, time(NAME, item.get("created"), tz, f"{what}.created")
+
+
+def _own_status(text: str) -> tuple[ProviderStatus, str]:
+    """ALOD's word as ``(provider status, table key)``: one code per word, however it is spelt.
+
+    ALOD's words are matched case- and space-insensitively, so ``delivered`` (its
+    ``booking_status``) and ``Delivered`` (its trace) are one status and get one code: the
+    table's spelling (the trace's), else the key; a word the table lacks keeps the text as
+    sent. The text is always as sent.
+    """
+    key = _key(text)
+    known = STATUSES.text(key)
+    code = text if known is None else known if _key(known) == key else key
+    return ProviderStatus(code, text), key
 
 
 def _ups_entry(item: Mapping[str, Any], what: str, tz: tzinfo) -> tuple[ProviderStatus, str, datetime]:
@@ -200,18 +225,25 @@ def _status(provider_status: ProviderStatus, key: str, at: datetime, base: dict[
 def _booking_status(
     body: Mapping[str, Any], booking_type: str, trace: list[Observation], base: dict[str, Any]
 ) -> list[Observation]:
-    """ALOD's own final word (``timeout``, ``cancelled`` ...) when its trace does not show it.
+    """ALOD's own word on the booking (``timeout``, an unlisted word ...) when its trace lacks it.
 
-    ``booking_status`` has no time, so it takes the trace's latest. Only terminal words
-    count (an earlier word would look like a step back), and only for ALOD's own bookings:
-    for UPS the carrier's trace rules (the document's UPS example says ``delivered`` beside
-    a cancelled trace).
+    Terminal words and words the table lacks count: a known earlier word (``placed``) is
+    what the trace already says. Only ALOD's own bookings: for UPS the carrier's trace
+    rules (the document's UPS example says ``delivered`` beside a cancelled trace).
+    ``booking_status`` has no time, and a booking that timed out has no trace at all, so the
+    word is :data:`~hub.model.observation.UNDATED`: the hub dates it on receipt. The same word
+    seen again is the status the shipment is already in (same code), so it is recorded once.
     """
     word = body.get("booking_status")
-    if booking_type != _ALOD or not isinstance(word, str) or STATUSES.map(_key(word)) not in TERMINAL:
+    if booking_type != _ALOD or not isinstance(word, str) or not word.strip():
         return []
-    if trace and trace[-1].status == STATUSES.map(_key(word)):
+    provider_status, key = _own_status(word)
+    status = STATUSES.map(key)
+    if status not in TERMINAL and status != Status.UNKNOWN:
         return []
-    if not trace:
-        raise NormalizationError(NAME, f"booking_status {word!r} but no booking_status_details to date it")
-    return [_status(ProviderStatus(word, word), _key(word), trace[-1].time, base)]
+    if trace and trace[-1].provider_status is not None:
+        if trace[-1].provider_status.code == provider_status.code:
+            return []
+        if status != Status.UNKNOWN and trace[-1].status == status:
+            return []
+    return [_status(provider_status, key, UNDATED, base)]

@@ -13,9 +13,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from hub.errors import NormalizationError, ProviderError
+from hub.errors import CredentialsRefused, NormalizationError, ProviderError
 from hub.model import times
-from hub.model.observation import Courier, EventType, Observation, ProviderStatus, Stop
+from hub.model.observation import UNDATED, Courier, EventType, Observation, ProviderStatus, Stop
 from hub.model.status import Status, StatusTable
 from hub.providers._common import location, mapping, optional_time, parse_json, required
 from hub.providers.facts import HYPERLOCAL, ProviderFacts
@@ -71,6 +71,10 @@ ERROR_CONSTANTS = frozenset(
     }
 )
 
+# Constants that refuse the token, not the order: the document's 403 ("You do not have enough
+# permissions") sent as a constant in an HTTP 200. The account is paused as for a 401.
+CREDENTIAL_CONSTANTS = frozenset({"FORBIDDEN_ERROR"})
+
 _MERCHANT_REF_KEYS = ("merchant_ref", "order_ref", "order_id", "my_order_id", "reference")
 
 
@@ -120,6 +124,10 @@ def _unwrap(payload: Any, kind: str) -> Mapping[str, Any]:
         if status != "success":
             message = str(body.get("message") or body.get("error") or "")
             code = message if message in ERROR_CONSTANTS else str(status)
+            if kind != "order":  # posted to the receiver: whoever sent it, it is no order
+                raise NormalizationError(NAME, f"an Alopeyk API error response, not an order ({code[:80]})")
+            if code in CREDENTIAL_CONSTANTS:
+                raise CredentialsRefused(NAME, code, message)
             raise ProviderError(NAME, code, message)
         return mapping(NAME, body.get("object"), "order response 'object'")
     # The webhook example wraps the order in {"order": ...}; the field list describes it bare.
@@ -154,11 +162,9 @@ def _statuses(
         if at is not None:
             steps.append((status_word, at))
     if not steps or steps[-1][0] != status_word:
-        if updated_at is None:
-            raise NormalizationError(
-                NAME, f"order in status {status_word!r} has no time for it nor updated_at"
-            )
-        steps.append((status_word, updated_at))
+        # No time for the current status and no updated_at: it is still the order's status
+        # (an expired order must not be lost), dated by the hub on receipt.
+        steps.append((status_word, updated_at or UNDATED))
     return [
         Observation(
             type=EventType.STATUS_CHANGED,

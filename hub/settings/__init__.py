@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hub.errors import ConfigError
 from hub.settings.features import LiveSettings, PusherSettings, StreamSettings, WebhookSettings
 from hub.settings.providers import (
     PROVIDERS,
@@ -43,6 +44,8 @@ __all__ = [
     "variables",
 ]
 
+DURABILITIES = ("written", "fsync")  # HUB_INGEST_DURABILITY, docs/ingest.md
+
 # Each group and the prefix of its variables.
 GROUPS: dict[str, tuple[type[Any], str]] = {
     "stream": (StreamSettings, "HUB_STREAM_"),
@@ -64,7 +67,11 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     outbox_lease_ms: int = 30_000
     inbox_reclaim_idle_ms: int = 30_000  # normalizer: take over inbox entries pending this long
-    poison_attempts_max: int = 5  # an entry or delivery failing this often on its data is dead-lettered
+    # Handling attempts of one inbox entry, Pusher event, poll answer, dispatcher entry or webhook
+    # delivery (failing on its data) before it is dead-lettered.
+    poison_attempts_max: int = 5
+    ingest_durability: str = "written"  # "fsync": a receiver's 202 waits for the AOF fsync (WAITAOF)
+    ingest_fsync_timeout_ms: int = 2000  # fsync: longest wait for WAITAOF before answering 503
     receive_inline: bool = False  # receivers append events before answering (no inbox, no normalizer)
     metrics_token: Secret | None = None
     log_level: str = "info"
@@ -89,6 +96,20 @@ class Settings:
             public_url=read.public_url.rstrip("/"),
             queue_redis_url=read.queue_redis_url or read.redis_url,
         )
+
+    def __post_init__(self) -> None:
+        if self.ingest_durability not in DURABILITIES:
+            choices = ", ".join(DURABILITIES)
+            raise ConfigError(
+                f"HUB_INGEST_DURABILITY must be one of {choices}, got {self.ingest_durability!r}"
+            )
+        if self.ingest_durability == "fsync" and self.receive_inline:
+            raise ConfigError(
+                "HUB_INGEST_DURABILITY=fsync covers the inbox only: unset HUB_RECEIVE_INLINE to use it"
+            )
+        for name in ("poison_attempts_max", "ingest_fsync_timeout_ms"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"HUB_{name.upper()} must be at least 1, got {getattr(self, name)}")
 
     def provider(self, name: str) -> ProviderSettings:
         return self.providers.get(name) or ProviderSettings.defaults(name)

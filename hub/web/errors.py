@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from hub.errors import Conflict, NotFound
+from hub.ingest.inbox import NotDurable
 
 _CODES = {
     400: "bad_request",
@@ -59,7 +60,13 @@ async def store_unavailable(request: Request, exc: Exception) -> Response:
     return error_response(503, f"event store unavailable ({type(exc).__name__}); retry later")
 
 
+async def not_durable(request: Request, exc: Exception) -> Response:
+    """HUB_INGEST_DURABILITY=fsync and Redis did not confirm the fsync: say why, the sender retries."""
+    return error_response(503, f"not confirmed durable: {exc}; retry later", "not_durable")
+
+
 HANDLERS = {
+    NotDurable: not_durable,
     HTTPException: http_exception,
     NotFound: not_found,
     Conflict: conflict,

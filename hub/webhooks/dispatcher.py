@@ -19,8 +19,8 @@ from redis.asyncio import Redis
 
 from hub import keys
 from hub.infra import metrics, runtime
-from hub.infra.group_consumer import GroupConsumer
-from hub.ingest import poison
+from hub.infra.group_consumer import GroupConsumer, Poison
+from hub.ingest import deadletter
 from hub.settings import Settings
 from hub.webhooks.endpoints import Endpoint, EndpointCache
 from hub.webhooks.kick import Kicker
@@ -52,6 +52,9 @@ class Dispatcher:
             name=name,
             read_count=READ_COUNT,
             take_over_at_start=True,  # a restarted dispatcher's predecessor's entries go first
+            poison=Poison(
+                settings.poison_attempts_max, keep_raw=deadletter.stream_keeper(redis, keys.EVENTS)
+            ),
         )
         self.name = self.consumer.name
         self.deliveries = Deliveries(redis, settings.webhook.retention_s)
@@ -79,58 +82,21 @@ class Dispatcher:
         return await self.consumer.reclaim(self.handle)
 
     async def handle(self, entries: list[tuple[str, dict[str, str]]]) -> None:
-        """Create the deliveries of ``entries`` and acknowledge them; an entry that fails on its
-        data is left pending (retried when reclaimed) and dead-lettered once it failed
-        ``poison_attempts_max`` times. Redis errors propagate: the whole batch is read again."""
+        """Create the deliveries of ``entries``, then acknowledge them. An entry that raises on its
+        data is isolated by the consumer's :class:`~hub.infra.group_consumer.Poison`: retried when
+        reclaimed, dead-lettered after ``poison_attempts_max`` deliveries (delivery ids are
+        derived from endpoint and event, so handling the batch's good entries again creates
+        nothing twice)."""
         if not entries:
             return
         by_merchant = _by_merchant((await self.endpoints.refresh()).values())
-        plans: list[tuple[str, list[Item]]] = []
-        failed: dict[str, BaseException] = {}
-        for entry_id, fields in entries:
-            try:
-                plans.append((entry_id, _items(entry_id, fields, by_merchant)))
-            except Exception as exc:  # one entry's data must not stop the others
-                failed[entry_id] = exc
-        try:
-            created = await self.deliveries.create_many([item for _, found in plans for item in found])
-        except Exception as batch_error:
-            if poison.is_outage(batch_error):
-                raise
-            created = await self._create_each(plans, failed)
-        await self.consumer.ack([entry_id for entry_id, _ in plans if entry_id not in failed])
-        fields_of = dict(entries)
-        for entry_id, error in failed.items():
-            await self._poisoned(entry_id, fields_of[entry_id], error)
+        items = [item for entry_id, fields in entries for item in _items(entry_id, fields, by_merchant)]
+        created = await self.deliveries.create_many(items)
+        await self.consumer.ack([entry_id for entry_id, _ in entries])
         if created:
             await metrics.inc(self.redis, "hub_webhook_deliveries_created_total", by=created)
             if self.kick is not None:
                 await self.kick()
-
-    async def _create_each(
-        self, plans: list[tuple[str, list[Item]]], failed: dict[str, BaseException]
-    ) -> int:
-        """The batch failed on some entry's data: create entry by entry to find which."""
-        created = 0
-        for entry_id, items in plans:
-            try:
-                created += await self.deliveries.create_many(items)
-            except Exception as exc:
-                if poison.is_outage(exc):
-                    raise
-                failed[entry_id] = exc
-        return created
-
-    async def _poisoned(self, entry_id: str, fields: dict[str, str], exc: BaseException) -> None:
-        reason = f"dispatcher: entry {entry_id} of {keys.EVENTS}: {poison.describe(exc)}"
-        attempts = await poison.entry_attempts(self.redis, keys.EVENTS, keys.WEBHOOK_GROUP, entry_id)
-        if attempts < self.settings.poison_attempts_max:
-            log.warning("%s (attempt %d of %d)", reason, attempts, self.settings.poison_attempts_max)
-            return  # left pending: taken over again once idle, like a crashed dispatcher's entries
-        body = poison.as_bytes(str(fields.get("event", fields)))
-        await poison.give_up(self.redis, source="dispatcher", kind="event", reason=reason, body=body)
-        await metrics.inc(self.redis, "hub_poison_dead_lettered_total", consumer="dispatcher")
-        await self.consumer.ack([entry_id])
 
 
 Item = tuple[str, str, dict[str, Any]]

@@ -206,7 +206,7 @@ class DeliveryEngine:
             merchant_id=delivery.merchant_id,
         )
         await self._give_up(delivery, f"dead-lettered: {reason[:500]}", None)
-        self.metrics.add("hub_poison_dead_lettered_total", consumer="delivery-engine")
+        self.metrics.add("hub_poison_deadlettered_total", consumer="delivery-engine")
 
     async def _unreadable(self, member: str, raw: dict[str, str], exc: BaseException) -> None:
         """A delivery hash this queue cannot read: kept as a dead letter and taken off the queue."""

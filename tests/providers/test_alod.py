@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hub.errors import NormalizationError, ProviderError
-from hub.model.observation import EventType, ProviderStatus
+from hub.errors import CredentialsRefused, NormalizationError, ProviderError
+from hub.model.observation import UNDATED, EventType, ProviderStatus
 from hub.model.status import Status
 from hub.providers import alod
 
@@ -125,7 +125,8 @@ def test_alod_status_text_is_matched_case_and_space_insensitively() -> None:
     reached = track(payload)[3]
 
     assert reached.status == Status.AT_DROPOFF
-    assert reached.provider_status == ProviderStatus("  reached   RECEIVER ", "  reached   RECEIVER ")
+    # One word, one code (the trace's spelling), so a respelt word is not another change; the text is as sent.
+    assert reached.provider_status == ProviderStatus("Reached Receiver", "  reached   RECEIVER ")
 
 
 def test_alod_ups_date_time_fields() -> None:
@@ -155,7 +156,7 @@ def test_alod_ups_booking_status_does_not_override_the_carrier_trace() -> None:
     assert observations[-1].status == Status.CANCELLED
 
 
-def test_alod_terminal_booking_status_missing_from_the_trace_is_added_at_its_latest_time() -> None:
+def test_alod_terminal_booking_status_missing_from_the_trace_is_undated_for_the_hub_to_date() -> None:
     payload = load("tracking_alod.json")
     payload["booking_status"] = "timeout"
     payload["booking_status_details"] = payload["booking_status_details"][-1:]
@@ -166,7 +167,69 @@ def test_alod_terminal_booking_status_missing_from_the_trace_is_added_at_its_lat
         (Status.PENDING, ProviderStatus("Shipment Submitted", "Shipment Submitted")),
         (Status.EXPIRED, ProviderStatus("timeout", "timeout")),
     ]
-    assert observations[1].time == observations[0].time
+    # booking_status carries no time: dating it at the trace's latest would put it in the past.
+    assert observations[1].time == UNDATED
+
+
+@pytest.mark.parametrize(("word", "status"), [("timeout", Status.EXPIRED), ("cancelled", Status.CANCELLED)])
+def test_alod_terminal_booking_status_with_an_empty_trace_is_kept(word: str, status: Status) -> None:
+    # A booking no driver accepted in time has no trace at all: its word is all there is.
+    payload = {**load("tracking_alod.json"), "booking_status": word, "booking_status_details": []}
+
+    [observation] = track(payload)
+
+    assert (observation.status, observation.provider_status) == (status, ProviderStatus(word, word))
+    assert observation.time == UNDATED and observation.provider_ref == BOOKING
+
+
+def test_alod_delivered_word_and_delivered_trace_entry_share_one_code() -> None:
+    # booking_status says delivered before the trace does; the next answer's trace says "Delivered".
+    early = load("tracking_alod.json")
+    early["booking_status_details"] = early["booking_status_details"][1:]
+    later = load("tracking_alod.json")
+
+    closing = track(early)[-1]
+    entry = track(later)[-1]
+
+    assert (closing.status, closing.time) == (Status.DELIVERED, UNDATED)
+    assert closing.provider_status == ProviderStatus("Delivered", "delivered")
+    assert entry.provider_status == ProviderStatus("Delivered", "Delivered")
+
+
+def test_alod_unknown_booking_status_word_is_kept_raw_as_unknown() -> None:
+    payload = load("tracking_alod.json")
+    payload["booking_status"] = "Returned_To_Sender"
+
+    observations = track(payload)
+
+    assert len(observations) == 6
+    assert (observations[-1].status, observations[-1].provider_status, observations[-1].time) == (
+        Status.UNKNOWN,
+        ProviderStatus("Returned_To_Sender", "Returned_To_Sender"),
+        UNDATED,
+    )
+
+
+def test_alod_unknown_booking_status_word_the_trace_already_shows_is_not_repeated() -> None:
+    payload = load("tracking_alod.json")
+    payload["booking_status"] = "Handed to Neighbour"
+    payload["booking_status_details"][0]["status"] = "Handed to Neighbour"
+
+    assert [o.status for o in track(payload)][-2:] == [Status.AT_DROPOFF, Status.UNKNOWN]
+    assert len(track(payload)) == 5
+
+
+@pytest.mark.parametrize("word", [None, "", "   ", 7, ["delivered"]])
+def test_alod_missing_or_non_text_booking_status_adds_nothing(word: object) -> None:
+    payload = {**load("tracking_alod.json"), "booking_status": word}
+
+    assert len(track(payload)) == 5
+
+
+def test_alod_ups_unknown_booking_status_word_is_left_to_the_carrier_trace() -> None:
+    payload = {**load("tracking_ups.json"), "booking_status": "lost"}
+
+    assert [o.status for o in track(payload)] == [Status.PENDING, Status.CANCELLED]
 
 
 def test_alod_booking_status_already_shown_by_the_trace_is_not_repeated() -> None:
@@ -274,18 +337,40 @@ def test_alod_malformed_tracking_is_a_normalization_error(fixture: str, mutate: 
         track(payload)
 
 
-def test_alod_terminal_booking_status_without_any_trace_is_a_normalization_error() -> None:
-    payload = {
-        "status": "success",
-        "booking_status": "cancelled",
-        "booking_type": "alod",
-        "booking_status_details": [],
-    }
-
-    with pytest.raises(NormalizationError, match="no booking_status_details to date it"):
-        track(payload)
-
-
 def test_alod_unknown_kind_is_refused() -> None:
     with pytest.raises(NormalizationError, match="unknown payload kind"):
         alod.normalize({}, kind="webhook", tz=RIYADH, ref=BOOKING)
+
+
+@pytest.mark.parametrize(
+    "errors",
+    [
+        [{"param": "authkey", "msg": "Invalid access key", "value": "wrong-key"}],
+        [{"param": "booking_id", "msg": "Invalid booking id"}, {"param": " AuthKey ", "msg": "Invalid"}],
+    ],
+    ids=["authkey", "authkey-named-second"],
+)
+def test_alod_refused_authkey_inside_http_200_refuses_the_account(errors: list[dict[str, str]]) -> None:
+    body = alod.parse_body(base64.b64encode(json.dumps({"status": "error", "errors": errors}).encode()))
+
+    with pytest.raises(CredentialsRefused) as caught:
+        track(body)
+
+    assert caught.value.code.strip().lower() == "authkey"
+    assert "wrong-key" not in str(caught.value), "the refused key's value must not reach logs"
+
+
+@pytest.mark.parametrize("message", ["Invalid authkey", "AUTH KEY is not valid", "auth_key expired"])
+def test_alod_bare_error_message_naming_the_authkey_refuses_the_account(message: str) -> None:
+    with pytest.raises(CredentialsRefused):
+        track({"status": "error", "message": message})
+
+
+def test_alod_error_naming_another_param_is_about_the_booking_only() -> None:
+    errors = [{"param": "booking_id", "msg": "Invalid booking id", "value": BOOKING}]
+
+    with pytest.raises(ProviderError) as caught:
+        track({"status": "error", "errors": errors})
+
+    assert not isinstance(caught.value, CredentialsRefused)
+    assert caught.value.code == "booking_id"

@@ -1,6 +1,8 @@
 """ALOD emulator: the single merchant URL, ``authkey`` header, base64-wrapped JSON answers.
 
-Errors come as ``status: error`` inside HTTP 200, base64 like everything else.
+Errors come as ``status: error`` inside HTTP 200, base64 like everything else, in the
+document's ``errors: [{param, msg, value}]`` syntax: a refused access key (no ``authkey``
+header, or the ``unauthorized`` knob) names ``param: authkey``.
 """
 
 from __future__ import annotations
@@ -26,15 +28,26 @@ FLOWS = {
         Step("Delivered", "delivered"),
     ),
     "cancel": (Step("Shipment Submitted", "placed"), Step("cancelled", "cancelled")),
+    # booking_status says delivered one step before the trace does
+    "delivered_first": (
+        Step("Shipment Submitted", "placed"),
+        Step("Reached Receiver", "placed"),
+        Step("delivered", "delivered"),
+        Step("Delivered", "delivered"),
+    ),
+    # no driver accepted in time: the booking times out with an empty trace
+    "timeout": (Step("timeout", "timeout"),),
 }
+# Steps that change booking_status only: the trace gets no entry for them.
+BOOKING_ONLY = frozenset({"cancelled", "delivered", "timeout"})
 
 
 def app(step_s: float = DEFAULT_STEP_S) -> Starlette:
-    emulator = Emulator("alod", FLOWS, step_s, content_type="text/plain")
+    emulator = Emulator("alod", FLOWS, step_s, content_type="text/plain", refused=_refused)
 
     async def merchant(request: Request) -> Response:
         if not request.headers.get("authkey"):
-            return _wrapped({"status": "error", "message": "Invalid authkey"})
+            return _refused(request)
         form = {key: values[0] for key, values in parse_qs((await request.body()).decode("latin-1")).items()}
         if form.get("Method") != "getTrackingDetails" or form.get("Model") != "business_booking":
             return _wrapped({"status": "error", "message": "Unknown Method/Model"})
@@ -53,7 +66,7 @@ def _tracking(shipment: Scripted) -> dict[str, object]:
     details = [
         {"_id": f"{r.index:024x}", "status": r.step.code, "created": r.at.isoformat(timespec="milliseconds")}
         for r in reversed(reached)
-        if r.step.code != "cancelled"
+        if r.step.code not in BOOKING_ONLY
     ]
     return {
         "status": "success",
@@ -63,6 +76,14 @@ def _tracking(shipment: Scripted) -> dict[str, object]:
         "_method_name": "getTrackingDetails",
         "_model_name": "business_booking",
     }
+
+
+def _refused(request: Request) -> Response:
+    """ALOD's answer to a wrong access key: an HTTP 200 naming the ``authkey`` param (and its value)."""
+    value = request.headers.get("authkey", "")
+    return _wrapped(
+        {"status": "error", "errors": [{"param": "authkey", "msg": "Invalid access key", "value": value}]}
+    )
 
 
 def _wrapped(body: object) -> Response:

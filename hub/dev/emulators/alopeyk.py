@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -60,8 +61,11 @@ def _rate_headers(emulator: Emulator) -> dict[str, str]:
     times_s = emulator.knobs.stats()["times_s"]
     now_s = time.time()
     headers = {}
+    # The document's identifier: "[IP]:[YYYY]-[MM]-[DD]-[hh]-[mm]", in Tehran time.
+    identifier = f"127.0.0.1:{local(datetime.fromtimestamp(now_s, UTC), TEHRAN_H):%Y-%m-%d-%H-%M}"
     for name, limit, window_s in LIMITS:
         used = sum(1 for t in times_s if t > now_s - window_s)
+        headers[f"X-{name}RateLimit-Identifier"] = identifier
         headers[f"X-{name}RateLimit-Limit"] = str(limit)
         headers[f"X-{name}RateLimit-Remaining"] = str(limit - used)
     return headers

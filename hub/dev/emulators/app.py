@@ -38,8 +38,10 @@ class Emulator:
         flows: dict[str, tuple[Step, ...]],
         step_s: float = DEFAULT_STEP_S,
         content_type: str = "application/json",
+        refused: Callable[[Request], Response] | None = None,
     ) -> None:
         self.provider = provider
+        self.refused = refused  # the provider's own way of refusing credentials (else a 401)
         self.flows = flows
         self.step_s = step_s
         self.content_type = content_type
@@ -70,6 +72,10 @@ class Emulator:
             if fault is None and knobs.expire_tokens:
                 self._expire_tokens()
             broken = await faults.apply(fault, knobs, self.content_type)
+            if fault == "unauthorized" and self.refused is not None:
+                broken = self.refused(request)
+            if fault == "lone_surrogate":
+                return faults.with_lone_surrogate(await handler(request), knobs.surrogate_field)
             return broken if broken is not None else await handler(request)
 
         return guarded

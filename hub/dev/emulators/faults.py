@@ -8,6 +8,7 @@ on purpose while the hub polls it over real HTTP.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from dataclasses import asdict, dataclass, fields
@@ -16,7 +17,15 @@ from typing import Any
 from starlette.responses import Response
 
 # Knobs consumed one per request, in this order of precedence.
-COUNTED = ("timeout", "unauthorized", "rate_limit", "server_error", "malformed", "wrong_encoding")
+COUNTED = (
+    "timeout",
+    "unauthorized",
+    "rate_limit",
+    "server_error",
+    "malformed",
+    "wrong_encoding",
+    "lone_surrogate",
+)
 
 
 @dataclass
@@ -30,6 +39,8 @@ class Faults:
     server_error: int = 0
     malformed: int = 0
     wrong_encoding: int = 0
+    lone_surrogate: int = 0  # the real answer, with a JSON-escaped lone surrogate in `surrogate_field`
+    surrogate_field: str = "event_name"  # every string under this key gets "\ud800" appended
     expire_tokens: int = 0  # forget every issued token this many times (AL Client API)
 
     def update(self, changes: dict[str, Any]) -> None:
@@ -99,3 +110,19 @@ async def apply(fault: str | None, faults: Faults, content_type: str) -> Respons
     if fault == "wrong_encoding":
         return Response("وضعیت".encode("utf-16"), 200, media_type=content_type)
     return None
+
+
+def with_lone_surrogate(response: Response, field: str) -> Response:
+    """Valid JSON a provider could send: ``"\\ud800"`` escapes appended to every ``field`` string."""
+
+    def spoil(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                k: (v + "\ud800" if k == field and isinstance(v, str) else spoil(v)) for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [spoil(item) for item in value]
+        return value
+
+    body = json.dumps(spoil(json.loads(bytes(response.body)))).encode()  # ensure_ascii: "\ud800" on the wire
+    return Response(body, response.status_code, media_type=response.media_type)

@@ -13,9 +13,10 @@ from urllib.parse import quote
 
 import httpx
 
-from hub.errors import HubError, ProviderError
+from hub.errors import HubError, NormalizationError, ProviderError
 from hub.infra import metrics
-from hub.ingest.pipeline import Ingested, Ingestor, Rejected
+from hub.infra.redis_clients import UNAVAILABLE
+from hub.ingest.pipeline import Ingested, Ingestor, Payload, Rejected
 from hub.model.observation import Channel
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ async def gap_fill(ingestor: Ingestor, http: httpx.AsyncClient, token: str) -> I
     base_url = ingestor.settings.provider("hld").base_url
     redis = ingestor.redis
     for attempt in range(ATTEMPTS):
+        body: bytes | None = None
         try:
             body = await fetch_tracking(http, base_url, token)
             if body is None:
@@ -62,7 +64,23 @@ async def gap_fill(ingestor: Ingestor, http: httpx.AsyncClient, token: str) -> I
             return None
         except GapFillError as exc:
             log.warning("gap-fill of %s… (attempt %d/%d): %s", token[:6], attempt + 1, ATTEMPTS, exc)
-            if attempt + 1 < ATTEMPTS:
-                await asyncio.sleep(RETRY_DELAY_S * (attempt + 1))
+        except UNAVAILABLE:
+            raise  # the listener waits for Redis and gap-fills again
+        except Exception as exc:  # the answer's own fault (a lone surrogate, a bug): kept after the last try
+            log.exception("gap-fill of %s… (attempt %d/%d) failed", token[:6], attempt + 1, ATTEMPTS)
+            if attempt + 1 == ATTEMPTS:
+                await _keep_poison(
+                    ingestor, token, body, f"gap-fill failed {ATTEMPTS} times, last with {exc!r}"
+                )
+                return None
+        if attempt + 1 < ATTEMPTS:
+            await asyncio.sleep(RETRY_DELAY_S * (attempt + 1))
     await metrics.inc(redis, "hub_pusher_gapfills_total", outcome="failed")
     return None
+
+
+async def _keep_poison(ingestor: Ingestor, token: str, body: bytes | None, reason: str) -> None:
+    payload = Payload("hld", "tracking", body or b"", Channel.POLL, ref=token)
+    await ingestor.reject(payload, NormalizationError("hld", reason))
+    await metrics.inc(ingestor.redis, "hub_pusher_gapfills_total", outcome="deadlettered")
+    await metrics.inc(ingestor.redis, "hub_poison_deadlettered_total", consumer="pusher")

@@ -19,9 +19,10 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from hub import keys
-from hub.errors import ConfigError
+from hub.errors import ConfigError, NormalizationError
 from hub.infra import metrics
-from hub.ingest.pipeline import Ingested, Ingestor, Rejected
+from hub.infra.redis_clients import UNAVAILABLE
+from hub.ingest.pipeline import Ingested, Ingestor, Payload, Rejected
 from hub.model.observation import Channel
 from hub.model.status import TERMINAL
 from hub.receive.hld_channels import protocol
@@ -165,7 +166,17 @@ class Listener:
                 for entry_id, fields in entries:
                     self._cursor = entry_id
                     if fields.get("provider") == "hld":
-                        await self._apply(fields)
+                        await self._apply_or_skip(entry_id, fields)
+
+    async def _apply_or_skip(self, entry_id: str, fields: dict[str, str]) -> None:
+        """A malformed announcement is skipped (the periodic resync covers its shipment), never fatal."""
+        try:
+            await self._apply(fields)
+        except UNAVAILABLE:
+            raise
+        except Exception:
+            log.exception("skipping registration %s, which cannot be applied: %r", entry_id, fields)
+            await metrics.inc(self.redis, "hub_pusher_bad_registrations_total")
 
     async def _apply(self, fields: dict[str, str]) -> None:
         shipment_id, token = fields["shipment"], fields["provider_ref"]
@@ -216,10 +227,15 @@ class Listener:
         if token is None:
             return
         self.ingestor.counts.add("hub_pusher_events_total", event=frame.event)  # no round trip per event
+        try:
+            body = frame.data_bytes()
+        except (TypeError, ValueError, RecursionError) as exc:  # data that cannot be re-encoded as JSON
+            await self._keep_poison(token, f"pusher:{frame.event}", repr(frame.data).encode(), f"{exc!r}")
+            return
         if frame.event == LOCATION:
-            await self.coalescer.offer(token, frame.data_bytes())
+            await self.coalescer.offer(token, body)
         else:  # status changes and anything unknown (dead-lettered by the normalizer) are never dropped
-            await self._enqueue(token, f"pusher:{frame.event}", frame.data_bytes())
+            await self._enqueue(token, f"pusher:{frame.event}", body)
 
     async def _ingest_location(self, token: str, body: bytes) -> None:
         await self._enqueue(token, f"pusher:{LOCATION}", body)
@@ -234,7 +250,13 @@ class Listener:
             _raise_if_cancelled()
 
     async def _ingest_until_stored(self, token: str, kind: str, body: bytes) -> None:
-        """An event already received is retried until Redis takes it: it is not sent again."""
+        """An event already received is retried until Redis takes it: it is not sent again.
+
+        Redis being away is waited out; any other failure is the event's own (a lone surrogate,
+        a bug) and is retried ``poison_attempts_max`` times before the event is dead-lettered,
+        so one event cannot stop its shard nor the worker.
+        """
+        failures = 0
         for attempt in itertools.count():
             try:
                 result = await self.ingestor.ingest_raw("hld", kind, body, Channel.PUSHER, ref=token)
@@ -242,9 +264,30 @@ class Listener:
                 return
             except Rejected:
                 return  # kept in the dead-letter stream with the reason
-            except RedisError as exc:  # idempotent by event id, so a retry after a partial write is safe
+            except UNAVAILABLE as exc:  # idempotent by event id, so a retry after a partial write is safe
                 await metrics.inc(self.redis, "hub_pusher_ingest_retries_total")
                 await _pause(f"ingesting {kind}", exc, protocol.backoff_s(attempt, 100, 5000))
+            except Exception as exc:
+                failures += 1
+                if failures >= self.settings.poison_attempts_max:
+                    await self._keep_poison(
+                        token, kind, body, f"ingesting failed {failures} times, last with {exc!r}"
+                    )
+                    return
+                log.exception("ingesting %s for %s… failed (attempt %d)", kind, token[:6], failures)
+                await asyncio.sleep(protocol.backoff_s(attempt, 100, 5000))
+
+    async def _keep_poison(self, token: str, kind: str, body: bytes, reason: str) -> None:
+        """Dead-letter an event that keeps failing; waits out Redis being away, as an event is not resent."""
+        payload = Payload("hld", kind, body, Channel.PUSHER, ref=token)
+        for attempt in itertools.count():
+            try:
+                await self.ingestor.reject(payload, NormalizationError("hld", reason))
+                await metrics.inc(self.redis, "hub_poison_deadlettered_total", consumer="pusher")
+                log.error("event %s for %s… dead-lettered: %s", kind, token[:6], reason)
+                return
+            except UNAVAILABLE as exc:
+                await _pause(f"dead-lettering {kind}", exc, protocol.backoff_s(attempt, 100, 5000))
 
     def _on_subscribed(self, channel: str) -> None:
         token = protocol.hld_token(channel)
@@ -261,10 +304,12 @@ class Listener:
                 result = await gap_fill(self.ingestor, http, token)
                 if result is not None:
                     await self._finish_if_terminal(token, result)
-            except RedisError as exc:
+            except UNAVAILABLE as exc:
                 await _pause(f"gap-filling {token[:6]}…", exc)
                 with contextlib.suppress(asyncio.QueueFull):
                     self._gapfills.put_nowait(token)
+            except Exception:  # never the worker's end: the next (re)subscription gap-fills again
+                log.exception("gap-fill of %s… failed", token[:6])
             _raise_if_cancelled()
 
     async def _finish_if_terminal(self, token: str, result: Ingested) -> None:

@@ -46,8 +46,8 @@ class Frame:
 
     def data_bytes(self) -> bytes:
         """``data`` as the JSON bytes a normalizer parses (a non-JSON string is passed as is)."""
-        if isinstance(self.data, str):
-            return self.data.encode()
+        if isinstance(self.data, str):  # a lone surrogate is kept (and refused by the normalizer), not fatal
+            return self.data.encode("utf-8", "surrogatepass")
         return json.dumps(self.data, separators=(",", ":")).encode()
 
 
