@@ -56,6 +56,11 @@ def provider_ref(provider: str, ref: str) -> str:
     return f"{PREFIX}:ref:{provider}:{ref}"
 
 
+def provider_alias(provider: str, name: str, value: str) -> str:
+    """String: the shipment id behind another id the provider has for it (HLD's order id)."""
+    return f"{PREFIX}:alias:{provider}:{name}:{value}"
+
+
 def tracking_token(token: str) -> str:
     """String: the shipment id behind a public tracking token."""
     return f"{PREFIX}:token:{token}"
@@ -88,11 +93,18 @@ def unknown_codes() -> str:
 
 # The poller (workers/).
 POLL_DUE = f"{PREFIX}:poll:due"  # sorted set: shipment id -> when its next poll falls due (ms)
+# sorted set: shipment id -> when its ETA plus the provider's grace passes (ms), for shipment.delayed
+DELAY_DUE = f"{PREFIX}:delay:due"
 
 
 def poll_state(shipment_id: str) -> str:
     """Hash: the poller's memory of one shipment (consecutive failures, last change seen)."""
     return f"{PREFIX}:{{{shipment_id}}}:poll"
+
+
+def poll_bulk_round(provider: str) -> str:
+    """String with a TTL: a bulk reconciliation round was enqueued (one per interval, any schedulers)."""
+    return f"{PREFIX}:poll:bulk:{provider}"
 
 
 # Keys of one provider account share the hash tag {provider:account}: the limiter touches them at once.

@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,11 @@ from hub import keys
 from hub.api.app import create_app
 from hub.dev.embedded import EmbeddedCluster
 from hub.dev.supervisor import Supervisor
+from hub.ingest.pipeline import Ingestor
+from hub.model.observation import Channel
 from hub.registry import shipments
 from hub.settings import Settings
+from hub.streams.delays import DelayChecker
 from hub.webhooks.delivery import delivery_id
 from tests.conftest import ADMIN_TOKEN, ROOT, admin_headers, bearer, inbox_drained, normalize
 from tests.servers import LoopThread, ServerThread
@@ -193,3 +197,22 @@ async def _ingest_orders(
         assert shipment is not None, f"order {order} was not registered"
         ids.append(shipment.id)
     return ids
+
+
+async def test_a_late_shipment_is_published_once_on_a_cluster(
+    cluster_settings: Settings, cluster_redis: RedisCluster
+) -> None:
+    shipment, _ = await shipments.register(cluster_redis, "m1", "hld", "HLD67890ABCDEF")
+    ingestor = Ingestor(cluster_redis, cluster_settings)
+    tracking = (ROOT / "tests/fixtures/hld/tracking_on_the_way.json").read_bytes()  # ETA 11:15Z
+    await ingestor.ingest_raw("hld", "tracking", tracking, Channel.POLL, ref="HLD67890ABCDEF")
+    await ingestor.close()
+    late = datetime.fromisoformat("2026-04-04T11:30:00+00:00")
+    checkers = [DelayChecker(cluster_redis, cluster_settings) for _ in range(2)]  # two stores: two workers
+
+    results = await asyncio.gather(*(checker.check(shipment.id, late) for checker in checkers))
+
+    assert sorted(r.result for r in results) == ["duplicate", "published"]
+    published = [f["type"] for _, f in await cluster_redis.xrange(keys.EVENTS)]
+    assert published.count("shipment.delayed") == 1
+    assert await cluster_redis.zscore(keys.DELAY_DUE, shipment.id) is None

@@ -13,13 +13,16 @@ import asyncio
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
 from hub.clients import http_client
 from hub.errors import ConfigError
 from hub.settings import Settings
+from hub.streams.delays import DelayChecker
 from workers.poll import Poller
+from workers.reconcile import BulkReconciler
 
 _resident: PollRuntime | None = None
 
@@ -30,6 +33,22 @@ def poll_batch(due: list[tuple[str, int]]) -> dict[str, int]:
         return _resident.poll(due)
     with PollRuntime(Settings.from_env()) as runtime:
         return runtime.poll(due)
+
+
+def check_delays(shipment_ids: list[str]) -> dict[str, int]:
+    """RQ job: publish ``shipment.delayed`` for those of ``shipment_ids`` late now (hub/streams/delays.py)."""
+    if _resident is not None:
+        return _resident.check_delays(shipment_ids)
+    with PollRuntime(Settings.from_env()) as runtime:
+        return runtime.check_delays(shipment_ids)
+
+
+def reconcile_hld() -> dict[str, int]:
+    """RQ job: one bulk reconciliation round over HLD's order list (:mod:`workers.reconcile`)."""
+    if _resident is not None:
+        return _resident.reconcile_hld()
+    with PollRuntime(Settings.from_env()) as runtime:
+        return runtime.reconcile_hld()
 
 
 @contextmanager
@@ -63,6 +82,26 @@ class PollRuntime:
 
     def poll(self, due: list[tuple[str, int]]) -> dict[str, int]:
         return self.runner.run(self._poll([(str(s), int(d)) for s, d in due]))
+
+    def check_delays(self, shipment_ids: list[str]) -> dict[str, int]:
+        return self.runner.run(self._check_delays([str(s) for s in shipment_ids]))
+
+    async def _check_delays(self, shipment_ids: list[str]) -> dict[str, int]:
+        if self.poller is None:
+            self.poller = self._open()
+        checker = DelayChecker(self.poller.redis, self.settings, self.poller.ingestor.store)
+        checked = await checker.check_many(shipment_ids, datetime.now(UTC))
+        return dict(Counter(c.result for c in checked))
+
+    def reconcile_hld(self) -> dict[str, int]:
+        return self.runner.run(self._reconcile_hld())
+
+    async def _reconcile_hld(self) -> dict[str, int]:
+        if self.poller is None:
+            self.poller = self._open()
+        reconciler = BulkReconciler(self.poller.redis, self.settings, self.poller.http, self.poller.ingestor)
+        report = await reconciler.run()
+        return {"pages": report.pages, "confirmed": report.confirmed, "fetched": report.fetched}
 
     async def _poll(self, due: list[tuple[str, int]]) -> dict[str, int]:
         if self.poller is None:  # opened on the runtime's own loop, on first use

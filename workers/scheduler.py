@@ -18,6 +18,7 @@ import redis as sync_redis
 from redis.cluster import RedisCluster
 from rq import Queue
 
+from hub import keys
 from hub.settings import Settings
 from workers import jobs
 from workers.backoff import delay_s
@@ -35,9 +36,11 @@ class Scheduler:
     def __init__(
         self, settings: Settings, connection: sync_redis.Redis, data: sync_redis.Redis | None = None
     ) -> None:
+        self.settings = settings
         self.poll = settings.poll
         self.data = connection if data is None else data
         self.claimer = Claimer(self.data)
+        self.delay_claimer = Claimer(self.data, keys.DELAY_DUE)
         self.queue = Queue(self.poll.queue, connection=connection)
         self.stopping = threading.Event()
 
@@ -63,12 +66,43 @@ class Scheduler:
                     for batch in batches
                 ]
             )
+        self._enqueue_bulk_round(now_ms)
+        return len(claimed) + self._enqueue_delay_checks(now_ms)
+
+    def _enqueue_bulk_round(self, now_ms: int) -> None:
+        """One HLD order-list round per interval, whichever scheduler gets there first."""
+        interval_ms = int(self.settings.hld_bulk.interval_s * 1000)
+        if interval_ms <= 0 or not self.settings.provider("hld").credentials.get("token"):
+            return
+        if self.data.set(keys.poll_bulk_round("hld"), now_ms, nx=True, px=interval_ms):
+            self.queue.enqueue(
+                jobs.reconcile_hld,
+                job_timeout=int(self.poll.lease_s),
+                result_ttl=0,
+                failure_ttl=86400,
+                description="reconcile HLD shipments from its order list",
+            )
+
+    def _enqueue_delay_checks(self, now_ms: int) -> int:
+        """Shipments whose ETA plus grace passed go to a worker (:func:`workers.jobs.check_delays`)."""
+        lease_ms = int(self.poll.lease_s * 1000)
+        claimed = self.delay_claimer.claim(now_ms, self.poll.batch_size, lease_ms)
+        if claimed:
+            self.queue.enqueue(
+                jobs.check_delays,
+                args=([shipment_id for shipment_id, _ in claimed],),
+                job_timeout=int(self.poll.lease_s),
+                result_ttl=0,
+                failure_ttl=86400,
+                description=f"check {len(claimed)} shipments for delay",
+            )
         return len(claimed)
 
     def run(self) -> None:
         try:
             log.info(
-                "scheduler start: %d shipments missing from the due-time index added", backfill(self.data)
+                "scheduler start: %d shipments missing from the due-time index added",
+                backfill(self.data, settings=self.settings),
             )
         except (
             sync_redis.RedisError

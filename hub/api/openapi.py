@@ -160,7 +160,7 @@ PATHS: dict[str, Any] = {
     },
     "/v1/track/{token}": {
         "get": {
-            "summary": "The recipient's view of a shipment: state, trail, timeline, stops, live offset",
+            "summary": "The recipient's view: state, trail, timeline, stops, late_eta, live offset",
             "security": [],
             "parameters": [_TOKEN],
             "responses": {

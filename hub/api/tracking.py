@@ -66,7 +66,15 @@ async def tracking_view(request: Request, token: str) -> dict[str, Any]:
             if e["type"] == EventType.STATUS_CHANGED.value
         ],
         "stops": _stops(events),
+        "late_eta": _late_eta(shipment, events),
     }
+
+
+def _late_eta(shipment: shipments.Shipment, events: list[dict[str, Any]]) -> str | None:
+    """The ETA a ``shipment.delayed`` reported passed, while it is still the ETA and unfinished."""
+    eta = shipment.state.get("eta")
+    reported = {e["data"].get("eta") for e in events if e["type"] == EventType.DELAYED.value}
+    return eta if eta and eta in reported and not shipment.terminal else None
 
 
 def _stops(events: list[dict[str, Any]]) -> list[dict[str, Any]]:

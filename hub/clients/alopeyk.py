@@ -13,7 +13,7 @@ import httpx
 from redis.asyncio import Redis
 
 from hub.clients import Answer, _http
-from hub.model import times as timeparse
+from hub.model import times
 from hub.settings import Settings
 
 # The columns the document's "get order details" example asks for: everything the normalizer reads.
@@ -27,7 +27,7 @@ class AlopeykClient:
         config = settings.provider(self.provider)
         self.base_url = config.base_url
         self.token = config.credentials.get("token", "")
-        self.tz = timeparse.zone(config.timezone)  # the zone its rate-limit identifiers are written in
+        self.tz = times.zone(config.timezone)  # the zone its rate-limit identifiers are written in
         self.http = http
 
     async def track(self, ref: str) -> Answer:

@@ -26,9 +26,14 @@ from hub.model.status import Status
 from hub.registry import shipments
 from hub.settings import Settings
 from hub.streams.append import Appended, Store
+from hub.streams.delays import DelayIndex
 
 log = logging.getLogger(__name__)
 
+# Other ids a payload gives a shipment that some reader looks shipments up by: HLD's order list
+# names orders by id, not by the tracking token the shipment is registered under.
+ALIASES = frozenset({("hld", "order_id")})
+MAX_ALIAS_CHARS = 100  # HLD order ids are 16; anything longer is not one
 LANES_AT_ONCE = 50  # shipments ingested concurrently by one batch (each may hold a Redis connection)
 
 
@@ -75,6 +80,8 @@ class Ingestor:
         self.settings = settings
         self.store = store or Store(redis, settings)
         self.counts = metrics.Buffer(redis)
+        self.delays = DelayIndex(settings)
+        self._aliased: LRU[tuple[str, str, str], bool] = LRU(max_entries=100_000, ttl_s=3600)
         # A shipment's owner and references never change once registered.
         self._shipments: LRU[tuple[str, str], shipments.Shipment] = LRU(max_entries=100_000, ttl_s=60)
 
@@ -220,11 +227,45 @@ class Ingestor:
                 event = build(observation, bound[key].ref, channel, recorded, _cannot_follow(observation))
                 fresh.append((observation, event))
         written = await self.store.append([event for _, event in fresh])
+        await self._index([event for _, event in fresh], written, observations, bound)
         remaining = iter(written)
         results = [known or next(remaining) for known in appended]
         await self._count_unknown([o for (o, _), a in zip(fresh, written, strict=True) if a.outcome == "new"])
         self._count_outcomes(results, channel)
         return Ingested(results, registered)
+
+    async def _index(
+        self,
+        appended: list[CloudEvent],
+        written: list[Appended],
+        observations: list[Observation],
+        bound: dict[tuple[str, str], shipments.Shipment],
+    ) -> None:
+        """One round trip for the indexes beside the streams, when anything needs one.
+
+        New ETAs (re)arm the shipment.delayed check and a terminal status disarms it
+        (:mod:`hub.streams.delays`); :data:`ALIASES` first seen by this process are recorded.
+        """
+        pipe = self.redis.pipeline(transaction=False)
+        queued = self.delays.queue(pipe, list(zip(appended, written, strict=True)))
+        for (provider, name, value), shipment_id in self._new_aliases(observations, bound).items():
+            pipe.set(keys.provider_alias(provider, name, value), shipment_id, nx=True)
+            queued += 1
+        if queued:
+            await pipe.execute()
+
+    def _new_aliases(
+        self, observations: list[Observation], bound: dict[tuple[str, str], shipments.Shipment]
+    ) -> dict[tuple[str, str, str], str]:
+        found: dict[tuple[str, str, str], str] = {}
+        for observation in observations:
+            for name, value in observation.refs.items():
+                alias = (observation.provider, name, value)
+                known = (observation.provider, name) in ALIASES and len(value) <= MAX_ALIAS_CHARS
+                if known and self._aliased.get(alias) is None:
+                    found[alias] = bound[(observation.provider, observation.provider_ref)].id
+                    self._aliased.put(alias, True)
+        return found
 
     def _count_outcomes(self, results: list[Appended], channel: Channel) -> None:
         for appended in results:

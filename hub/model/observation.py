@@ -19,12 +19,14 @@ class EventType(StrEnum):
     STATUS_CHANGED = "shipment.status_changed"
     LOCATION_UPDATED = "shipment.location_updated"
     STOP_UPDATED = "shipment.stop_updated"
+    DELAYED = "shipment.delayed"  # the hub's own: the ETA (plus grace) passed without a terminal status
 
 
 class Channel(StrEnum):
     WEBHOOK = "webhook"
     PUSHER = "pusher"
     POLL = "poll"
+    HUB = "hub"  # the hub itself (the delay checker), not a provider
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ FACTS = ProviderFacts(
     credentials=("TOKEN",),
     poll=replace(HYPERLOCAL, rate_limits="100/60,43200/86400"),
     pushes=True,
+    delay_grace_s=600,
 )
 
 STATUSES = StatusTable(

@@ -37,3 +37,6 @@ class ProviderFacts:
     credentials: tuple[str, ...]  # read from HUB_<PROVIDER>_<NAME>
     poll: PollDefaults
     pushes: bool = False  # it pushes its events: polled only to reconcile after silence
+    # How long past its ETA a shipment may run before the hub calls it late (shipment.delayed):
+    # hyperlocal couriers promise minutes, parcel and cargo carriers hours.
+    delay_grace_s: float = 3600

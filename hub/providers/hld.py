@@ -41,6 +41,7 @@ FACTS = ProviderFacts(
     credentials=("TOKEN", "PUSHER_KEY", "PUSHER_CLUSTER"),
     poll=HYPERLOCAL,
     pushes=True,
+    delay_grace_s=600,
 )
 
 STATUSES = StatusTable(
@@ -80,6 +81,24 @@ FLOW = Flow(
     },
     finals={"4": ("11",), "9": ("11",)},
 )
+
+# The order list names statuses in words ("Delivered"), not codes. Words are matched without
+# case, spaces or punctuation against the table's names ("Order Placed" is OrderPlaced), plus
+# the words HLD's own responses use beside a code (cancel: 17 "Cancelled", tracking: 25 "On the Way").
+_TEXT_ALIASES = {"cancelled": "17", "canceled": "17", "ontheway": "25"}
+
+
+def _word(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+TEXT_CODES = {_word(name): code for code, (name, _) in STATUSES.rows.items()} | _TEXT_ALIASES
+
+
+def code_for_text(text: object) -> str | None:
+    """The status code an order-list word stands for (``"Delivered"`` -> ``"4"``); ``None`` if unknown."""
+    return TEXT_CODES.get(_word(text)) if isinstance(text, str) else None
+
 
 # The order field that records when a status was reached. The tracking response's current
 # status may be missing from its real_time_updates; it then takes this field's time when that

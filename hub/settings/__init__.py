@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from hub.errors import ConfigError
-from hub.settings.features import LiveSettings, PusherSettings, StreamSettings, WebhookSettings
+from hub.settings.features import (
+    HldBulkSettings,
+    LiveSettings,
+    PusherSettings,
+    StreamSettings,
+    WebhookSettings,
+)
 from hub.settings.providers import (
     PROVIDERS,
     PUSH_PROVIDERS,
@@ -31,6 +37,7 @@ from hub.settings.reading import Secret, read_group, variable
 __all__ = [
     "PROVIDERS",
     "PUSH_PROVIDERS",
+    "HldBulkSettings",
     "LiveSettings",
     "PollSettings",
     "ProviderPoll",
@@ -52,6 +59,7 @@ GROUPS: dict[str, tuple[type[Any], str]] = {
     "webhook": (WebhookSettings, "HUB_WEBHOOK_"),
     "pusher": (PusherSettings, "HUB_PUSHER_"),
     "live": (LiveSettings, "HUB_LIVE_"),
+    "hld_bulk": (HldBulkSettings, "HUB_HLD_BULK_"),
 }
 
 
@@ -79,6 +87,7 @@ class Settings:
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
     pusher: PusherSettings = field(default_factory=PusherSettings)
     live: LiveSettings = field(default_factory=LiveSettings)
+    hld_bulk: HldBulkSettings = field(default_factory=HldBulkSettings)
     poll: PollSettings = field(default_factory=PollSettings)
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
 
@@ -113,6 +122,10 @@ class Settings:
 
     def provider(self, name: str) -> ProviderSettings:
         return self.providers.get(name) or ProviderSettings.defaults(name)
+
+    def delay_grace(self, provider: str) -> float:
+        """Seconds past the ETA before a shipment of ``provider`` is late."""
+        return self.provider(provider).delay_grace_s
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with fields changed; a group's field by its variable's name (``webhook_allow_http=``)."""

@@ -78,3 +78,12 @@ class LiveSettings:
     )
     send_buffer_bytes: int = 0  # SO_SNDBUF of served sockets (0: the kernel's autotuning)
     compression: bool = False  # per-message deflate on live sockets (CPU and ~300 KiB per socket)
+
+
+@dataclass(frozen=True)
+class HldBulkSettings:
+    """``HUB_HLD_BULK_*``: HLD's order list read in pages instead of one tracking call per order."""
+
+    interval_s: float = 120.0  # 0: off; needs HUB_HLD_TOKEN (workers/reconcile.py)
+    per_page: int = 100
+    max_pages: int = 20

@@ -29,6 +29,7 @@ class ProviderSettings:
     base_url: str
     timezone: str
     credentials: Mapping[str, str] = field(default_factory=dict, repr=False)  # never printed
+    delay_grace_s: float = 3600.0  # ETA plus this without a terminal status is late (shipment.delayed)
 
     @property
     def configured(self) -> bool:
@@ -36,7 +37,8 @@ class ProviderSettings:
 
     @classmethod
     def defaults(cls, name: str) -> ProviderSettings:
-        return cls(name, FACTS[name].base_url, FACTS[name].timezone)
+        facts = FACTS[name]
+        return cls(name, facts.base_url, facts.timezone, delay_grace_s=facts.delay_grace_s)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], name: str) -> ProviderSettings:

@@ -11,6 +11,9 @@
     delivery_failed: "Delivery failed", returning: "Returning to sender", returned: "Returned",
     cancelled: "Cancelled", expired: "Expired", exception: "Problem with delivery", unknown: "Status update",
   };
+  const FINISHED = new Set(["delivered", "returned", "cancelled", "expired"]);
+  const COURIER_STYLE = { color: "#0b5394", fillColor: "#1e88e5" };
+  const LATE_STYLE = { color: "#8a3c00", fillColor: "#ef6c00" };
   const STOP_KINDS = { origin: "Pickup", destination: "Drop-off", return: "Return" };
   const MOVE_MS = 1000;
   const RECONNECT_MAX_MS = 15000;
@@ -30,6 +33,8 @@
   let retryMs = 500;
   let fitted = false;
   let loading = null;  // a reload in progress; events wait for it so they apply in order
+  // Late: the hub published shipment.delayed for the ETA still shown, and the shipment is not finished.
+  const late = { eta: null, lateEta: null, finished: false };
 
   function label(status) { return LABELS[status] || status || "–"; }
   function timeEl(iso) {
@@ -39,9 +44,23 @@
     return t;
   }
 
+  function showLate() {
+    const isLate = Boolean(late.lateEta) && late.lateEta === late.eta && !late.finished;
+    const el = $("late");
+    el.hidden = !isLate;
+    el.textContent = isLate ? `Running late: expected by ${when.format(new Date(late.lateEta))}` : "";
+    if (courier) courier.setStyle(isLate ? LATE_STYLE : COURIER_STYLE);
+  }
+
   function showState(state) {
-    if (state.status !== undefined) $("status").textContent = label(state.status);
-    $("eta").textContent = state.eta ? when.format(new Date(state.eta)) : "–";
+    if (state.status !== undefined) {
+      $("status").textContent = label(state.status);
+      late.finished = FINISHED.has(state.status);
+    }
+    if (state.eta !== undefined) {  // an event without an ETA leaves the one shown
+      late.eta = state.eta;
+      $("eta").textContent = state.eta ? when.format(new Date(state.eta)) : "–";
+    }
     $("provider").textContent = state.provider || "–";
     if (state.courier) {
       $("courier").textContent = [state.courier.name, state.courier.phone].filter(Boolean).join(" · ") || "–";
@@ -86,8 +105,9 @@
   function moveCourier(lat, lng) {
     trail.addLatLng([lat, lng]);
     if (!courier) {
-      courier = L.circleMarker([lat, lng], { radius: 10, color: "#0b5394", fillColor: "#1e88e5", fillOpacity: 1 })
+      courier = L.circleMarker([lat, lng], { radius: 10, ...COURIER_STYLE, fillOpacity: 1 })
         .bindTooltip("Courier").addTo(map);
+      showLate();
       return;
     }
     const from = courier.getLatLng();
@@ -122,6 +142,8 @@
     if (!view.trail.length && view.location) moveCourier(view.location.lat, view.location.lng);
     stops = new Map(view.stops.map((s) => [s.index, s]));
     showStops(view.stops);
+    late.lateEta = view.late_eta || null;
+    showLate();
     fit();
   }
 
@@ -131,10 +153,12 @@
     const d = e.data;
     // Only a status change (not a late one) says what the status is; positions and stops carry none.
     const status = e.type === "shipment.status_changed" && !d.stale ? d.status : undefined;
-    if (d.eta || d.courier) showState({ status, eta: d.eta, provider: d.provider, courier: d.courier });
+    if (d.eta || d.courier) showState({ status, eta: d.eta || undefined, provider: d.provider, courier: d.courier });
     if (e.type === "shipment.status_changed") {
-      if (!d.stale) $("status").textContent = label(d.status);
+      if (!d.stale) { $("status").textContent = label(d.status); late.finished = FINISHED.has(d.status); }
       addTimeline({ status: d.status, time: e.time, stale: d.stale });
+    } else if (e.type === "shipment.delayed") {
+      late.lateEta = d.eta;
     } else if (e.type === "shipment.location_updated" && d.location) {
       moveCourier(d.location.lat, d.location.lng);
       if (!fitted || !map.getBounds().contains([d.location.lat, d.location.lng])) fit();
@@ -142,6 +166,7 @@
       stops.set(d.stop.index, { ...d.stop, time: e.time });
       showStops([...stops.values()].sort((a, b) => a.index - b.index));
     }
+    showLate();
   }
 
   function setConnection(text) {
@@ -178,6 +203,8 @@
   window.hubTrack = {
     courier: () => (courier ? courier.getLatLng() : null),
     connected: () => socket && socket.readyState === WebSocket.OPEN,
+    late: () => !$("late").hidden,
+    courierColor: () => (courier ? courier.options.fillColor : null),
   };
   load().then(connect, (error) => { $("status").textContent = "This tracking link is not valid."; console.error(error); });
 })();

@@ -37,6 +37,7 @@ _APPEND = """
 local shipment, history, seen, outbox, events = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now_ms, lease_ms = tonumber(ARGV[1]), tonumber(ARGV[2])
 local shipment_id, trim_kind, trim_value = ARGV[3], ARGV[4], ARGV[5]
+local TERMINAL = {delivered = true, returned = true, cancelled = true, expired = true}  -- hub.statuses
 
 -- Whether the shipment's current code is one of ``codes`` (the flow's codes a change may not follow).
 local function current_in(codes, current_code)
@@ -58,6 +59,15 @@ local function append(id, head, body, etype, time_ms, status, location, courier,
       return 'republish', known, found[1][2][2]
     end
     return 'duplicate', known, ''
+  end
+
+  -- shipment.delayed is the hub's verdict on the state right now: void once the shipment
+  -- finished or its ETA moved (a delivery racing the delay checker wins).
+  if etype == 'shipment.delayed' then
+    local now_status = redis.call('HGET', shipment, 'status')
+    if TERMINAL[now_status or ''] or redis.call('HGET', shipment, 'eta') ~= eta then
+      return 'void', '', ''
+    end
   end
 
   -- A status the shipment is already in is no change, whatever time a channel gives it
@@ -105,7 +115,7 @@ local function append(id, head, body, etype, time_ms, status, location, courier,
     end
   end
   local latest_ms = tonumber(redis.call('HGET', shipment, 'last_event_ms') or '-1')
-  if time_ms >= latest_ms then
+  if time_ms >= latest_ms and etype ~= 'shipment.delayed' then  -- the hub's verdict is no news
     redis.call('HSET', shipment, 'last_event_ms', time_ms)
     if courier ~= '' then redis.call('HSET', shipment, 'courier', courier) end
     if eta ~= '' then redis.call('HSET', shipment, 'eta', eta) end
@@ -146,7 +156,10 @@ return replies
 
 @dataclass(frozen=True)
 class Appended:
-    """What became of one event: ``new``, ``duplicate`` (already recorded) or ``republish``."""
+    """What became of one event: ``new``, ``duplicate`` (already recorded), ``republish``, or ``void``.
+
+    ``void``: a ``shipment.delayed`` no longer true when appended (finished, or the ETA moved).
+    """
 
     event_id: str
     shipment_id: str
@@ -180,16 +193,12 @@ class Store:
         return event_id in self._published
 
     async def append(self, events: list[CloudEvent]) -> list[Appended]:
-        """Append ``events`` (in order); returns once they are on both streams."""
-        known = [event["id"] in self._published for event in events]
-        fresh = [event for event, seen in zip(events, known, strict=True) if not seen]
-        written = iter(await self._commit.submit(fresh) if fresh else [])
-        return [
-            Appended(event["id"], event["partitionkey"], "duplicate", provider=event["data"]["provider"])
-            if seen
-            else next(written)
-            for event, seen in zip(events, known, strict=True)
-        ]
+        """Append ``events`` (in order); returns once they are on both streams.
+
+        The caller skips what :meth:`published_here` knows (the ingest path does, before it
+        even builds the event); the script drops any other change already recorded.
+        """
+        return await self._commit.submit(events) if events else []
 
     async def _write(self, events: list[CloudEvent]) -> list[Appended]:
         """One script call per shipment for all its events, one pipeline for them all."""

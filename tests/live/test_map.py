@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import httpx
 from playwright.async_api import async_playwright, expect
+from redis.asyncio import Redis
 
+from hub.settings import Settings
+from hub.streams.delays import DelayChecker
 from tests.live.conftest import ROOT, HubProcess, at_position, new_merchant, post_webhook
 
 CHROMIUM = "/usr/bin/chromium"
@@ -91,3 +95,54 @@ async def test_the_map_follows_the_courier_and_the_timeline_with_tiles_unreachab
             assert await page.screenshot(path=str(ARTIFACTS / "track-map.png"), full_page=True)
         finally:
             await browser.close()
+
+
+async def test_the_map_marks_a_late_shipment_and_clears_the_mark_when_the_eta_moves(
+    start_hub: Callable[..., HubProcess], client: httpx.AsyncClient
+) -> None:
+    hub = start_hub(HUB_LIVE_TILE_URL=UNREACHABLE_TILES)
+    merchant = await new_merchant(client, hub)
+    shipment_id = await post_webhook(client, hub, merchant, at_position(35.7561, 51.4171, 50))  # ETA 18:50:36
+    headers = {"Authorization": f"Bearer {merchant['api_key']}"}
+    token = (await client.get(f"{hub.url}/v1/shipments/{shipment_id}", headers=headers)).json()[
+        "tracking_token"
+    ]
+    redis = Redis.from_url(hub.redis_url, decode_responses=True)
+    checker = DelayChecker(redis, Settings.from_env({"HUB_REDIS_URL": hub.redis_url}))
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await browser.new_page(timezone_id="Asia/Tehran", locale="en-US")
+            await page.goto(f"{hub.url}/track/{token}")
+            await page.wait_for_function("() => window.hubTrack.connected()", timeout=TIMEOUT_MS)
+            await expect(page.locator("#late")).to_be_hidden()
+
+            assert (await checker.check(shipment_id, datetime.now(UTC))).result == "published"
+            await expect(page.locator("#late")).to_contain_text("Running late", timeout=TIMEOUT_MS)
+            await expect(page.locator("#late")).to_contain_text("6:50 PM")  # the ETA that passed
+            assert await page.evaluate("window.hubTrack.courierColor()") == "#ef6c00"
+            await page.reload()  # the JSON view says so too
+            await expect(page.locator("#late")).to_be_visible(timeout=TIMEOUT_MS)
+            await page.wait_for_function("() => window.hubTrack.connected()", timeout=TIMEOUT_MS)
+
+            await post_webhook(client, hub, merchant, at_position(35.7565, 51.4175, 53, eta_minimal=None))
+            await page.wait_for_function(  # a position without an ETA changes nothing about lateness
+                "() => window.hubTrack.courier().lat == 35.7565",
+                timeout=TIMEOUT_MS,
+            )
+            await expect(page.locator("#late")).to_be_visible()
+            await expect(page.locator("#eta")).to_contain_text("6:50 PM")
+
+            eta = {
+                "duration": 600,
+                "distance": 400,
+                "address_id": 547412,
+                "updated_at": "2017-09-12 18:55:00",
+            }
+            await post_webhook(client, hub, merchant, at_position(35.7570, 51.4180, 55, eta_minimal=eta))
+            await expect(page.locator("#late")).to_be_hidden(timeout=TIMEOUT_MS)  # a new ETA, not yet late
+            assert await page.evaluate("window.hubTrack.courierColor()") == "#1e88e5"
+        finally:
+            await browser.close()
+            await redis.aclose()

@@ -8,11 +8,15 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+from redis.asyncio import Redis
 
+from hub.settings import Settings
+from hub.streams.delays import DelayChecker
 from tests.live.conftest import HubProcess, new_merchant, order, post_webhook
 
 JS = Path(__file__).parent / "js"
@@ -89,6 +93,17 @@ async def test_pusher_js_subscribes_receives_events_and_a_forged_signature_is_re
         assert events[shipment_channel]["data"]["data"]["status"] == "at_pickup"
         assert "merchant_id" not in events[shipment_channel]["data"]["data"]  # the public view
         assert not any(x.get("client") == "forger" and x["kind"] == "subscribed" for x in seen)
+
+        redis = Redis.from_url(hub.redis_url, decode_responses=True)
+        try:  # the hub's own verdict travels the same way: both channels get shipment.delayed
+            checker = DelayChecker(redis, Settings.from_env({"HUB_REDIS_URL": hub.redis_url}))
+            assert (await checker.check(shipment_id, datetime.now(UTC))).result == "published"
+        finally:
+            await redis.aclose()
+        await _lines_until(process, seen, lambda s: len([x for x in s if x["kind"] == "event"]) >= 4)
+        late = {x["channel"]: x for x in seen if x["kind"] == "event" and x["event"] == "shipment.delayed"}
+        assert set(late) == {shipment_channel, merchant_channel}
+        assert late[shipment_channel]["data"]["data"]["eta"] == late[merchant_channel]["data"]["data"]["eta"]
     finally:
         assert process.stdin is not None
         process.stdin.close()

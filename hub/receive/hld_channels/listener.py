@@ -3,43 +3,31 @@
 It learns of new registrations from the registrations stream within one ``XREAD``
 round trip, holds the channels its lease entitles it to (:mod:`hub.pusher.leases`),
 spreads them over connections of ``pusher_channels_per_connection`` each, gap-fills a
-channel after every subscription, and ingests events in per-shipment order.
+channel after every subscription (:mod:`.intake` takes the events in).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
-import zlib
 
 import httpx
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from hub import keys
-from hub.errors import ConfigError, NormalizationError
+from hub.errors import ConfigError
 from hub.infra import metrics
 from hub.infra.redis_clients import UNAVAILABLE
-from hub.ingest.pipeline import Ingested, Ingestor, Payload, Rejected
-from hub.model.observation import Channel
-from hub.model.status import TERMINAL
 from hub.receive.hld_channels import protocol
-from hub.receive.hld_channels.coalesce import Coalescer
 from hub.receive.hld_channels.connection import Connection, PusherRefused
-from hub.receive.hld_channels.gapfill import gap_fill
+from hub.receive.hld_channels.intake import Intake, pause
 from hub.receive.hld_channels.leases import Leases, new_worker_id, owner
-from hub.receive.hld_channels.protocol import Frame
-from hub.registry import shipments
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 
-LOCATION = "executive.location_updated"
-STATUS = "hld.order.status_changed"
-INGEST_SHARDS = 32  # queues; one shipment always uses the same one, so its events keep their order
-GAPFILL_QUEUE = 100_000
 RESYNC_S = 30.0  # full reload of the active index, in case a registration message was missed
 FOLLOW_BLOCK_MS = 1000
 
@@ -60,34 +48,27 @@ class Listener:
         self.url = protocol.url(host, self.key)
         self.redis = redis
         self.settings = settings
-        self.ingestor = Ingestor(redis, settings)
+        self.intake = Intake(redis, settings)
         self.worker_id = worker_id or new_worker_id()
         self.leases = Leases(redis, self.worker_id, settings.pusher.lease_ttl_ms)
         self._reporter = f"pusher:{self.worker_id}"
-        self.coalescer = Coalescer(settings.pusher.coalesce_ms / 1000, self._ingest_location)
         self.active: dict[str, str] = {}  # shipment id -> tracking token, every active HLD shipment
         self.workers: list[str] = []
         self.connections: list[Connection] = []
         self.held: dict[str, Connection] = {}  # token -> the connection carrying its channel
         self.refused: asyncio.Future[None] | None = None
-        self._shards: list[asyncio.Queue[tuple[str, str, bytes]]] = []
-        self._gapfills: asyncio.Queue[str] = asyncio.Queue(GAPFILL_QUEUE)
         self._cursor = "$"
 
     async def run(self) -> None:
         """Run until cancelled; raises :class:`~hub.pusher.connection.PusherRefused` when refused for good."""
         self.refused = asyncio.get_running_loop().create_future()
-        self._shards = [asyncio.Queue(1000) for _ in range(INGEST_SHARDS)]
         timeout = httpx.Timeout(self.settings.pusher.gapfill_timeout_ms / 1000, connect=5.0)
         try:
             async with httpx.AsyncClient(timeout=timeout) as http, asyncio.TaskGroup() as tasks:
                 self.workers = await self.leases.renew()
                 await self._load()
                 await self._reconcile()
-                for shard in self._shards:
-                    tasks.create_task(self._ingest_worker(shard))
-                for _ in range(self.settings.pusher.gapfill_concurrency):
-                    tasks.create_task(self._gapfill_worker(http))
+                self.intake.start(tasks, http, held=lambda token: token in self.held)
                 tasks.create_task(self._follow())
                 tasks.create_task(self._renew_leases())
                 tasks.create_task(self._resync())
@@ -122,7 +103,7 @@ class Listener:
 
     async def _release(self, token: str) -> None:
         connection = self.held.pop(token, None)
-        self.coalescer.forget(token)
+        self.intake.coalescer.forget(token)
         if connection is None:
             return
         await connection.unsubscribe(protocol.hld_channel(token))
@@ -134,8 +115,8 @@ class Listener:
         connection = Connection(
             self.url,
             self.redis,
-            on_event=self._on_event,
-            on_subscribed=self._on_subscribed,
+            on_event=self.intake.on_event,
+            on_subscribed=self.intake.on_subscribed,
             pong_timeout_s=self.settings.pusher.pong_timeout_ms / 1000,
             backoff_min_ms=self.settings.pusher.backoff_min_ms,
             backoff_max_ms=self.settings.pusher.backoff_max_ms,
@@ -160,7 +141,7 @@ class Listener:
                     {keys.SHIPMENT_REGISTRATIONS: self._cursor}, block=FOLLOW_BLOCK_MS
                 )
             except RedisError as exc:
-                await _pause("following registrations", exc)
+                await pause("following registrations", exc)
                 continue
             for _, entries in reply:
                 for entry_id, fields in entries:
@@ -194,7 +175,7 @@ class Listener:
             try:
                 workers = await self.leases.renew()
             except RedisError as exc:  # others may take our channels meanwhile; duplicates are dropped by id
-                await _pause("renewing the lease", exc)
+                await pause("renewing the lease", exc)
                 continue
             if workers != self.workers:
                 log.info("pusher workers now %s", workers)
@@ -216,136 +197,16 @@ class Listener:
             try:
                 self.active = await self.redis.hgetall(keys.active("hld"))
             except RedisError as exc:
-                await _pause("reloading active shipments", exc)
+                await pause("reloading active shipments", exc)
                 continue
             await self._reconcile()
 
-    # --- events in, normalized events out ---
-
-    async def _on_event(self, channel: str, frame: Frame) -> None:
-        token = protocol.hld_token(channel)
-        if token is None:
-            return
-        self.ingestor.counts.add("hub_pusher_events_total", event=frame.event)  # no round trip per event
-        try:
-            body = frame.data_bytes()
-        except (TypeError, ValueError, RecursionError) as exc:  # data that cannot be re-encoded as JSON
-            await self._keep_poison(token, f"pusher:{frame.event}", repr(frame.data).encode(), f"{exc!r}")
-            return
-        if frame.event == LOCATION:
-            await self.coalescer.offer(token, body)
-        else:  # status changes and anything unknown (dead-lettered by the normalizer) are never dropped
-            await self._enqueue(token, f"pusher:{frame.event}", body)
-
-    async def _ingest_location(self, token: str, body: bytes) -> None:
-        await self._enqueue(token, f"pusher:{LOCATION}", body)
-
-    async def _enqueue(self, token: str, kind: str, body: bytes) -> None:
-        await self._shards[zlib.crc32(token.encode()) % len(self._shards)].put((token, kind, body))
-
-    async def _ingest_worker(self, shard: asyncio.Queue[tuple[str, str, bytes]]) -> None:
-        while True:
-            token, kind, body = await shard.get()
-            await self._ingest_until_stored(token, kind, body)
-            _raise_if_cancelled()
-
-    async def _ingest_until_stored(self, token: str, kind: str, body: bytes) -> None:
-        """An event already received is retried until Redis takes it: it is not sent again.
-
-        Redis being away is waited out; any other failure is the event's own (a lone surrogate,
-        a bug) and is retried ``poison_attempts_max`` times before the event is dead-lettered,
-        so one event cannot stop its shard nor the worker.
-        """
-        failures = 0
-        for attempt in itertools.count():
-            try:
-                result = await self.ingestor.ingest_raw("hld", kind, body, Channel.PUSHER, ref=token)
-                await self._finish_if_terminal(token, result)
-                return
-            except Rejected:
-                return  # kept in the dead-letter stream with the reason
-            except UNAVAILABLE as exc:  # idempotent by event id, so a retry after a partial write is safe
-                await metrics.inc(self.redis, "hub_pusher_ingest_retries_total")
-                await _pause(f"ingesting {kind}", exc, protocol.backoff_s(attempt, 100, 5000))
-            except Exception as exc:
-                failures += 1
-                if failures >= self.settings.poison_attempts_max:
-                    await self._keep_poison(
-                        token, kind, body, f"ingesting failed {failures} times, last with {exc!r}"
-                    )
-                    return
-                log.exception("ingesting %s for %s… failed (attempt %d)", kind, token[:6], failures)
-                await asyncio.sleep(protocol.backoff_s(attempt, 100, 5000))
-
-    async def _keep_poison(self, token: str, kind: str, body: bytes, reason: str) -> None:
-        """Dead-letter an event that keeps failing; waits out Redis being away, as an event is not resent."""
-        payload = Payload("hld", kind, body, Channel.PUSHER, ref=token)
-        for attempt in itertools.count():
-            try:
-                await self.ingestor.reject(payload, NormalizationError("hld", reason))
-                await metrics.inc(self.redis, "hub_poison_deadlettered_total", consumer="pusher")
-                log.error("event %s for %s… dead-lettered: %s", kind, token[:6], reason)
-                return
-            except UNAVAILABLE as exc:
-                await _pause(f"dead-lettering {kind}", exc, protocol.backoff_s(attempt, 100, 5000))
-
-    def _on_subscribed(self, channel: str) -> None:
-        token = protocol.hld_token(channel)
-        if token is not None:
-            with contextlib.suppress(asyncio.QueueFull):  # the next reconnect or resync fills it
-                self._gapfills.put_nowait(token)
-
-    async def _gapfill_worker(self, http: httpx.AsyncClient) -> None:
-        while True:
-            token = await self._gapfills.get()
-            if token not in self.held:
-                continue
-            try:
-                result = await gap_fill(self.ingestor, http, token)
-                if result is not None:
-                    await self._finish_if_terminal(token, result)
-            except UNAVAILABLE as exc:
-                await _pause(f"gap-filling {token[:6]}…", exc)
-                with contextlib.suppress(asyncio.QueueFull):
-                    self._gapfills.put_nowait(token)
-            except Exception:  # never the worker's end: the next (re)subscription gap-fills again
-                log.exception("gap-fill of %s… failed", token[:6])
-            _raise_if_cancelled()
-
-    async def _finish_if_terminal(self, token: str, result: Ingested) -> None:
-        """After a terminal status nothing more is expected: leave the channel, for every worker."""
-        for appended in result.published:
-            event = appended.event
-            if (
-                event is not None
-                and event["type"] == "shipment.status_changed"
-                and event["data"]["status"] in TERMINAL
-                and not event["data"].get("stale")
-            ):
-                await shipments.finished(self.redis, appended.shipment_id, "hld", token)
-                return
-
     async def _shutdown(self) -> None:
         log.info("stopping: closing %d connections and releasing the lease", len(self.connections))
-        with contextlib.suppress(Exception):
-            await self.coalescer.close()
         await asyncio.gather(*(connection.close() for connection in self.connections))
         self.connections.clear()
         with contextlib.suppress(Exception):
             await self.leases.release()
         with contextlib.suppress(Exception):
             await metrics.withdraw(self.redis, self._reporter)
-        with contextlib.suppress(Exception):
-            await self.ingestor.close()
-
-
-async def _pause(doing: str, error: Exception, delay_s: float = 1.0) -> None:
-    log.warning("redis error while %s (%s); retrying in %.1f s", doing, error, delay_s)
-    await asyncio.sleep(delay_s)
-
-
-def _raise_if_cancelled() -> None:
-    """Re-raise a cancellation a library swallowed (seen under redis-py on 3.11), or shutdown hangs."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
+        await self.intake.close()
