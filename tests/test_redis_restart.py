@@ -132,24 +132,33 @@ def test_the_worker_exits_non_zero_on_an_error_that_is_not_redis_and_its_restart
     ``Restart=on-failure`` restarts it) instead of 0, and the restarted worker is not stuck on it."""
     env = hub_env(server.url, free_port(), "unused")
     client = redis.Redis.from_url(server.url)
-    with (tmp_path / "worker.log").open("wb") as log:
-        first = subprocess.Popen([sys.executable, "-m", "hub", "worker"], env=env, stdout=log, stderr=log)
+    started: list[subprocess.Popen[bytes]] = []
+
+    def worker() -> subprocess.Popen[bytes]:
+        with (tmp_path / f"worker-{len(started)}.log").open("wb") as log:
+            started.append(
+                subprocess.Popen([sys.executable, "-m", "hub", "worker"], env=env, stdout=log, stderr=log)
+            )
+        return started[-1]
+
+    try:
+        first = worker()
         wait_for(lambda: client.scard("rq:workers") > 0, TIMEOUT_S, "the worker to register")
         record = {"created_at": "not a time", "data": b"\x00", "status": "queued", "origin": "hub-webhooks"}
         client.hset("rq:job:unreadable", mapping=record)
         client.rpush("rq:queue:hub-webhooks", "unreadable")
         assert first.wait(timeout=TIMEOUT_S) not in (0, None)
 
-        second = subprocess.Popen([sys.executable, "-m", "hub", "worker"], env=env, stdout=log, stderr=log)
-        try:
-            Queue("hub-webhooks", connection=client).enqueue(jobs.mark, "restarted")
-            wait_for(lambda: client.get(jobs.MARK_KEY) == b"restarted", TIMEOUT_S, "a job after the restart")
-            second.send_signal(signal.SIGTERM)
-            assert second.wait(timeout=TIMEOUT_S) == 0
-        finally:
-            if second.poll() is None:
-                second.kill()
-                second.wait()
+        second = worker()
+        Queue("hub-webhooks", connection=client).enqueue(jobs.mark, "restarted")
+        wait_for(lambda: client.get(jobs.MARK_KEY) == b"restarted", TIMEOUT_S, "a job after the restart")
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=TIMEOUT_S) == 0
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
 
 
 @pytest.mark.slow
