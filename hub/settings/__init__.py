@@ -77,7 +77,8 @@ class Settings:
     max_json_number_digits: int = 100  # digits in one JSON number
     outbox_lease_ms: int = 30_000
     inbox_reclaim_idle_ms: int = 30_000  # normalizer: take over inbox entries pending this long
-    # Handling attempts of one inbox entry, Pusher event or poll answer before it is dead-lettered.
+    # Handling attempts of one inbox entry, Pusher event, poll answer, dispatcher entry or webhook
+    # delivery (failing on its data) before it is dead-lettered.
     poison_attempts_max: int = 5
     ingest_durability: str = "written"  # "fsync": a receiver's 202 waits for the AOF fsync (WAITAOF)
     ingest_fsync_timeout_ms: int = 2000  # fsync: longest wait for WAITAOF before answering 503
