@@ -17,7 +17,7 @@ class StreamSettings:
 
 @dataclass(frozen=True)
 class MerchantStreamSettings:
-    """``HUB_MERCHANT_STREAM_*``: each merchant's own stream and the credentials to read it (docs/events.md)."""
+    """``HUB_MERCHANT_STREAM_*``: each merchant's own stream and its credentials (docs/events.md)."""
 
     maxlen: int = 100_000  # per merchant stream, approximate
     max_age_s: int = 0  # when > 0, trim by age instead of length

@@ -36,7 +36,6 @@ from hub.settings import Settings
 from hub.streams.append_script import APPEND
 
 
-
 @dataclass(frozen=True)
 class Appended:
     """What became of one event: ``new``, ``duplicate`` (already recorded), ``republish``, or ``void``.
