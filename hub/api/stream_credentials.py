@@ -28,7 +28,7 @@ async def create_credential(request: Request) -> Response:
     has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
     fields: dict[str, Any] = await read_object(request) if has_body else {}
     description = fields.get("description", "")
-    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION or not _is_text(description):
         raise ApiError(
             422, f"description must be text of at most {MAX_DESCRIPTION} characters", field="description"
         )
@@ -47,6 +47,15 @@ async def create_credential(request: Request) -> Response:
         "note": _ONCE_NOTE,
     }
     return JSONResponse(view, status_code=201)
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` is valid Unicode text (JSON may carry a lone surrogate, UTF-8 cannot)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 async def list_credentials(request: Request) -> Response:

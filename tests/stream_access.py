@@ -1,0 +1,82 @@
+"""What a merchant's stream credential may and may not do, asked of the real server (single or cluster)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from redis.exceptions import NoPermissionError
+
+from hub import keys
+from hub.streams.credentials import USER_PREFIX
+
+
+def forbidden(own: str, other: str) -> list[tuple[str, ...]]:
+    """Commands the server must refuse with NOPERM: other keys, writes, and the server itself."""
+    return [
+        ("XRANGE", other, "-", "+"),
+        ("XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "STREAMS", other, ">"),
+        ("XGROUP", "CREATE", other, "g", "0", "MKSTREAM"),
+        ("XINFO", "STREAM", other),
+        ("XRANGE", keys.EVENTS, "-", "+"),
+        ("XLEN", keys.EVENTS),
+        ("XADD", own, "*", "event", "{}"),
+        ("XDEL", own, "0-1"),
+        ("XTRIM", own, "MAXLEN", "0"),
+        ("DEL", own),
+        ("SET", own, "x"),
+        ("SET", "anything", "x"),
+        ("GET", keys.merchant_stream_users("mer_x")),
+        ("HGETALL", keys.INBOX),
+        ("FLUSHALL",),
+        ("FLUSHDB",),
+        ("CONFIG", "GET", "*"),
+        ("CONFIG", "SET", "maxmemory", "1"),
+        ("KEYS", "*"),
+        ("SCAN", "0"),
+        ("DBSIZE",),
+        ("INFO",),
+        ("EVAL", "return 1", "0"),
+        ("FUNCTION", "LIST"),
+        ("PUBLISH", "ch", "x"),
+        ("ACL", "LIST"),
+        ("ACL", "SETUSER", "mallory", "on", ">pw", "+@all", "~*"),
+        ("CLIENT", "LIST"),
+        ("CLIENT", "KILL", "USER", "default"),
+        ("SHUTDOWN",),
+        ("SAVE",),
+        ("MONITOR",),
+        ("SWAPDB", "0", "1"),
+        ("OBJECT", "ENCODING", own),
+        ("DUMP", own),
+        ("RENAME", own, other),
+        ("COPY", own, other),
+    ]
+
+
+async def assert_reads_only_its_own_stream(client: Any, own: str, other: str) -> list[dict[str, Any]]:
+    """Consumes ``own`` with a consumer group (returns the events), then checks every refusal."""
+    await client.xgroup_create(own, "checker", id="0", mkstream=True)
+    read = await client.xreadgroup("checker", "c1", {own: ">"}, count=1000)
+    entries = read[0][1] if read else []
+    for entry_id, _ in entries:
+        await client.xack(own, "checker", entry_id)
+    assert (await client.xpending(own, "checker"))["pending"] == 0
+    assert await client.xlen(own) == len(entries)
+    assert await client.xinfo_groups(own)
+    assert await client.xrevrange(own, count=1) == entries[-1:]
+    for command in forbidden(own, other):
+        with pytest.raises(NoPermissionError):
+            await client.execute_command(*command)
+    return [json.loads(fields["event"]) for _, fields in entries]
+
+
+async def delete_stream_users(client: Any, **target: Any) -> None:
+    """Delete the ACL users stream credentials made (FLUSHALL keeps ACL users)."""
+    users = await client.execute_command("ACL", "USERS", **target)
+    if isinstance(users, dict):  # a cluster answers per node
+        users = {user for listed in users.values() for user in listed}
+    ours = [user for user in users if user.startswith(USER_PREFIX)]
+    if ours:
+        await client.execute_command("ACL", "DELUSER", *ours, **target)
