@@ -7,7 +7,7 @@ or touch the server. The password is shown once; Redis gets only its SHA-256 (``
 and the hub keeps only what listing needs (user name, creation time).
 
 ACLs are per node: on a Redis Cluster every change is applied on every node
-(``target_nodes=ALL_NODES``). Revoking first switches the user off and drops its
+(each node named). Revoking first switches the user off and drops its
 passwords (no new logins), then kills its connections and deletes it, on every node.
 """
 
@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
 from hub import keys
@@ -154,7 +153,9 @@ def public_url(settings: Settings, user: str, password: str) -> str:
 async def _on_every_node(redis: Any, *command: str) -> None:
     """``command`` on the one server, or on every node of a cluster (ACLs are per node)."""
     if is_cluster(redis):
-        await redis.execute_command(*command, target_nodes=RedisCluster.ALL_NODES)
+        # Every node, primaries and replicas, named one by one (redis-py's ALL_NODES flag goes
+        # through its command policies, which route ACL by its subcommand's keys: none).
+        await redis.execute_command(*command, target_nodes=redis.get_nodes())
     else:
         await redis.execute_command(*command)
 
