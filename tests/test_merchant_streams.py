@@ -207,25 +207,31 @@ async def test_credentials_are_listed_without_passwords_and_other_merchants_get_
 
 
 @pytest.mark.parametrize(
-    ("content", "status", "field"),
+    ("content", "status", "code", "field"),
     [
-        (b"{not json", 400, None),
-        (b"\xff\xfe", 400, None),
-        (b"[]", 422, None),
-        (b'"text"', 422, None),
-        (b'{"description": 5}', 422, "description"),
-        (b'{"description": ["a"]}', 422, "description"),
-        (b'{"description": "' + b"x" * 201 + b'"}', 422, "description"),
-        (b'{"description": "ok", "acl": "+@all"}', 422, "acl"),
-        (b'{"description": {"a": ' * 500 + b"1" + b"}" * 500 + b"}", 400, None),  # nested too deeply
-        (b'{"description": {"a": 1}}', 422, "description"),
-        (b'{"description": "\\ud800"}', 422, "description"),  # a lone surrogate is no text
-        (b'{"description": "' + b"x" * 200 + b'"}', 201, None),
-        (b"{}", 201, None),
+        (b"{not json", 400, "invalid_json", None),
+        (b"\xff\xfe", 400, "invalid_utf8", None),
+        (b"[]", 422, "wrong_type", None),
+        (b'"text"', 422, "wrong_type", None),
+        (b'{"description": 5}', 422, "unprocessable", "description"),
+        (b'{"description": ["a"]}', 422, "unprocessable", "description"),
+        (b'{"description": {"a": 1}}', 422, "unprocessable", "description"),
+        (b'{"description": "' + b"x" * 201 + b'"}', 422, "unprocessable", "description"),
+        (b'{"description": "ok", "acl": "+@all"}', 422, "unprocessable", "acl"),
+        (b'{"description": {"a": ' * 5000 + b"1" + b"}" * 5000 + b"}", 422, "too_deep", None),
+        (b'{"description": "\\ud800"}', 400, "lone_surrogate", None),
+        (b'{"description": 1' + b"0" * 5000 + b"}", 422, "number_too_long", None),
+        (b'{"description": "' + b"x" * 200 + b'"}', 201, None, None),
+        (b"{}", 201, None, None),
     ],
 )
 async def test_bad_bodies_get_a_precise_4xx(
-    http: httpx.AsyncClient, merchant: dict[str, Any], content: bytes, status: int, field: str | None
+    http: httpx.AsyncClient,
+    merchant: dict[str, Any],
+    content: bytes,
+    status: int,
+    code: str | None,
+    field: str | None,
 ) -> None:
     response = await http.post(
         CREDENTIALS,
@@ -234,6 +240,7 @@ async def test_bad_bodies_get_a_precise_4xx(
     )
     assert response.status_code == status, response.text
     if status >= 400:
+        assert response.json()["error"]["code"] == code
         assert response.json()["error"].get("field") == field
     listed = (await http.get(CREDENTIALS, headers=bearer(merchant["api_key"]))).json()["data"]
     assert len(listed) == (1 if status == 201 else 0)
