@@ -131,14 +131,28 @@ async def revoke(redis: Any, merchant_id: str, user: str) -> None:
     if record is None:
         raise NotFound(f"stream credential {user!r} does not exist")
     await _on_every_node(redis, "ACL", "SETUSER", user, "off", "resetpass", "-@all", "resetkeys")
-    try:
-        await _on_every_node(redis, "CLIENT", "KILL", "USER", user)
-    except ResponseError as exc:  # a node that never had the user (added to the cluster since)
-        if "No such user" not in str(exc):
-            raise
+    await _kill(redis, user)
     await _on_every_node(redis, "ACL", "DELUSER", user)
     await _save(redis)
     await redis.hdel(keys.merchant_stream_users(merchant_id), user)
+
+
+async def suspend(redis: Any, merchant_id: str) -> None:
+    """Every credential of the merchant switched off and its connections closed; :func:`resume` undoes it.
+
+    For an operator disabling a merchant: the users keep their passwords, so nothing changes
+    for the merchant's consumers but that they cannot connect until then.
+    """
+    for credential in await listing(redis, merchant_id):
+        await _on_every_node(redis, "ACL", "SETUSER", credential.user, "off")
+        await _kill(redis, credential.user)
+    await _save(redis)
+
+
+async def resume(redis: Any, merchant_id: str) -> None:
+    for credential in await listing(redis, merchant_id):
+        await _on_every_node(redis, "ACL", "SETUSER", credential.user, "on")
+    await _save(redis)
 
 
 def public_url(settings: Settings, user: str, password: str) -> str:
@@ -158,6 +172,15 @@ async def _on_every_node(redis: Any, *command: str) -> None:
         await redis.execute_command(*command, target_nodes=redis.get_nodes())
     else:
         await redis.execute_command(*command)
+
+
+async def _kill(redis: Any, user: str) -> None:
+    """Close every connection logged in as ``user``, on every node."""
+    try:
+        await _on_every_node(redis, "CLIENT", "KILL", "USER", user)
+    except ResponseError as exc:  # a node that never had the user (added to the cluster since)
+        if "No such user" not in str(exc):
+            raise
 
 
 async def _save(redis: Any) -> None:
