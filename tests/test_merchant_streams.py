@@ -289,9 +289,31 @@ async def test_the_redis_url_names_the_configured_public_address(redis: Redis, s
     assert default.startswith("redis://u:p@127.0.0.1:")
     public = settings.replace(merchant_stream_public_url="rediss://streams.example.com:6380")
     assert credentials.public_url(public, "u", "p") == "rediss://u:p@streams.example.com:6380"
+    # The hub on database 3: the URL selects it, and the user may (its key pattern is the same one key).
+    other_db = settings.replace(redis_url="redis://10.0.0.5:6379/3")
+    assert credentials.public_url(other_db, "u", "p") == "redis://u:p@10.0.0.5:6379/3"
+    assert "+select" in credentials.acl_rules("mer_1", "0" * 64, False, credentials.database(other_db))
+    assert "+select" not in credentials.acl_rules("mer_1", "0" * 64, False, credentials.database(settings))
 
 
 async def test_every_route_is_in_openapi(http: httpx.AsyncClient) -> None:
     paths = (await http.get("/openapi.json")).json()["paths"]
     assert set(paths[CREDENTIALS]) == {"get", "post"}
     assert set(paths[f"{CREDENTIALS}/{{user}}"]) == {"delete"}
+
+
+async def test_a_hub_whose_redis_user_may_not_manage_acls_says_so(
+    redis: Redis, redis_url: str, settings: Settings
+) -> None:
+    await redis.execute_command(
+        "ACL", "SETUSER", "hub-limited", "on", ">limited", "~*", "&*", "+@all", "-@admin"
+    )
+    limited = Redis.from_url(
+        redis_url.replace("redis://", "redis://hub-limited:limited@"), decode_responses=True
+    )
+    try:
+        with pytest.raises(credentials.AclNotPermitted, match=r"\+acl\|setuser"):
+            await credentials.create(limited, settings, "mer_limited")
+    finally:
+        await limited.aclose()
+        await redis.execute_command("ACL", "DELUSER", "hub-limited")

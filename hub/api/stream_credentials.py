@@ -39,6 +39,8 @@ async def create_credential(request: Request) -> Response:
         made = await credentials.create(state.redis, state.settings, merchant.id, description)
     except credentials.TooManyCredentials as exc:
         raise ApiError(409, str(exc), "too_many_credentials") from None
+    except credentials.AclNotPermitted as exc:
+        raise ApiError(503, str(exc), "acl_not_permitted") from None
     view = {
         **made.credential.to_json(),
         "password": made.password,
@@ -58,10 +60,14 @@ async def list_credentials(request: Request) -> Response:
 async def revoke_credential(request: Request) -> Response:
     """404 for a user that is not this merchant's (another merchant's included): nothing revealed."""
     merchant = await require_merchant(request)
-    await credentials.revoke(services(request).redis, merchant.id, request.path_params["user"])
+    try:
+        await credentials.revoke(services(request).redis, merchant.id, request.path_params["user"])
+    except credentials.AclNotPermitted as exc:
+        raise ApiError(503, str(exc), "acl_not_permitted") from None
     return Response(status_code=204)
 
 
+_UNAVAILABLE = error("Redis unavailable, or the hub's Redis user may not manage ACL users")
 _AUTH: list[dict[str, list[str]]] = [{"apiKey": []}]
 _CREDENTIAL = {
     "user": {"type": "string", "description": "the Redis ACL user name"},
@@ -95,6 +101,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "422": error(
                     "Not an object, too deep, an unknown field, or a description not text up to the limit"
                 ),
+                "503": _UNAVAILABLE,
             },
         },
         "get": {
@@ -123,6 +130,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "204": {"description": "Revoked"},
                 "401": error("Missing or wrong API key"),
                 "404": error("No such credential (or not yours)"),
+                "503": _UNAVAILABLE,
             },
         }
     },

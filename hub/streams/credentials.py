@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from redis.exceptions import ResponseError
+from redis.exceptions import NoPermissionError, ResponseError
 
 from hub import keys
-from hub.errors import NotFound
+from hub.errors import HubError, NotFound
 from hub.infra.redis_clients import is_cluster
 from hub.settings import Settings
 
@@ -63,6 +63,10 @@ CLUSTER_COMMANDS = [
 ]
 
 
+class AclNotPermitted(HubError):
+    """The hub's own Redis user may not manage ACL users: a deployment to fix, not the caller's fault."""
+
+
 class TooManyCredentials(Exception):
     """The merchant holds ``MAX_PER_MERCHANT`` credentials: revoke one first."""
 
@@ -85,9 +89,13 @@ class NewCredential:
     stream: str
 
 
-def acl_rules(merchant_id: str, password_sha256: str, cluster: bool) -> list[str]:
-    """The whole ACL of one stream user, from nothing (``reset``): read-only consumer of one stream."""
+def acl_rules(merchant_id: str, password_sha256: str, cluster: bool, database: int = 0) -> list[str]:
+    """The whole ACL of one stream user, from nothing (``reset``): read-only consumer of one stream.
+
+    ``database``: the hub's database number; a client selects it on connecting when it is not 0.
+    """
     commands = STREAM_COMMANDS + CONNECTION_COMMANDS + (CLUSTER_COMMANDS if cluster else [])
+    commands += ["select"] if database else []
     return [
         "reset",
         "on",
@@ -112,7 +120,8 @@ async def create(redis: Any, settings: Settings, merchant_id: str, description: 
     record = json.dumps({"created_ms": credential.created_ms, "description": description})
     # Recorded first: a user Redis holds is always one the merchant can see and revoke.
     await redis.hset(keys.merchant_stream_users(merchant_id), user, record)
-    await _on_every_node(redis, "ACL", "SETUSER", user, *acl_rules(merchant_id, digest, is_cluster(redis)))
+    rules = acl_rules(merchant_id, digest, is_cluster(redis), database(settings))
+    await _on_every_node(redis, "ACL", "SETUSER", user, *rules)
     await _save(redis)
     return NewCredential(
         credential, password, public_url(settings, user, password), keys.merchant_events(merchant_id)
@@ -156,16 +165,34 @@ async def resume(redis: Any, merchant_id: str) -> None:
 
 
 def public_url(settings: Settings, user: str, password: str) -> str:
-    """``redis[s]://user:password@host:port`` of HUB_MERCHANT_STREAM_PUBLIC_URL, else HUB_REDIS_URL."""
+    """``redis[s]://user:password@host:port[/db]``: HUB_MERCHANT_STREAM_PUBLIC_URL's address, else
+    HUB_REDIS_URL's, and the hub's database when it is not 0."""
     parts = urlsplit(settings.merchant_stream.public_url or settings.redis_url or "")
     scheme = parts.scheme or "redis"
     host = parts.hostname or "127.0.0.1"
     host = f"[{host}]" if ":" in host else host
-    return f"{scheme}://{user}:{password}@{host}:{parts.port or 6379}"
+    db = database(settings)
+    return f"{scheme}://{user}:{password}@{host}:{parts.port or 6379}" + (f"/{db}" if db else "")
+
+
+def database(settings: Settings) -> int:
+    """The database number in HUB_REDIS_URL's path (``redis://host:port/3``), 0 when none."""
+    path = urlsplit(settings.redis_url or "").path.strip("/")
+    return int(path) if path.isdigit() else 0
 
 
 async def _on_every_node(redis: Any, *command: str) -> None:
     """``command`` on the one server, or on every node of a cluster (ACLs are per node)."""
+    try:
+        await _run(redis, *command)
+    except NoPermissionError as exc:
+        raise AclNotPermitted(
+            f"the hub's Redis user may not run {command[0]} {command[1]} ({exc}): grant it "
+            "+acl|setuser +acl|deluser +acl|save +client|kill (docs/events.md)"
+        ) from None
+
+
+async def _run(redis: Any, *command: str) -> None:
     if is_cluster(redis):
         # Every node, primaries and replicas, named one by one (redis-py's ALL_NODES flag goes
         # through its command policies, which route ACL by its subcommand's keys: none).
