@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
+from redis.asyncio import Redis
+from redis.backoff import NoBackoff
 from redis.exceptions import NoPermissionError
+from redis.retry import Retry
 
 from hub import keys
 from hub.streams.credentials import USER_PREFIX
+from tests.conftest import bearer
+
+CREDENTIALS = "/v1/stream-credentials"
 
 
 def forbidden(own: str, other: str, cluster: bool = False) -> list[tuple[str, ...]]:
@@ -88,3 +96,25 @@ async def delete_stream_users(client: Any, **target: Any) -> None:
     ours = [user for user in users if user.startswith(USER_PREFIX)]
     if ours:
         await client.execute_command("ACL", "DELUSER", *ours, **target)
+
+
+@pytest.fixture
+async def no_stream_users_left(redis: Redis) -> AsyncIterator[None]:
+    yield
+    await delete_stream_users(redis)
+
+
+async def events_of(redis: Redis, stream: str) -> list[dict[str, Any]]:
+    return [json.loads(fields["event"]) for _, fields in await redis.xrange(stream)]
+
+
+async def new_credential(http: httpx.AsyncClient, merchant: dict[str, Any], **body: Any) -> dict[str, Any]:
+    response = await http.post(CREDENTIALS, json=body or None, headers=bearer(merchant["api_key"]))
+    assert response.status_code == 201, response.text
+    made: dict[str, Any] = response.json()
+    return made
+
+
+def client_of(credential: dict[str, Any]) -> Redis:
+    """A client that reports a refused or killed connection at once (no reconnecting retries)."""
+    return Redis.from_url(credential["redis_url"], decode_responses=True, retry=Retry(NoBackoff(), 0))
