@@ -144,7 +144,7 @@ def alclient_token(account: str) -> str:
 # The endpoint registry is small and changes together, so it shares one hash tag, {wh}.
 WEBHOOK_ENDPOINTS = f"{PREFIX}:{{wh}}:endpoints"  # set: every endpoint id
 WEBHOOK_ENDPOINTS_VERSION = f"{PREFIX}:{{wh}}:endpoints:version"  # counter: bumped on every endpoint change
-WEBHOOK_KICK = f"{PREFIX}:wh:kick"  # string, on the queue server: set while a wake-up job is queued
+WEBHOOK_WAKE = f"{PREFIX}:wh:wake"  # list of at most one token: deliveries were created (hub.webhooks.wake)
 WEBHOOK_GROUP = "webhooks"  # consumer group of the dispatchers on EVENTS
 
 

@@ -56,7 +56,7 @@ def test_the_worker_waits_for_redis_after_losing_it_mid_job_then_works_on(
     try:
         client = redis.Redis.from_url(server.url)
         wait_for(lambda: client.scard("rq:workers") > 0, TIMEOUT_S, "the worker to register")
-        Queue("hub-webhooks", connection=client).enqueue(jobs.shut_redis_down)
+        Queue("hub-poll", connection=client).enqueue(jobs.shut_redis_down)
         assert server.process is not None
         server.process.wait(timeout=TIMEOUT_S)  # the job shut Redis down under RQ
         wait_for(
@@ -67,7 +67,7 @@ def test_the_worker_waits_for_redis_after_losing_it_mid_job_then_works_on(
 
         server.start()
         client = redis.Redis.from_url(server.url)
-        Queue("hub-webhooks", connection=client).enqueue(jobs.mark, "after the restart")
+        Queue("hub-poll", connection=client).enqueue(jobs.mark, "after the restart")
         wait_for(
             lambda: client.get(jobs.MARK_KEY) == b"after the restart", TIMEOUT_S, "a job after the restart"
         )
@@ -144,13 +144,13 @@ def test_the_worker_exits_non_zero_on_an_error_that_is_not_redis_and_its_restart
     try:
         first = worker()
         wait_for(lambda: client.scard("rq:workers") > 0, TIMEOUT_S, "the worker to register")
-        record = {"created_at": "not a time", "data": b"\x00", "status": "queued", "origin": "hub-webhooks"}
+        record = {"created_at": "not a time", "data": b"\x00", "status": "queued", "origin": "hub-poll"}
         client.hset("rq:job:unreadable", mapping=record)
-        client.rpush("rq:queue:hub-webhooks", "unreadable")
+        client.rpush("rq:queue:hub-poll", "unreadable")
         assert first.wait(timeout=TIMEOUT_S) not in (0, None)
 
         second = worker()
-        Queue("hub-webhooks", connection=client).enqueue(jobs.mark, "restarted")
+        Queue("hub-poll", connection=client).enqueue(jobs.mark, "restarted")
         wait_for(lambda: client.get(jobs.MARK_KEY) == b"restarted", TIMEOUT_S, "a job after the restart")
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=TIMEOUT_S) == 0

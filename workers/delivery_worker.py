@@ -1,14 +1,11 @@
-"""RQ side of webhook delivery: the wake-up job, the resident engine, and the worker loop.
+"""``hub worker``'s side of webhook delivery: the resident engine beside RQ's work loop.
 
 Deliveries are not one RQ job each: at a thousand a second the per-job cost of RQ would
-dominate, and a job per request cannot keep many requests in flight. Instead each
-delivery worker process runs one :class:`~hub.webhooks.engine.DeliveryEngine` on its own
-event loop (connection pools and in-flight requests outlive any single job), and the
-dispatcher enqueues a tiny :func:`kick` job on ``settings.webhook.queue`` whenever it
-created deliveries. The worker is an RQ ``SimpleWorker`` (run by :mod:`workers.rqloop`, which
-keeps it going through Redis outages) so the job runs in the process
-that holds the engine. A forking ``hub worker`` that also listens to the queue still
-works: with no resident engine, :func:`kick` delivers what is due and returns.
+dominate, and a job per request cannot keep many requests in flight. Instead each worker
+process runs one :class:`~hub.webhooks.engine.DeliveryEngine` on its own event loop in a
+thread (connection pools and in-flight requests outlive any job), woken by the dispatcher
+through Redis (:mod:`hub.webhooks.wake`), while RQ's loop (:mod:`workers.rqloop`, which keeps
+it going through Redis outages) runs the poll jobs.
 """
 
 from __future__ import annotations
@@ -20,9 +17,8 @@ import threading
 from collections.abc import Sequence
 
 from redis import Redis as SyncRedis
-from rq import Queue, get_current_job
+from rq import Queue
 
-from hub import keys
 from hub.errors import ConfigError
 from hub.settings import Settings
 from hub.webhooks.engine import DeliveryEngine, engine_redis
@@ -32,26 +28,6 @@ from workers.rqloop import WorkerFailed
 log = logging.getLogger(__name__)
 
 _resident: EngineThread | None = None
-
-
-def kick() -> str:
-    """RQ job: deliveries were created; look for due ones now."""
-    job = get_current_job()
-    if job is not None:
-        job.connection.delete(keys.WEBHOOK_KICK)
-    if _resident is not None:
-        _resident.wake()
-        return "woke the resident engine"
-    asyncio.run(_drain(Settings.from_env()))
-    return "delivered what was due"
-
-
-async def _drain(settings: Settings) -> None:
-    redis = engine_redis(settings)
-    try:
-        await DeliveryEngine(redis, settings).drain()
-    finally:
-        await redis.aclose()
 
 
 class EngineThread:
@@ -69,10 +45,6 @@ class EngineThread:
         self.thread.start()
         self._ready.wait(timeout=30)
         return self
-
-    def wake(self) -> None:
-        if self._engine is not None:
-            self.loop.call_soon_threadsafe(self._engine.wake)
 
     def stop(self, timeout_s: float = 30) -> None:
         if self._stop is not None:
@@ -109,12 +81,11 @@ class EngineThread:
 def serve(
     settings: Settings, queues: Sequence[str] = (), burst: bool = False, name: str | None = None
 ) -> bool:
-    """Run the resident delivery engine plus an RQ SimpleWorker on the webhook queue (and ``queues``)."""
+    """Run the resident delivery engine beside an RQ SimpleWorker on ``queues``."""
     global _resident
     if not settings.queue_redis_url:
         raise ConfigError("the worker needs HUB_REDIS_URL (or HUB_QUEUE_REDIS_URL)")
     connection = SyncRedis.from_url(settings.queue_redis_url)
-    names = [settings.webhook.queue, *[q for q in queues if q != settings.webhook.queue]]
     _resident = EngineThread(settings).start()
     resident = _resident
 
@@ -124,7 +95,7 @@ def serve(
 
     def make_worker() -> rqloop.RecordingWorker:
         return rqloop.RecordingWorker(
-            [Queue(queue, connection=connection) for queue in names], connection=connection, name=name
+            [Queue(queue, connection=connection) for queue in queues], connection=connection, name=name
         )
 
     try:

@@ -60,7 +60,15 @@ class RecordingWorker(SimpleWorker):  # type: ignore[misc]
         return self._recorded(super().heartbeat, *args, **kwargs)
 
     def run_maintenance_tasks(self, *args: Any, **kwargs: Any) -> Any:
-        return self._recorded(super().run_maintenance_tasks, *args, **kwargs)
+        """Housekeeping that trips on a record RQ cannot read must not stop the jobs: logged, skipped."""
+        try:
+            return self._recorded(super().run_maintenance_tasks, *args, **kwargs)
+        except (RedisError, OSError, StopRequested):
+            raise
+        except Exception:
+            self.failure = None
+            log.exception("RQ maintenance failed on a record it cannot read; jobs go on")
+            return None
 
     def check_for_suspension(self, *args: Any, **kwargs: Any) -> Any:
         return self._recorded(super().check_for_suspension, *args, **kwargs)

@@ -47,7 +47,6 @@ class WebhookSettings:
     lease_s: float = 60  # a claimed delivery returns to the queue if its worker dies
     reclaim_idle_ms: int = 30_000  # dispatcher: take over entries pending this long
     retention_s: int = 30 * 86400
-    queue: str = "hub-webhooks"
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from hub.infra import metrics, runtime
 from hub.infra.group_consumer import GroupConsumer, Poison
 from hub.ingest import deadletter
 from hub.settings import Settings
+from hub.webhooks import wake
 from hub.webhooks.endpoints import Endpoint, EndpointCache
-from hub.webhooks.kick import Kicker
 from hub.webhooks.matching import subscribers
 from hub.webhooks.outgoing import Outgoing
 from hub.webhooks.queue import Deliveries
@@ -36,14 +36,14 @@ Kick = Callable[[], Awaitable[None]]
 
 def main(settings: Settings, args: argparse.Namespace) -> int:
     """``hub dispatcher``: runs until SIGTERM or SIGINT (``hub worker`` sends the deliveries)."""
-    return runtime.serve(settings, lambda redis: Dispatcher(redis, settings, kick=Kicker(settings)))
+    return runtime.serve(settings, lambda redis: Dispatcher(redis, settings))
 
 
 class Dispatcher:
     def __init__(self, redis: Redis, settings: Settings, kick: Kick | None = None, name: str | None = None):
         self.redis = redis
         self.settings = settings
-        self.kick = kick
+        self.kick = kick or (lambda: wake.announce(redis))  # tests wake their own engine directly
         self.consumer = GroupConsumer(
             redis,
             keys.EVENTS,
@@ -65,11 +65,7 @@ class Dispatcher:
         await self.consumer.ensure_group()
 
     async def run(self, stop: asyncio.Event) -> None:
-        try:
-            await self.consumer.run(stop, self.handle)
-        finally:
-            if isinstance(self.kick, Kicker):
-                await self.kick.aclose()
+        await self.consumer.run(stop, self.handle)
 
     async def step(self, block_ms: int) -> int:
         """Read new entries once (waiting up to ``block_ms``) and handle them; returns how many."""
@@ -95,8 +91,7 @@ class Dispatcher:
         await self.consumer.ack([entry_id for entry_id, _ in entries])
         if created:
             await metrics.inc(self.redis, "hub_webhook_deliveries_created_total", by=created)
-            if self.kick is not None:
-                await self.kick()
+            await self.kick()
 
 
 Item = tuple[str, str, Outgoing]

@@ -26,7 +26,7 @@ from hub.infra import metrics
 from hub.infra.redis_clients import connect
 from hub.ingest import poison
 from hub.settings import Settings
-from hub.webhooks import endpoints, guard, notices, sender
+from hub.webhooks import endpoints, guard, notices, sender, wake
 from hub.webhooks.delivery import Delivery, Status, now_ms, parse
 from hub.webhooks.endpoints import Endpoint, EndpointCache, State
 from hub.webhooks.queue import Deliveries
@@ -81,6 +81,7 @@ class DeliveryEngine:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set, then let in-flight requests finish (bounded by their timeout)."""
+        waiting = asyncio.create_task(wake.listen(self.redis, self.wake, stop, POLL_INTERVAL_S))
         try:
             while not stop.is_set():
                 try:
@@ -97,17 +98,7 @@ class DeliveryEngine:
             if self._tasks:
                 await asyncio.wait(self._tasks, timeout=self.settings.webhook.total_timeout_s + 1)
         finally:
-            await self.clients.aclose()
-            await self.metrics.close()
-
-    async def drain(self) -> None:
-        """Deliver everything due now and return (for a worker without a resident engine)."""
-        try:
-            while await self._claim_and_start():
-                await asyncio.wait(self._tasks)
-            if self._tasks:
-                await asyncio.wait(self._tasks)
-        finally:
+            waiting.cancel()
             await self.clients.aclose()
             await self.metrics.close()
 
