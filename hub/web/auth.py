@@ -26,7 +26,12 @@ def require_admin(request: Request) -> None:
 
 
 async def require_merchant(request: Request) -> Merchant:
+    """The caller's merchant: 401 for a key that is unknown or revoked, 403 while the merchant is disabled."""
     merchant = await merchants.by_api_key(services(request).redis, bearer(request))
     if merchant is None:
-        raise ApiError(401, "invalid API key")
+        raise ApiError(401, "invalid API key (unknown or revoked)")
+    if merchant.disabled:
+        raise ApiError(
+            403, f"merchant {merchant.id} is disabled by the operator; its data is kept", "merchant_disabled"
+        )
     return merchant
