@@ -17,6 +17,8 @@ from hub.web.auth import require_admin, require_merchant
 from hub.web.bodies import parse_object, read_capped, read_object, text_field
 from hub.web.errors import ApiError
 from hub.web.state import services
+from hub.webhooks import endpoints
+from hub.webhooks.queue import Deliveries
 
 MAX_PAGE = 200
 MAX_NAME_CHARS = 100
@@ -99,8 +101,13 @@ async def disable_merchant(request: Request) -> Response:
 
 
 async def enable_merchant(request: Request) -> Response:
+    """Everything resumes; the deliveries that waited are made due now, in their order."""
     require_admin(request)
-    found = await merchants.set_disabled(services(request).redis, request.path_params["merchant_id"], None)
+    state = services(request)
+    found = await merchants.set_disabled(state.redis, request.path_params["merchant_id"], None)
+    deliveries = Deliveries(state.redis, state.settings.webhook.retention_s)
+    for endpoint in await endpoints.listing(state.redis, found.merchant.id):
+        await deliveries.wake_endpoint(endpoint.id)
     return JSONResponse(found.to_json())
 
 
