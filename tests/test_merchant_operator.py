@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -11,6 +12,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from hub.api.app import create_app
 from hub.settings import Settings
@@ -158,3 +160,32 @@ async def test_a_disabled_merchant_is_refused_everywhere_its_data_kept_and_enabl
     async with await subscribed(hub_server, tracking_token=shipment["tracking_token"]):
         pass  # subscribed, with its snapshot, again
     await other_socket.close()
+
+
+async def test_a_disabled_merchants_pusher_channels_close_and_are_refused(
+    http: httpx.AsyncClient, hub_server: ServerThread, merchant: dict[str, Any]
+) -> None:
+    registered = await http.post(
+        "/v1/shipments",
+        json={"provider": "all24", "provider_ref": "HSBY37H7"},
+        headers=bearer(merchant["api_key"]),
+    )
+    channel = f"shipment-{registered.json()['tracking_token']}"
+    url = hub_server.url.replace("http://", "ws://") + "/app/hub?protocol=7"
+    async with connect(url, open_timeout=10) as ws:
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["event"] == "pusher:connection_established"
+        await ws.send(json.dumps({"event": "pusher:subscribe", "data": {"channel": channel}}))
+        assert (
+            json.loads(await asyncio.wait_for(ws.recv(), 10))["event"]
+            == "pusher_internal:subscription_succeeded"
+        )
+        await http.post(f"/v1/merchants/{merchant['id']}/disable", headers=admin_headers())
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await asyncio.wait_for(ws.recv(), SEEN_WITHIN_S + 5)
+        assert ws.close_code == 4009
+    async with connect(url, open_timeout=10) as ws:
+        await asyncio.wait_for(ws.recv(), 10)
+        await ws.send(json.dumps({"event": "pusher:subscribe", "data": {"channel": channel}}))
+        refused = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert refused["event"] == "pusher:error" and "disabled" in refused["data"]["message"]
