@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hub.errors import NotFound
+from hub.model import safejson
 from hub.registry import api_keys, merchants
 from hub.web.auth import require_admin, require_merchant
 from hub.web.bodies import parse_object, read_capped, read_object, text_field
@@ -53,7 +54,7 @@ async def rotate_receiver_secret(request: Request) -> Response:
     settings = services(request).settings
     body = await read_capped(request, settings.max_body_bytes)
     if body.strip():
-        parse_object(body)  # no fields yet, but a body that is not a JSON object is a mistake
+        parse_object(body, safejson.Limits.of(settings))  # no fields yet; anything else is a mistake
     secret, until_ms = await merchants.rotate_alopeyk_secret(
         services(request).redis, merchant.id, settings.receiver_secret_overlap_s
     )
@@ -91,10 +92,13 @@ async def show_merchant(request: Request) -> Response:
 
 async def disable_merchant(request: Request) -> Response:
     require_admin(request)
-    body = await read_capped(request, services(request).settings.max_body_bytes)
+    settings = services(request).settings
+    body = await read_capped(request, settings.max_body_bytes)
     reason = "disabled by the operator"
     if body.strip():
-        given = text_field(parse_object(body), "reason", MAX_REASON_CHARS, required=False)
+        given = text_field(
+            parse_object(body, safejson.Limits.of(settings)), "reason", MAX_REASON_CHARS, required=False
+        )
         reason = given or reason
     found = await merchants.set_disabled(services(request).redis, request.path_params["merchant_id"], reason)
     return JSONResponse(found.to_json())
