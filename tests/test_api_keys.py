@@ -204,3 +204,27 @@ async def test_a_merchant_created_before_named_keys_keeps_its_key_as_default(
     assert [k["name"] for k in (await http.get("/v1/keys", headers=bearer(newer["key"]))).json()["data"]] == [
         "new"
     ]
+
+
+async def test_live_tokens_die_with_the_key_that_issued_them(
+    http: httpx.AsyncClient, second_server: ServerThread, merchant: dict[str, Any]
+) -> None:
+    spare = await new_key(http, merchant["api_key"], "browser tokens")
+    issued = await http.post("/v1/live/tokens", headers=bearer(spare["key"]))
+    token = issued.json()["token"]
+    kept = (await http.post("/v1/live/tokens", headers=bearer(merchant["api_key"]))).json()["token"]
+    ws_url = second_server.url.replace("http://", "ws://") + "/v1/live"
+    async with connect(ws_url, open_timeout=10) as ws, connect(ws_url, open_timeout=10) as other:
+        for socket, credential in ((ws, token), (other, kept)):
+            await socket.send(json.dumps({"type": "subscribe", "token": credential}))
+            assert json.loads(await asyncio.wait_for(socket.recv(), 10))["type"] == "subscribed"
+        revoked = await http.delete(f"/v1/keys/{spare['id']}", headers=bearer(merchant["api_key"]))
+        assert revoked.status_code == 204
+        frames = await frames_until_closed(ws)
+        assert ws.close_code == 4003 and frames[-1]["code"] == "key_revoked"
+        await other.send(json.dumps({"type": "ping"}))  # a token of another key is untouched
+        assert json.loads(await asyncio.wait_for(other.recv(), 10))["type"] in {"snapshot", "pong", "ping"}
+    async with connect(ws_url, open_timeout=10) as again:
+        await again.send(json.dumps({"type": "subscribe", "token": token}))
+        refused = await frames_until_closed(again)
+        assert again.close_code == 4001 and "revoked" in refused[-1]["message"]

@@ -61,7 +61,13 @@ async def by_credential(redis: Redis, credential: object) -> Scope:
         raise Refused(BAD_REQUEST, "bad_request", "token must be a merchant API key or a live token")
     key_id = None
     if credential.startswith(tokens.PREFIX):
-        merchant_id = await tokens.merchant_for(redis, credential)
+        merchant_id, key_id = await tokens.owner(redis, credential) or (None, None)
+        if (
+            merchant_id is not None
+            and key_id is not None
+            and not await api_keys.exists(redis, merchant_id, key_id)
+        ):
+            raise Refused(UNAUTHORIZED, "unauthorized", "the API key that issued this live token was revoked")
     else:
         found = await api_keys.authenticate(redis, credential)
         if found is not None and found.merchant_disabled:

@@ -148,13 +148,6 @@ async def set_disabled(redis: Redis, merchant_id: str, reason: str | None) -> De
     return await details(redis, merchant_id)
 
 
-async def by_api_key(redis: Redis, api_key: str) -> Merchant | None:
-    found = await api_keys.authenticate(redis, api_key)
-    if found is None:
-        return None
-    return Merchant(found.key.merchant_id, found.merchant_name, found.merchant_disabled)
-
-
 async def by_alopeyk_secret(redis: Redis, secret: str) -> ReceiverMatch | None:
     """The merchant whose current secret this is, or whose previous one while its overlap lasts."""
     merchant_id = await redis.get(keys.alopeyk_secret(digest(secret)))
