@@ -33,7 +33,7 @@ MAX_CHANNELS = 100
 APP_DOES_NOT_EXIST = 4001
 UNSUPPORTED_PROTOCOL = 4007
 OVER_CAPACITY = 4100  # clients reconnect after backing off
-UNAUTHORIZED = 4009  # the merchant was disabled (or its key revoked): reconnect, resubscribe, be refused
+UNAUTHORIZED = 4009  # a channel's merchant was disabled: pusher-js does not reconnect (4000-4099)
 
 
 async def endpoint(websocket: WebSocket) -> None:
