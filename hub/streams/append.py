@@ -37,6 +37,7 @@ _APPEND = """
 local shipment, history, seen, outbox, events = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now_ms, lease_ms = tonumber(ARGV[1]), tonumber(ARGV[2])
 local shipment_id, trim_kind, trim_value = ARGV[3], ARGV[4], ARGV[5]
+local merchant_id, provider = ARGV[6], ARGV[7]  -- beside each event on hub:events, for routing
 local TERMINAL = {delivered = true, returned = true, cancelled = true, expired = true}  -- hub.statuses
 
 -- Whether the shipment's current code is one of ``codes`` (the flow's codes a change may not follow).
@@ -131,18 +132,18 @@ local function append(id, head, body, etype, time_ms, status, location, courier,
   redis.call('HSET', seen, id, entry)
   if applied then redis.call('HSET', shipment, 'status_entry', entry) end
   if events then  -- one server: publish in the same atomic step
-    redis.call('XADD', events, trim_kind, '~', trim_value, '*',
-      'event', event, 'shipment', shipment_id, 'type', etype)
+    redis.call('XADD', events, trim_kind, '~', trim_value, '*', 'event', event, 'shipment', shipment_id,
+      'type', etype, 'id', id, 'sequence', sequence, 'merchant', merchant_id, 'provider', provider)
   else  -- a cluster: hub:events is in another slot; the caller publishes, the outbox covers a crash
     redis.call('ZADD', outbox, now_ms + lease_ms, entry)
   end
   return 'new', entry, event
 end
 
--- ARGV[6..] holds the shipment's events, FIELDS values each, appended in order.
+-- ARGV[8..] holds the shipment's events, FIELDS values each, appended in order.
 local FIELDS = 13
 local replies = {}
-for i = 6, #ARGV, FIELDS do
+for i = 8, #ARGV, FIELDS do
   local outcome, entry, event = append(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]),
     ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9], ARGV[i + 10], ARGV[i + 11], ARGV[i + 12])
   replies[#replies + 1] = outcome
@@ -210,7 +211,9 @@ class Store:
         calls = []
         for shipment_id, group in by_shipment.items():
             script_keys = keys.shipment_keys(shipment_id) + ([keys.EVENTS] if inline else [])
+            data = group[0]["data"]
             args: list[Any] = [now_ms, self.settings.outbox_lease_ms, shipment_id, *self._trim()]
+            args += [data["merchant_id"], data["provider"]]
             for event in group:
                 args += _args(event)
             calls.append((script_keys, args))
@@ -223,7 +226,7 @@ class Store:
             for event, (outcome, entry, text) in zip(group, _triples(reply), strict=True):
                 # The script published a new event itself on one server; a republish never.
                 if outcome == "republish" or (outcome == "new" and not inline):
-                    fields = {"event": text, "shipment": shipment_id, "type": event["type"]}
+                    fields = entry_fields(text, shipment_id, event)
                     trim_kind, trim_value = self._trim()
                     publish.xadd(keys.EVENTS, fields, approximate=True, **{trim_kind.lower(): trim_value})
                     unpublished.append(entry)
@@ -244,6 +247,19 @@ class Store:
         if self.settings.stream.max_age_s > 0:
             return "MINID", int(time.time() * 1000) - self.settings.stream.max_age_s * 1000
         return "MAXLEN", self.settings.stream.maxlen
+
+
+def entry_fields(text: str, shipment_id: str, event: CloudEvent) -> dict[str, Any]:
+    """A ``hub:events`` entry: the event's JSON, and beside it what consumers route on without parsing."""
+    return {
+        "event": text,
+        "shipment": shipment_id,
+        "type": event["type"],
+        "id": event["id"],
+        "sequence": json.loads(text)["sequence"],  # a republish or a cluster's publish: not the hot path
+        "merchant": event["data"]["merchant_id"],
+        "provider": event["data"]["provider"],
+    }
 
 
 def _args(event: CloudEvent) -> list[Any]:
