@@ -59,8 +59,10 @@ async def test_the_operator_lists_pages_and_shows_merchants_without_credentials(
     assert [m["id"] for m in seen] == [m["id"] for m in made]
     shown = (await http.get(f"/v1/merchants/{made[0]['id']}", headers=admin_headers())).json()
     assert shown["name"] == "Shop 0" and shown["disabled"] is False and shown["disabled_ms"] is None
+    assert shown["counts"] == {"api_keys": 1, "shipments": 0, "webhook_endpoints": 0}
     dump = json.dumps([seen, shown])
-    assert "api_key" not in dump and "sha256" not in dump and made[0]["api_key"] not in dump
+    assert '"api_key"' not in dump and "sha256" not in dump and made[0]["api_key"] not in dump
+    assert made[0]["alopeyk_webhook_url"].rpartition("/")[2] not in dump
 
 
 async def test_operator_routes_refuse_merchants_and_bad_input(
@@ -136,6 +138,8 @@ async def test_a_disabled_merchant_is_refused_everywhere_its_data_kept_and_enabl
         return all(a.status_code == 404 for a in answers)
 
     await eventually(receivers_refuse, "both instances' receivers answering 404", SEEN_WITHIN_S)
+    for path in (f"/track/{shipment['tracking_token']}", f"/v1/track/{shipment['tracking_token']}"):
+        assert (await http2.get(path)).status_code == 404, path  # the recipients' page, like a wrong token
     again = await connect(second_server.url.replace("http://", "ws://") + "/v1/live", open_timeout=10)
     await again.send(json.dumps({"type": "subscribe", "tracking_token": shipment["tracking_token"]}))
     assert (await frames_until_closed(again))[-1]["code"] == "merchant_disabled" and again.close_code == 4003
@@ -158,6 +162,7 @@ async def test_a_disabled_merchant_is_refused_everywhere_its_data_kept_and_enabl
         return all(a.status_code == 202 for a in answers)
 
     await eventually(receivers_accept, "both receivers accepting again", SEEN_WITHIN_S)
+    assert (await http2.get(f"/v1/track/{shipment['tracking_token']}")).status_code == 200
     async with await subscribed(hub_server, tracking_token=shipment["tracking_token"]):
         pass  # subscribed, with its snapshot, again
     await other_socket.close()

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub import keys
 from hub.errors import NotFound
 from hub.model import safejson
 from hub.registry import api_keys, merchants
@@ -86,8 +87,14 @@ async def list_merchants(request: Request) -> Response:
 
 async def show_merchant(request: Request) -> Response:
     require_admin(request)
-    found = await merchants.details(services(request).redis, request.path_params["merchant_id"])
-    return JSONResponse(found.to_json())
+    redis = services(request).redis
+    found = await merchants.details(redis, request.path_params["merchant_id"])
+    counts = {
+        "api_keys": len(await api_keys.listing(redis, found.merchant.id)),
+        "shipments": await redis.zcard(keys.merchant_shipments(found.merchant.id)),
+        "webhook_endpoints": await redis.scard(keys.webhook_merchant_endpoints(found.merchant.id)),
+    }
+    return JSONResponse({**found.to_json(), "counts": counts})
 
 
 async def disable_merchant(request: Request) -> Response:

@@ -104,7 +104,15 @@ OPENAPI_PATHS: dict[str, Any] = {
             "security": _ADMIN,
             "parameters": [_MERCHANT_ID],
             "responses": {
-                "200": answer("The merchant", {"$ref": _MERCHANT_VIEW}),
+                "200": answer(
+                    "The merchant, with how many API keys, shipments and webhook endpoints it has",
+                    {
+                        "allOf": [
+                            {"$ref": _MERCHANT_VIEW},
+                            {"type": "object", "properties": {"counts": {"type": "object"}}},
+                        ]
+                    },
+                ),
                 **_ADMIN_ERRORS,
                 "404": error("No such merchant"),
             },
