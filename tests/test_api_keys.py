@@ -228,3 +228,24 @@ async def test_live_tokens_die_with_the_key_that_issued_them(
         await again.send(json.dumps({"type": "subscribe", "token": token}))
         refused = await frames_until_closed(again)
         assert again.close_code == 4001 and "revoked" in refused[-1]["message"]
+
+
+async def test_two_revocations_at_once_never_leave_a_merchant_without_a_key(
+    http: httpx.AsyncClient, http2: httpx.AsyncClient, merchant: dict[str, Any]
+) -> None:
+    for _ in range(5):
+        spare = await new_key(http, merchant["api_key"], "spare")
+        default = (await http.get("/v1/keys", headers=bearer(spare["key"]))).json()["data"][0]
+        answers = await asyncio.gather(
+            http.delete(f"/v1/keys/{default['id']}", headers=bearer(spare["key"])),
+            http2.delete(f"/v1/keys/{spare['id']}", headers=bearer(merchant["api_key"])),
+        )
+        statuses = sorted(a.status_code for a in answers)
+        assert statuses in ([204, 409], [204, 401]), statuses  # 401: the caller's own key went first
+        survivors = [
+            k
+            for k in (merchant["api_key"], spare["key"])
+            if (await http.get("/v1/keys", headers=bearer(k))).status_code == 200
+        ]
+        assert len(survivors) == 1
+        merchant = {**merchant, "api_key": survivors[0]}

@@ -125,21 +125,30 @@ async def authenticate(redis: Redis, secret: str) -> Authenticated | None:
     return Authenticated(key, name, bool(disabled_ms))
 
 
+# Revoke unless it is the last key, in one step (two revocations at once cannot remove both last keys).
+_REVOKE = """
+if redis.call('HLEN', KEYS[1]) + tonumber(ARGV[2]) <= 1 then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1
+"""
+
+
 async def revoke(redis: Redis, merchant_id: str, ident: str) -> None:
     """Refused by every process from the next request; 404 for another merchant's key."""
-    found = {k.id: k for k in await listing(redis, merchant_id)}
-    if ident not in found:
-        raise NotFound(f"API key {ident} does not exist")
-    if len(found) == 1:
-        raise Conflict("this is the merchant's last API key: create another one before revoking it")
-    raw = await redis.hget(keys.merchant_api_keys(merchant_id), ident)
     legacy = await redis.hget(keys.merchant(merchant_id), "api_key_sha256")
-    key_digest = json.loads(raw)["sha256"] if raw else legacy
+    raw = await redis.hget(keys.merchant_api_keys(merchant_id), ident)
+    if raw is not None:
+        key_digest = json.loads(raw)["sha256"]
+    elif legacy is not None and key_id(legacy) == ident:
+        key_digest = legacy
+    else:
+        raise NotFound(f"API key {ident} does not exist")
+    if not await redis.eval(_REVOKE, 1, keys.merchant_api_keys(merchant_id), ident, 1 if legacy else 0):
+        raise Conflict("this is the merchant's last API key: create another one before revoking it")
     pipe = redis.pipeline(transaction=False)
     pipe.delete(keys.api_key(key_digest))
-    pipe.hdel(keys.merchant_api_keys(merchant_id), ident)
     pipe.hdel(keys.merchant_api_keys_used(merchant_id), ident)
-    if legacy is not None and key_id(legacy) == ident:
+    if key_digest == legacy:
         pipe.hdel(keys.merchant(merchant_id), "api_key_sha256")
     pipe.incr(keys.TENANCY_VERSION)  # live sockets opened with this key are closed (hub.registry.gate)
     await pipe.execute()
