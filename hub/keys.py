@@ -78,6 +78,7 @@ def merchant_shipments(merchant_id: str) -> str:
 
 MERCHANTS = f"{PREFIX}:merchants"  # sorted set: every merchant id scored by creation time (ms)
 MERCHANTS_DISABLED = f"{PREFIX}:merchants:disabled"  # set: ids of merchants the operator disabled
+MERCHANTS_INDEXED = f"{PREFIX}:merchants:indexed"  # string: merchants created before MERCHANTS are in it
 # counter: bumped on every revocation, rotation, disable or enable; each process rechecks it every
 # second and then drops what it cached about credentials (docs/tenancy.md)
 TENANCY_VERSION = f"{PREFIX}:tenancy:version"

@@ -18,7 +18,7 @@ from hub import keys
 from hub.api.app import create_app
 from hub.registry import api_keys
 from hub.settings import Settings
-from tests.conftest import bearer, create_merchant
+from tests.conftest import admin_headers, bearer, create_merchant
 from tests.servers import ServerThread, eventually
 
 REVOKED_WITHIN_S = 5.0
@@ -198,6 +198,8 @@ async def test_a_merchant_created_before_named_keys_keeps_its_key_as_default(
     await redis.set(keys.api_key(digest), "mer_old")
     listed = (await http.get("/v1/keys", headers=bearer(legacy_key))).json()["data"]
     assert [(k["name"], k["created_ms"]) for k in listed] == [("default", 5)]
+    merchants = (await http.get("/v1/merchants", headers=admin_headers())).json()["data"]
+    assert [(m["id"], m["name"], m["created_ms"]) for m in merchants] == [("mer_old", "Old", 5)]  # indexed
     newer = await new_key(http, legacy_key, "new")
     assert (await http.delete(f"/v1/keys/{listed[0]['id']}", headers=bearer(newer["key"]))).status_code == 204
     assert (await http.get("/v1/keys", headers=bearer(legacy_key))).status_code == 401

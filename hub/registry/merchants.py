@@ -113,6 +113,8 @@ def _details(merchant_id: str, name: str, created: Any, disabled_ms: Any, reason
 
 async def page(redis: Redis, limit: int, cursor: str | None) -> tuple[list[Details], str | None]:
     """Merchants oldest first; ``cursor`` is the last id of the previous page."""
+    if not await redis.exists(keys.MERCHANTS_INDEXED):
+        await _index_existing(redis)
     start = 0
     if cursor is not None:
         rank = await redis.zrank(keys.MERCHANTS, cursor)
@@ -129,6 +131,18 @@ async def page(redis: Redis, limit: int, cursor: str | None) -> tuple[list[Detai
         if fields[0] is not None
     ]
     return found, ids[limit - 1] if len(ids) > limit else None
+
+
+async def _index_existing(redis: Redis) -> None:
+    """Once: add the merchants created before the index existed (one SCAN, idempotent)."""
+    found: dict[str, int] = {}
+    async for key in redis.scan_iter(match=keys.merchant("mer_*"), count=1000):
+        merchant_id = key.removeprefix(keys.merchant(""))
+        if ":" not in merchant_id:  # not one of its other keys (shipments, API keys)
+            found[merchant_id] = int(await redis.hget(key, "created_ms") or 0)
+    if found:
+        await redis.zadd(keys.MERCHANTS, found, nx=True)
+    await redis.set(keys.MERCHANTS_INDEXED, 1)
 
 
 async def set_disabled(redis: Redis, merchant_id: str, reason: str | None) -> Details:
