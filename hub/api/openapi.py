@@ -15,6 +15,7 @@ from starlette.routing import Route
 from hub.api.merchants_openapi import OPENAPI_PATHS as MERCHANT_PATHS
 from hub.api.merchants_openapi import SCHEMAS as MERCHANT_SCHEMAS
 from hub.api.openapi_parts import answer, body, error
+from hub.api.stream_credentials import OPENAPI_PATHS as STREAM_CREDENTIAL_PATHS
 from hub.api.webhooks_openapi import OPENAPI_PATHS as WEBHOOK_PATHS
 from hub.model.event import schema as event_schema
 from hub.providers import PROVIDERS
@@ -180,6 +181,7 @@ PATHS: dict[str, Any] = {
     },
 }
 PATHS.update(WEBHOOK_PATHS)
+PATHS.update(STREAM_CREDENTIAL_PATHS)
 for _path, _operations in MERCHANT_PATHS.items():
     PATHS.setdefault(_path, {}).update(_operations)
 
