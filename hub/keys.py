@@ -88,6 +88,24 @@ def merchant_shipments(merchant_id: str) -> str:
     return f"{PREFIX}:merchant:{merchant_id}:shipments"
 
 
+MERCHANTS = f"{PREFIX}:merchants"  # sorted set: every merchant id scored by creation time (ms)
+MERCHANTS_DISABLED = f"{PREFIX}:merchants:disabled"  # set: ids of merchants the operator disabled
+MERCHANTS_INDEXED = f"{PREFIX}:merchants:indexed"  # string: merchants created before MERCHANTS are in it
+# counter: bumped on every revocation, rotation, disable or enable; each process rechecks it every
+# second and then drops what it cached about credentials (docs/tenancy.md)
+TENANCY_VERSION = f"{PREFIX}:tenancy:version"
+
+
+def merchant_api_keys(merchant_id: str) -> str:
+    """Hash: a merchant's API key id -> its record (name, prefix, SHA-256, created), JSON."""
+    return f"{PREFIX}:merchant:{merchant_id}:apikeys"
+
+
+def merchant_api_keys_used(merchant_id: str) -> str:
+    """Hash: a merchant's API key id -> when it was last used (ms, written at most once a minute)."""
+    return f"{PREFIX}:merchant:{merchant_id}:apikeys:used"
+
+
 def api_key(key_hash: str) -> str:
     """String: the merchant id behind an API key's SHA-256."""
     return f"{PREFIX}:apikey:{key_hash}"

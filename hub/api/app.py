@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from hub.api import health, metrics, openapi, shipments, stream_credentials, tracking, webhooks
+from hub.api import health, merchants, metrics, openapi, shipments, stream_credentials, tracking, webhooks
 from hub.errors import HubError
 from hub.infra import logs, runtime
 from hub.infra.lru import LRU
@@ -20,13 +21,15 @@ from hub.live import routes as live_routes
 from hub.live.listening_socket import listening_socket
 from hub.live.service import LiveService
 from hub.receive import alopeyk_webhook, pusher_webhook
+from hub.registry.gate import Gate
 from hub.settings import Settings
 from hub.web.errors import HANDLERS
 from hub.web.middleware import RequestId
 from hub.web.security_headers import SecurityHeaders
 from hub.web.state import Services
 
-# How long a process may keep accepting a receiver secret after it was revoked.
+# An upper bound on a receiver secret's cached merchant; a rotation or a disable drops the
+# cache within a second anyway (hub.registry.gate).
 RECEIVER_SECRET_CACHE_S = 30
 
 
@@ -38,6 +41,8 @@ def create_app(settings: Settings | None = None, *, own_process: bool = False) -
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         logs.configure(settings.log_level)
         redis = connect(settings)
+        receiver_secrets: LRU[str, Any] = LRU(max_entries=10_000, ttl_s=RECEIVER_SECRET_CACHE_S)
+        gate = Gate(redis, caches=(receiver_secrets,))
         state = Services(
             settings=settings,
             redis=redis,
@@ -47,17 +52,20 @@ def create_app(settings: Settings | None = None, *, own_process: bool = False) -
                 durability=settings.ingest_durability,
                 fsync_timeout_ms=settings.ingest_fsync_timeout_ms,
             ),
-            receiver_secrets=LRU(max_entries=10_000, ttl_s=RECEIVER_SECRET_CACHE_S),
-            live=LiveService(redis, settings),
+            receiver_secrets=receiver_secrets,
+            live=LiveService(redis, settings, gate),
+            gate=gate,
         )
         app.state.services = state
         await state.inbox.check_durability()
         await state.live.start()
+        await gate.start()
         if own_process:
             runtime.settle_after_startup()
         try:
             yield
         finally:
+            await gate.stop()
             await state.live.stop()
             await state.ingestor.close()
             await state.inbox.close()
@@ -66,6 +74,7 @@ def create_app(settings: Settings | None = None, *, own_process: bool = False) -
     routes = [
         *health.routes,
         *shipments.routes,
+        *merchants.routes,
         *alopeyk_webhook.routes,
         *pusher_webhook.routes,
         *webhooks.routes,

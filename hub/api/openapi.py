@@ -12,6 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.api.merchants_openapi import OPENAPI_PATHS as MERCHANT_PATHS
+from hub.api.merchants_openapi import SCHEMAS as MERCHANT_SCHEMAS
 from hub.api.openapi_parts import answer, body, error
 from hub.api.stream_credentials import OPENAPI_PATHS as STREAM_CREDENTIAL_PATHS
 from hub.api.webhooks_openapi import OPENAPI_PATHS as WEBHOOK_PATHS
@@ -180,6 +182,8 @@ PATHS: dict[str, Any] = {
 }
 PATHS.update(WEBHOOK_PATHS)
 PATHS.update(STREAM_CREDENTIAL_PATHS)
+for _path, _operations in MERCHANT_PATHS.items():
+    PATHS.setdefault(_path, {}).update(_operations)
 
 # HLD over Pusher: webhooks from an operator's Pusher app relaying HLD client events.
 PATHS["/ingest/pusher"] = {
@@ -285,7 +289,8 @@ def _with_refusals(paths: dict[str, Any]) -> dict[str, Any]:
 
 
 def document() -> dict[str, Any]:
-    components = {**COMPONENTS, "schemas": {**COMPONENTS["schemas"], "Event": event_schema()}}
+    schemas = {**COMPONENTS["schemas"], **MERCHANT_SCHEMAS, "Event": event_schema()}
+    components = {**COMPONENTS, "schemas": schemas}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Tracking hub", "version": "0.1.0"},

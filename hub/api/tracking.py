@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from hub.errors import NotFound
 from hub.live import history, views
 from hub.model.observation import EventType
 from hub.registry import shipments
@@ -34,7 +35,7 @@ async def track_json(request: Request) -> Response:
 
 
 async def track_page(request: Request) -> Response:
-    await shipments.by_token(services(request).redis, request.path_params["token"])  # 404 when unknown
+    await _shipment(request, request.path_params["token"])  # 404 when unknown
     settings: Settings = services(request).settings
     page = (STATIC / "track.html").read_text()
     page = page.replace("{{token}}", html.escape(request.path_params["token"]))
@@ -46,7 +47,7 @@ async def track_page(request: Request) -> Response:
 async def tracking_view(request: Request, token: str) -> dict[str, Any]:
     redis = services(request).redis
     settings: Settings = services(request).settings
-    shipment = await shipments.by_token(redis, token)
+    shipment = await _shipment(request, token)
     offset, _ = await history.stream_end(redis)  # read first: later events reach the page live
     events = [
         views.public_event(e, settings.live.show_phones)
@@ -68,6 +69,14 @@ async def tracking_view(request: Request, token: str) -> dict[str, Any]:
         "stops": _stops(events),
         "late_eta": _late_eta(shipment, events),
     }
+
+
+async def _shipment(request: Request, token: str) -> shipments.Shipment:
+    """The token's shipment; like an unknown token while its merchant is disabled (docs/tenancy.md)."""
+    shipment = await shipments.by_token(services(request).redis, token)
+    if services(request).gate.is_disabled(shipment.merchant_id):
+        raise NotFound("no shipment has this tracking token")
+    return shipment
 
 
 def _late_eta(shipment: shipments.Shipment, events: list[dict[str, Any]]) -> str | None:

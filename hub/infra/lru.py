@@ -39,3 +39,7 @@ class LRU(Generic[K, V]):
 
     def __contains__(self, key: K) -> bool:
         return self.get(key) is not None
+
+    def clear(self) -> None:
+        """Forget everything (the facts changed: a credential was revoked or rotated)."""
+        self._entries.clear()

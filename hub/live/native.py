@@ -32,6 +32,10 @@ from hub.model import safejson
 PROTOCOL = "native"
 SUBSCRIBE_TIMEOUT_S = 10.0
 MAX_FRAME_CHARS = 4096
+SHUT_MESSAGES = {
+    access.MERCHANT_DISABLED: "this merchant is disabled by the operator",
+    service.KEY_REVOKED: "the API key this socket was opened with was revoked",
+}
 
 
 async def endpoint(websocket: WebSocket) -> None:
@@ -44,6 +48,7 @@ async def endpoint(websocket: WebSocket) -> None:
                 scope = await access.by_tracking_token(live.redis, request["tracking_token"])
             else:
                 scope = await access.by_credential(live.redis, request.get("token"))
+        access.check_enabled(live.gate, scope)
         since = request.get("since")
         if since is not None and not offsets.valid(since):
             raise Refused(access.BAD_REQUEST, "bad_request", "since must be an offset like '1700000000000-0'")
@@ -79,6 +84,9 @@ class _Session:
         self.live = live
         self.scope = scope
         self.outbox = Outbox(live.settings.live.queue_max)
+        self.outbox.merchant_ids.add(scope.merchant_id)
+        if scope.api_key_id is not None:
+            self.outbox.api_key_ids.add(scope.api_key_id)
         self.view = "native:public" if scope.public else "native:merchant"
         self.floor: tuple[int, int] | None = None  # after catch-up: live entries up to here were sent
         self.skip: set[str] = set()
@@ -90,7 +98,7 @@ class _Session:
         try:
             async with self.live.subscribing:
                 await self._catch_up(since)
-            with self.live.outboxes.registered(self.outbox):
+            with self.live.registered(self.outbox):
                 await service.until_first_ends(self._receive(), self._send_live())
         finally:
             fanout.unsubscribe(self.scope.topic, self._deliver)
@@ -136,6 +144,12 @@ class _Session:
     async def _send_live(self) -> None:
         while True:
             messages = await self.outbox.take()
+            if messages is None and self.outbox.shut_reason is not None:
+                reason = self.outbox.shut_reason
+                why = SHUT_MESSAGES.get(reason, reason)
+                await _send(self.websocket, {"type": "error", "code": reason, "message": why})
+                await _close(self.websocket, access.FORBIDDEN)
+                return
             if messages is None:
                 self.live.count("hub_live_too_slow_total")
                 await _send(

@@ -67,8 +67,10 @@ async def authorize(request: Request) -> Response:
         raise ApiError(403, f"only {MERCHANT_CHANNEL_PREFIX}<merchant_id> channels need authorization")
     try:
         scope = await access.by_credential(services(request).redis, bearer(request))
+        access.check_enabled(services(request).gate, scope)
     except Refused as refused:
-        raise ApiError(401, refused.message) from None
+        status = 403 if refused.close_code == access.FORBIDDEN else 401
+        raise ApiError(status, refused.message, refused.code if status == 403 else None) from None
     if channel != MERCHANT_CHANNEL_PREFIX + scope.merchant_id:
         raise ApiError(403, "this channel belongs to another merchant")
     try:

@@ -33,6 +33,7 @@ MAX_CHANNELS = 100
 APP_DOES_NOT_EXIST = 4001
 UNSUPPORTED_PROTOCOL = 4007
 OVER_CAPACITY = 4100  # clients reconnect after backing off
+UNAUTHORIZED = 4009  # a channel's merchant was disabled: pusher-js does not reconnect (4000-4099)
 
 
 async def endpoint(websocket: WebSocket) -> None:
@@ -59,12 +60,13 @@ class _Connection:
         self.socket_id = f"{secrets.randbelow(10**9)}.{secrets.randbelow(10**9)}"
         self.outbox = Outbox(live.settings.live.queue_max)
         self.channels: dict[str, tuple[str, Callable[[Entry], None]]] = {}  # channel -> (topic, subscriber)
+        self.merchants: dict[str, str] = {}  # channel -> the merchant whose data it carries
 
     async def run(self) -> None:
         data = {"socket_id": self.socket_id, "activity_timeout": ACTIVITY_TIMEOUT_S}
         await self._send({"event": "pusher:connection_established", "data": json.dumps(data)})
         try:
-            with self.live.outboxes.registered(self.outbox):
+            with self.live.registered(self.outbox):
                 await service.until_first_ends(self._receive(), self._send_live())
         finally:
             for topic, subscriber in self.channels.values():
@@ -101,12 +103,15 @@ class _Connection:
         try:
             async with self.live.subscribing:
                 scope = await self._scope(channel, auth)
+            access.check_enabled(self.live.gate, scope)
         except (Refused, InvalidSignature, ValueError) as refused:  # ValueError: a malformed channel name
             self.live.count("hub_live_refused_total", code="pusher_subscribe")
             return self._error(str(refused), None)
         subscriber = self._subscriber(channel, scope)
         await self.live.fanout.subscribe(scope.topic, subscriber)
         self.channels[channel] = (scope.topic, subscriber)
+        self.merchants[channel] = scope.merchant_id
+        self.outbox.merchant_ids = set(self.merchants.values())
         self._queue({"event": "pusher_internal:subscription_succeeded", "channel": channel, "data": "{}"})
         self.live.count("hub_live_subscriptions_total", scope="pusher")
         return None
@@ -124,6 +129,8 @@ class _Connection:
     def _unsubscribe(self, channel: str) -> None:
         if channel in self.channels:
             topic, subscriber = self.channels.pop(channel)
+            self.merchants.pop(channel, None)
+            self.outbox.merchant_ids = set(self.merchants.values())
             self.live.fanout.unsubscribe(topic, subscriber)
 
     def _subscriber(self, channel: str, scope: Scope) -> Callable[[Entry], None]:
@@ -151,6 +158,8 @@ class _Connection:
     async def _send_live(self) -> None:
         while True:
             messages = await self.outbox.take()
+            if messages is None and self.outbox.shut_reason is not None:
+                return await _refuse(self.websocket, UNAUTHORIZED, f"Closed: {self.outbox.shut_reason}")
             if messages is None:
                 self.live.count("hub_live_too_slow_total")
                 await _refuse(self.websocket, OVER_CAPACITY, "Client too slow")

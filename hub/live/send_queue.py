@@ -38,9 +38,19 @@ class Outbox:
         self._next_slot = 0
         self._waiter: asyncio.Future[None] | None = None
         self.last_taken_s = time.monotonic()
+        self.merchant_ids: set[str] = set()  # whose data this socket receives (closed if one is disabled)
+        self.api_key_ids: set[str] = set()  # the API key it was opened with (closed if it is revoked)
+        self.shut_reason: str | None = None
 
     def __len__(self) -> int:
         return len(self._pending)
+
+    def shut(self, reason: str) -> None:
+        """End the socket: its writer's :meth:`take` returns ``None`` with ``shut_reason`` set."""
+        self.shut_reason = reason
+        self.overflowed = True
+        self._pending.clear()
+        self.poke()
 
     def put(self, message: Message) -> None:
         if self.overflowed:
@@ -73,7 +83,7 @@ class Outbox:
             self._waiter.set_result(None)
 
     async def take(self) -> list[Message] | None:
-        """Everything queued, oldest first; ``[]`` when poked; ``None`` once overflowed."""
+        """Everything queued, oldest first; ``[]`` when poked; ``None`` once overflowed or shut."""
         if not self._pending and not self.overflowed:
             self._waiter = asyncio.get_running_loop().create_future()
             try:
@@ -105,6 +115,9 @@ class Outboxes:
             yield outbox
         finally:
             self._all.discard(outbox)
+
+    def __iter__(self) -> Iterator[Outbox]:
+        return iter(tuple(self._all))
 
     def poke_idle(self, idle_s: float) -> None:
         """Wake the writers idle for ``idle_s`` or more, so they send a ping."""

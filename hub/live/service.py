@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import contextlib
+from collections.abc import Coroutine, Iterator
 from typing import Any
 
 from redis.asyncio import Redis
 from starlette.websockets import WebSocket
 
 from hub.infra import metrics
+from hub.live.access import MERCHANT_DISABLED
 from hub.live.fanout import Fanout
 from hub.live.limits import Limits
-from hub.live.send_queue import Outboxes
+from hub.live.send_queue import Outbox, Outboxes
+from hub.registry import api_keys
+from hub.registry.gate import Gate
 from hub.settings import Settings
 from hub.web.state import services
 
@@ -20,12 +24,16 @@ from hub.web.state import services
 # (100 connections) is shared with ingest and the fan-out reader: a burst of reconnecting
 # clients after a deploy queues here instead of failing for want of a connection.
 SUBSCRIBING_AT_ONCE = 32
+# Why a socket was shut from the server side (its outbox's ``shut_reason``).
+KEY_REVOKED = "key_revoked"
 
 
 class LiveService:
-    def __init__(self, redis: Redis, settings: Settings) -> None:
+    def __init__(self, redis: Redis, settings: Settings, gate: Gate | None = None) -> None:
         self.redis = redis
         self.settings = settings
+        self.gate = gate or Gate(redis)
+        self.gate.on_change(self.close_refused)
         self.fanout = Fanout(redis)
         self.limits = Limits(
             redis, settings.live.max_per_ip, settings.live.max_per_merchant, settings.live.lease_s
@@ -49,12 +57,43 @@ class LiveService:
         await self.fanout.stop()
         await self.counts.close()
 
+    def refusal(self, outbox: Outbox) -> str | None:
+        """Why this socket may no longer listen (its merchant disabled), else None."""
+        if any(self.gate.is_disabled(m) for m in outbox.merchant_ids):
+            return MERCHANT_DISABLED
+        return None
+
+    @contextlib.contextmanager
+    def registered(self, outbox: Outbox) -> Iterator[Outbox]:
+        """Register the socket's outbox, shut at once if the gate moved while it subscribed."""
+        with self.outboxes.registered(outbox):
+            if (reason := self.refusal(outbox)) is not None:
+                outbox.shut(reason)
+            yield outbox
+
+    async def close_refused(self) -> None:
+        """Shut the sockets of disabled merchants and of revoked API keys (the gate saw a change)."""
+        opened = {pair for outbox in self.outboxes for pair in _keys_of(outbox)}
+        revoked = {pair for pair in opened if not await api_keys.exists(self.redis, *pair)}
+        for outbox in self.outboxes:
+            reason = self.refusal(outbox)
+            if reason is None and not revoked.isdisjoint(_keys_of(outbox)):
+                reason = KEY_REVOKED
+            if reason is not None:
+                outbox.shut(reason)
+                self.count("hub_live_closed_total", reason=reason)
+
     def count(self, name: str, **labels: str) -> None:
         self.counts.add(name, 1, **labels)
 
     def sent(self, protocol: str, messages: int) -> None:
         if messages:
             self.counts.add("hub_live_messages_sent_total", messages, protocol=protocol)
+
+
+def _keys_of(outbox: Outbox) -> set[tuple[str, str]]:
+    """(merchant id, API key id) of what the socket was opened with."""
+    return {(m, k) for m in outbox.merchant_ids for k in outbox.api_key_ids}
 
 
 def of(websocket: WebSocket) -> LiveService:

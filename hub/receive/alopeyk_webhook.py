@@ -23,7 +23,7 @@ from hub.model import safejson
 from hub.model.observation import Channel
 from hub.providers import alopeyk
 from hub.registry import merchants
-from hub.registry.merchants import Merchant
+from hub.registry.merchants import Merchant, ReceiverMatch
 from hub.web.bodies import BodyTooLarge, read_capped, refusal
 from hub.web.errors import ApiError, error_response
 from hub.web.state import services
@@ -73,15 +73,25 @@ async def _ingest_inline(ingestor: Ingestor, payload: Payload) -> Response:
 
 
 async def _merchant_by_secret(request: Request, secret: str) -> Merchant | None:
-    """Cached briefly per process: a receiver's merchant is looked up on every webhook."""
-    cache: LRU[str, Merchant] = services(request).receiver_secrets
+    """Cached briefly per process (a receiver's merchant is looked up on every webhook).
+
+    The cache is dropped whenever a secret is rotated or a merchant disabled or enabled
+    (:mod:`hub.registry.gate`), and a rotated secret's entry ends with its overlap.
+    """
+    state = services(request)
+    cache: LRU[str, ReceiverMatch] = state.receiver_secrets
     key = merchants.digest(secret)
-    merchant = cache.get(key)
-    if merchant is None:
-        merchant = await merchants.by_alopeyk_secret(services(request).redis, secret)
-        if merchant is not None:
-            cache.put(key, merchant)
-    return merchant
+    match = cache.get(key)
+    if match is None:
+        match = await merchants.by_alopeyk_secret(state.redis, secret)
+        if match is None:
+            return None
+        cache.put(key, match)
+    if match.valid_until_ms is not None and match.valid_until_ms <= merchants.now_ms():
+        return None
+    if match.merchant.disabled or state.gate.is_disabled(match.merchant.id):
+        return None
+    return match.merchant
 
 
 async def _refuse(request: Request, payload: Payload, refusal: ApiError) -> Response:

@@ -86,6 +86,7 @@ class Settings:
     ingest_durability: str = "written"  # "fsync": a receiver's 202 waits for the AOF fsync (WAITAOF)
     ingest_fsync_timeout_ms: int = 2000  # fsync: longest wait for WAITAOF before answering 503
     receive_inline: bool = False  # receivers append events before answering (no inbox, no normalizer)
+    receiver_secret_overlap_s: float = 86_400.0  # a rotated Alopeyk receiver URL keeps working this long
     metrics_token: Secret | None = None
     log_level: str = "info"
     stream: StreamSettings = field(default_factory=StreamSettings)
@@ -121,6 +122,10 @@ class Settings:
         if self.ingest_durability == "fsync" and self.receive_inline:
             raise ConfigError(
                 "HUB_INGEST_DURABILITY=fsync covers the inbox only: unset HUB_RECEIVE_INLINE to use it"
+            )
+        if self.receiver_secret_overlap_s < 0:
+            raise ConfigError(
+                f"HUB_RECEIVER_SECRET_OVERLAP_S must be 0 or more, got {self.receiver_secret_overlap_s}"
             )
         for name in ("poison_attempts_max", "ingest_fsync_timeout_ms"):
             if getattr(self, name) < 1:

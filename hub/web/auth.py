@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from hub.registry import merchants
+from hub.registry import api_keys
 from hub.registry.merchants import Merchant
 from hub.web.errors import ApiError
 from hub.web.state import services
@@ -26,7 +26,19 @@ def require_admin(request: Request) -> None:
 
 
 async def require_merchant(request: Request) -> Merchant:
-    merchant = await merchants.by_api_key(services(request).redis, bearer(request))
-    if merchant is None:
-        raise ApiError(401, "invalid API key")
+    """The caller's merchant: 401 for a key that is unknown or revoked, 403 while the merchant is disabled."""
+    merchant, _ = await require_merchant_key(request)
     return merchant
+
+
+async def require_merchant_key(request: Request) -> tuple[Merchant, str]:
+    """The caller's merchant and the id of the API key it called with (refused as above)."""
+    found = await api_keys.authenticate(services(request).redis, bearer(request))
+    if found is None:
+        raise ApiError(401, "invalid API key (unknown or revoked)")
+    merchant = Merchant(found.key.merchant_id, found.merchant_name, found.merchant_disabled)
+    if merchant.disabled:
+        raise ApiError(
+            403, f"merchant {merchant.id} is disabled by the operator; its data is kept", "merchant_disabled"
+        )
+    return merchant, found.key.id

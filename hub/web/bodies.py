@@ -61,3 +61,20 @@ def string_field(body: dict[str, Any], name: str, *, required: bool = True) -> s
     if not isinstance(value, str | int) or isinstance(value, bool):
         raise ApiError(422, f"field {name!r} must be a string", field=name)
     return str(value)
+
+
+def text_field(body: dict[str, Any], name: str, max_chars: int, *, required: bool = True) -> str | None:
+    """A short human text (a name, a reason): a string of printable characters, at most ``max_chars``."""
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise ApiError(422, f"field {name!r} must be a string", field=name)
+    value = value.strip()
+    if not value:
+        raise ApiError(422, f"field {name!r} must not be empty", field=name)
+    if len(value) > max_chars:
+        raise ApiError(422, f"field {name!r} is longer than {max_chars} characters", field=name)
+    if not value.isprintable():  # control characters, lone surrogates (unstorable as UTF-8)
+        raise ApiError(422, f"field {name!r} must be printable text (no control characters)", field=name)
+    return value

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
 
 from hub.infra.lru import LRU
+from hub.registry.gate import Gate
 from hub.settings import Settings
 
 if TYPE_CHECKING:  # built above this layer; handlers only use them
@@ -25,6 +26,7 @@ class Services:
     inbox: Inbox
     receiver_secrets: LRU[str, Any]  # receiver secret digest -> merchant, kept briefly
     live: LiveService  # live fan-out: one stream reader per process
+    gate: Gate  # revocations and disabled merchants, seen within a second
 
 
 def services(connection: HTTPConnection) -> Services:

@@ -200,7 +200,11 @@ async def set_failing_since(redis: Redis, endpoint_id: str, since_ms: int | None
 
 
 class EndpointCache:
-    """Every endpoint, reloaded only when the version counter moved (one GET per check)."""
+    """Every endpoint, reloaded only when the version counter moved (one GET per check).
+
+    An active endpoint of a merchant the operator disabled is seen as paused: its
+    deliveries wait, and go out once the merchant is enabled (both bump the version).
+    """
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
@@ -210,9 +214,16 @@ class EndpointCache:
     async def refresh(self) -> dict[str, Endpoint]:
         version = await self.redis.get(keys.WEBHOOK_ENDPOINTS_VERSION)
         if version != self.version or version is None:
-            self.by_id = {e.id: e for e in await listing(self.redis)}
+            disabled = await self.redis.smembers(keys.MERCHANTS_DISABLED)
+            self.by_id = {e.id: _paused_if(e, disabled) for e in await listing(self.redis)}
             self.version = version
         return self.by_id
+
+
+def _paused_if(endpoint: Endpoint, disabled_merchants: set[str]) -> Endpoint:
+    if endpoint.state is State.ACTIVE and endpoint.merchant_id in disabled_merchants:
+        return replace(endpoint, state=State.PAUSED)
+    return endpoint
 
 
 _OPTIONAL = ("disabled_reason", "disabled_ms", "failing_since_ms")
