@@ -15,6 +15,7 @@ from hub.web.errors import ApiError
 from hub.web.state import services
 
 MAX_PAGE = 200
+MAX_REF_CHARS = 256  # a merchant_ref or provider_ref looked up
 
 
 async def create_merchant(request: Request) -> Response:
@@ -82,8 +83,24 @@ async def list_shipments(request: Request) -> Response:
         cursor=params.get("cursor"),
         status=status,
         provider=provider,
+        refs=_refs(request),
     )
     return JSONResponse({"data": [_view(request, s) for s in found], "next_cursor": cursor})
+
+
+def _refs(request: Request) -> dict[str, str]:
+    """The exact references asked for (``merchant_ref``, ``provider_ref``), each read from its index."""
+    refs = {}
+    for name in shipments.LOOKUPS:
+        values = request.query_params.getlist(name)
+        if not values:
+            continue
+        if len(values) > 1:
+            raise ApiError(422, f"{name} may be given once", field=name)
+        if not values[0] or len(values[0]) > MAX_REF_CHARS:
+            raise ApiError(422, f"{name} must be 1 to {MAX_REF_CHARS} characters", field=name)
+        refs[name] = values[0]
+    return refs
 
 
 async def delete_shipment(request: Request) -> Response:
@@ -94,7 +111,7 @@ async def delete_shipment(request: Request) -> Response:
 
 def _view(request: Request, shipment: shipments.Shipment) -> dict[str, object]:
     public_url = services(request).settings.public_url
-    return {**shipment.to_json(), "tracking_url": f"{public_url}/track/{shipment.tracking_token}"}
+    return {**shipment.to_json(), "tracking_url": shipment.tracking_url(public_url)}
 
 
 routes = [

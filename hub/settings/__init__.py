@@ -81,6 +81,8 @@ class Settings:
     ingest_fsync_timeout_ms: int = 2000  # fsync: longest wait for WAITAOF before answering 503
     receive_inline: bool = False  # receivers append events before answering (no inbox, no normalizer)
     metrics_token: Secret | None = None
+    # A shipment's keys are kept this long after its terminal status (0: forever); docs/retention.md.
+    shipment_retention_s: int = 90 * 86400
     log_level: str = "info"
     stream: StreamSettings = field(default_factory=StreamSettings)
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
