@@ -35,6 +35,8 @@ def parse_object(body: bytes) -> dict[str, Any]:
         value = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ApiError(400, f"body is not valid JSON: {exc}", "invalid_json") from None
+    except RecursionError:
+        raise ApiError(400, "body is nested too deeply", "invalid_json") from None
     if not isinstance(value, dict):
         raise ApiError(422, "body must be a JSON object")
     return value
