@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from hub.model.status import Status
 from hub.providers import PROVIDERS
-from hub.registry import merchants, shipments
+from hub.registry import erasure, merchants, shipments
 from hub.web.auth import require_admin, require_merchant
 from hub.web.bodies import read_object, string_field
 from hub.web.errors import ApiError
@@ -104,8 +104,16 @@ def _refs(request: Request) -> dict[str, str]:
 
 
 async def delete_shipment(request: Request) -> Response:
+    """Stop tracking; with ``?erase=true`` also erase its personal data (docs/retention.md)."""
     merchant = await require_merchant(request)
-    await shipments.stop_tracking(services(request).redis, request.path_params["shipment_id"], merchant.id)
+    values = request.query_params.getlist("erase")
+    if values not in ([], ["true"], ["false"]):
+        raise ApiError(422, "erase must be given once, as true or false", field="erase")
+    redis, shipment_id = services(request).redis, request.path_params["shipment_id"]
+    if values == ["true"]:
+        await erasure.erase(redis, shipment_id, merchant.id)
+    else:
+        await shipments.stop_tracking(redis, shipment_id, merchant.id)
     return Response(status_code=204)
 
 
