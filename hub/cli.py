@@ -16,7 +16,7 @@ from hub import keys, processes
 from hub.errors import HubError
 from hub.infra import logs
 from hub.infra.redis_clients import connect
-from hub.ingest import deadletter
+from hub.ingest import deadletter, poison
 from hub.ingest.pipeline import Ingestor, Rejected
 from hub.model.observation import Channel
 from hub.registry import shipments
@@ -190,6 +190,14 @@ def _deadletter_replay(args: argparse.Namespace) -> int:
         redis = connect(settings)
         try:
             letter = await deadletter.get(redis, args.entry_id)
+            if letter.provider == poison.PROVIDER:
+                print(
+                    f"{letter.id} is a {letter.kind} the {letter.channel} gave up on, not a provider's"
+                    " payload: it cannot be normalized again; fix its cause and re-send the event"
+                    " (POST /v1/webhooks/deliveries/{id}/retry or .../recover)",
+                    file=sys.stderr,
+                )
+                return 1
             polled = None  # a poll's answer belongs to the shipment polled, named by the letter's ref
             if letter.channel == Channel.POLL.value and letter.ref:
                 polled = await shipments.find(redis, letter.provider, letter.ref)

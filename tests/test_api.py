@@ -96,7 +96,7 @@ async def test_invalid_bodies_get_precise_errors(http: httpx.AsyncClient, mercha
     key = merchant["api_key"]
     cases = [
         (b"{not json", 400, "invalid_json"),
-        (b"[1]", 422, "unprocessable"),
+        (b"[1]", 422, "wrong_type"),
         (b'{"provider": "fedex", "provider_ref": "1"}', 422, "unprocessable"),
         (b'{"provider": "hld"}', 422, "unprocessable"),
     ]

@@ -5,24 +5,31 @@ dominate, and a job per request cannot keep many requests in flight. Instead eac
 delivery worker process runs one :class:`~hub.webhooks.engine.DeliveryEngine` on its own
 event loop (connection pools and in-flight requests outlive any single job), and the
 dispatcher enqueues a tiny :func:`kick` job on ``settings.webhook.queue`` whenever it
-created deliveries. The worker is an RQ ``SimpleWorker`` so the job runs in the process
+created deliveries. The worker is an RQ ``SimpleWorker`` (run by :mod:`workers.rqloop`, which
+keeps it going through Redis outages) so the job runs in the process
 that holds the engine. A forking ``hub worker`` that also listens to the queue still
 works: with no resident engine, :func:`kick` delivers what is due and returns.
 """
 
 from __future__ import annotations
 
+import _thread
 import asyncio
+import logging
 import threading
 from collections.abc import Sequence
 
 from redis import Redis as SyncRedis
-from rq import Queue, SimpleWorker, get_current_job
+from rq import Queue, get_current_job
 
 from hub import keys
 from hub.errors import ConfigError
 from hub.settings import Settings
 from hub.webhooks.engine import DeliveryEngine, engine_redis
+from workers import rqloop
+from workers.rqloop import WorkerFailed
+
+log = logging.getLogger(__name__)
 
 _resident: EngineThread | None = None
 
@@ -72,10 +79,19 @@ class EngineThread:
             self.loop.call_soon_threadsafe(self._stop.set)
         self.thread.join(timeout=timeout_s)
 
+    @property
+    def failed(self) -> bool:
+        """The engine stopped without being asked to (a bug, not Redis: it outlives Redis outages)."""
+        return not self.thread.is_alive() and not (self._stop is not None and self._stop.is_set())
+
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
         try:
             self.loop.run_until_complete(self._main())
+        except BaseException:
+            log.exception("delivery engine failed; stopping the worker so its supervisor restarts it")
+            _thread.interrupt_main()  # RQ's loop ends; serve() then exits non-zero
+            raise
         finally:
             self.loop.close()
 
@@ -100,11 +116,19 @@ def serve(
     connection = SyncRedis.from_url(settings.queue_redis_url)
     names = [settings.webhook.queue, *[q for q in queues if q != settings.webhook.queue]]
     _resident = EngineThread(settings).start()
-    try:
-        worker = SimpleWorker(
+    resident = _resident
+
+    def healthy() -> None:
+        if resident.failed:
+            raise WorkerFailed("the delivery engine stopped; see the log above")
+
+    def make_worker() -> rqloop.RecordingWorker:
+        return rqloop.RecordingWorker(
             [Queue(queue, connection=connection) for queue in names], connection=connection, name=name
         )
-        return bool(worker.work(burst=burst, with_scheduler=False, logging_level="WARNING"))
+
+    try:
+        return rqloop.work(make_worker, connection, burst=burst, healthy=healthy)
     finally:
         _resident.stop()
         _resident = None

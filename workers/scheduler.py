@@ -21,11 +21,13 @@ from rq import Queue
 from hub import keys
 from hub.settings import Settings
 from workers import jobs
+from workers.backoff import delay_s
 from workers.schedule import Claimer, backfill
 
 log = logging.getLogger(__name__)
 
 MAX_BATCHES_PER_TICK = 50
+REDIS_RETRY_MAX_S = 5.0
 
 
 class Scheduler:
@@ -107,12 +109,17 @@ class Scheduler:
         ) as exc:  # the next start tries again; new registrations are indexed anyway
             log.warning("backfill of the due-time index failed: %s", exc)
         log.info("scheduler enqueueing on queue %r every %.2f s", self.poll.queue, self.poll.tick_s)
+        failures = 0
         while not self.stopping.is_set():
             try:
                 full = self.tick() == self.poll.batch_size * MAX_BATCHES_PER_TICK
-            except sync_redis.RedisError as exc:
-                log.warning("scheduler tick failed, retrying: %s", exc)
-                full = False
+                failures = 0
+            except (sync_redis.RedisError, OSError) as exc:  # Redis away: wait for it, with backoff
+                failures += 1
+                wait_s = max(self.poll.tick_s, delay_s(failures, self.poll.tick_s, REDIS_RETRY_MAX_S))
+                log.warning("scheduler tick failed, retrying in %.1f s: %s", wait_s, exc)
+                self.stopping.wait(wait_s)
+                continue
             if not full:  # a full tick means more is due: go again at once
                 self.stopping.wait(self.poll.tick_s)
 

@@ -215,7 +215,24 @@ PATHS["/ingest/pusher"] = {
             {"name": "X-Pusher-Key", "in": "header", "required": True, "schema": {"type": "string"}},
             {"name": "X-Pusher-Signature", "in": "header", "required": True, "schema": {"type": "string"}},
         ],
-        "requestBody": body(),
+        "requestBody": body(
+            {
+                "time_ms": {"type": "integer", "description": "when Pusher sent it, ms since the epoch"},
+                "events": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string", "description": "client_event, channel_occupied ..."},
+                            "channel": {"type": "string", "description": "private-hld.order.{token}"},
+                            "event": {"type": "string", "description": "client-<HLD event name>"},
+                            "data": {"type": "string", "description": "the HLD event's data, as JSON text"},
+                        },
+                    },
+                },
+            },
+            required=["time_ms", "events"],
+        ),
         "responses": {
             "200": {"description": "Counts of published, duplicate, dead-lettered and ignored events"},
             "400": error("Not JSON, or no time_ms"),
@@ -272,13 +289,33 @@ COMPONENTS: dict[str, Any] = {
 }
 
 
+# Every operation may refuse (any 4xx, in the one error shape; codes in docs/api-errors.md) and,
+# when Redis is away, answer 503; the process-only routes never touch Redis.
+_REFUSAL = error("Refused: the code says why (docs/api-errors.md)")
+_UNAVAILABLE = error("Redis unavailable: nothing was done, retry later")
+_NO_REDIS = {"/healthz", "/openapi.json"}
+
+
+def _with_refusals(paths: dict[str, Any]) -> dict[str, Any]:
+    described: dict[str, Any] = {}
+    for path, operations in paths.items():
+        described[path] = {}
+        for method, operation in operations.items():
+            responses = dict(operation["responses"])
+            if path not in _NO_REDIS:
+                responses.setdefault("4XX", _REFUSAL)
+                responses.setdefault("503", _UNAVAILABLE)
+            described[path][method] = {**operation, "responses": responses}
+    return described
+
+
 def document() -> dict[str, Any]:
     components = {**COMPONENTS, "schemas": {**COMPONENTS["schemas"], "Event": event_schema()}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Tracking hub", "version": "0.1.0"},
         "security": _MERCHANT,
-        "paths": PATHS,
+        "paths": _with_refusals(PATHS),
         "components": components,
     }
 

@@ -8,13 +8,12 @@ and only a refused login marks the account unauthorized.
 
 from __future__ import annotations
 
-import json
-
 import httpx
 from redis.asyncio import Redis
 
 from hub import keys
 from hub.clients import Answer, Unauthorized, _http, account_id
+from hub.model import safejson
 from hub.settings import Settings
 
 TOKEN_TTL_S = 24 * 3600  # the document gives no lifetime; a 401 refreshes it sooner
@@ -74,9 +73,9 @@ class AlClientClient:
 def _access_token(response: httpx.Response) -> str | None:
     if response.status_code != 200:
         return None
-    try:
-        body = json.loads(response.content)
-    except ValueError:
+    try:  # the guarded reader: a token that cannot go into a header (a lone surrogate) is no token
+        body = safejson.loads(response.content, safejson.PROVIDER_LIMITS, expect=None)
+    except safejson.Refusal:
         return None
     token = body.get("access_token") if isinstance(body, dict) and body.get("flag", "Y") == "Y" else None
     return token if isinstance(token, str) and token else None

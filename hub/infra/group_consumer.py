@@ -4,6 +4,11 @@ An entry is acknowledged only after it was handled; entries a crashed consumer r
 never acknowledged are taken over (``XAUTOCLAIM``) once idle for ``reclaim_idle_ms``. So
 whatever handles entries must be idempotent, which the hub's event ids make it.
 
+Order survives faults: after a Redis error a consumer handles the batch it still holds
+before reading anything new, and one made with ``take_over_at_start`` (a restarted process)
+takes over every pending entry at once, so a killed predecessor's entries come before
+newer ones rather than ``reclaim_idle_ms`` later.
+
 Given a :class:`Poison`, one entry that makes its handler raise cannot stop the group: a
 batch that raises is handled again entry by entry, the failing entry stays pending and is
 retried when reclaimed, and once it has been delivered ``attempts_max`` times (the
@@ -43,6 +48,8 @@ KeepRaw = Callable[[Entry, str], Awaitable[None]]  # (entry, reason), fields pos
 
 RECLAIM_PAGES_MAX = 100  # per round, so a huge backlog cannot hold the loop
 RECLAIM_EVERY_MAX_S = 5.0
+ERROR_BACKOFF_MAX_S = 5.0  # waiting for Redis to come back: retry at least this often
+PENDING_READ_COUNT = 10_000  # a consumer's own unacknowledged entries: a batch or two at most
 
 # XACK and XDEL in one call: one round trip and no pipeline to build (Valkey has no XACKDEL).
 _ACK_AND_DELETE = """
@@ -79,6 +86,7 @@ class GroupConsumer:
         name: str | None = None,
         read_count: int = 200,
         poison: Poison | None = None,
+        take_over_at_start: bool = False,
     ) -> None:
         self.redis = redis
         self.stream = stream
@@ -87,6 +95,7 @@ class GroupConsumer:
         self.name = name or consumer_name()
         self.read_count = read_count
         self.poison = poison
+        self.take_over_at_start = take_over_at_start
         self._ack_and_delete = redis.register_script(_ACK_AND_DELETE)
 
     async def ensure_group(self, start_id: str = "0") -> None:
@@ -106,39 +115,67 @@ class GroupConsumer:
     ) -> None:
         """Handle new entries until ``stop`` is set, and abandoned ones as soon as they count as such."""
         reclaim_every_s = min(RECLAIM_EVERY_MAX_S, self.reclaim_idle_ms / 1000)
-        await self.ensure_group()
         loop = asyncio.get_running_loop()
         next_reclaim = loop.time()
+        own_pending = True  # at start and after an error: what this consumer holds, before anything new
+        starting = self.take_over_at_start
+        failures = 0
         while not stop.is_set():
             try:
+                if own_pending:
+                    await self.ensure_group()  # Redis may have come back without it
+                if starting:
+                    await self.reclaim(handle, min_idle_ms=0)  # a killed predecessor's, in order
+                    starting = False
+                if own_pending:
+                    await self._handle_reclaimed(handle, await self.read(0, start_id="0"))
+                    own_pending = False
                 if loop.time() >= next_reclaim:
                     await self.reclaim(handle)
                     next_reclaim = loop.time() + reclaim_every_s
                 await self.handle_isolated(handle, await self.read(block_ms))
-            except RedisError as exc:
-                log.warning("%s: Redis error, retrying in %s s: %s", self.group, error_backoff_s, exc)
+                failures = 0
+            except (RedisError, OSError) as exc:
+                failures += 1
+                wait_s = min(error_backoff_s * 2 ** (failures - 1), ERROR_BACKOFF_MAX_S)
+                log.warning("%s: Redis error, retrying in %.1f s: %s", self.group, wait_s, exc)
+                own_pending = True  # a batch in hand was not acknowledged: handle it again first
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), error_backoff_s)
+                    await asyncio.wait_for(stop.wait(), wait_s)
 
-    async def read(self, block_ms: int) -> list[Entry]:
-        """New entries for this consumer, waiting up to ``block_ms`` for the first.
+    async def read(self, block_ms: int, start_id: str = ">") -> list[Entry]:
+        """New entries for this consumer, waiting up to ``block_ms`` for the first; with
+        ``start_id="0"``, the ones it read before and has not acknowledged (no wait).
 
         With a :class:`Poison`, entries are read undecoded and an entry that is not valid text
         (another writer's bytes) is dead-lettered at once: no retry could decode it.
         """
+        new = start_id == ">"
+        count = self.read_count if new else PENDING_READ_COUNT
         if self.poison is None:
             reply = await self.redis.xreadgroup(
-                self.group, self.name, {self.stream: ">"}, count=self.read_count, block=block_ms
+                self.group, self.name, {self.stream: start_id}, count=count, block=block_ms if new else None
             )
-            return [entry for _, entries in reply or [] for entry in entries]
+            return await self._present([entry for _, entries in reply or [] for entry in entries])
+        wait = ["BLOCK", block_ms] if new else []
         raw = await self.redis.execute_command(
-            "XREADGROUP", "GROUP", self.group, self.name, "COUNT", self.read_count, "BLOCK", block_ms,
-            "STREAMS", self.stream, ">", **{NEVER_DECODE: True},
+            "XREADGROUP", "GROUP", self.group, self.name, "COUNT", count, *wait,
+            "STREAMS", self.stream, start_id, **{NEVER_DECODE: True},
         )  # fmt: skip
-        return await self._decoded([entry for _, entries in raw or [] for entry in entries])
+        present = await self._present([entry for _, entries in raw or [] for entry in entries])
+        return await self._decoded(present)
 
-    async def reclaim(self, handle: Handler) -> int:
-        """Take over and handle entries other consumers read but never acknowledged."""
+    async def _present(self, entries: list[Any]) -> list[Any]:
+        """Entries still in the stream; pending ones trimmed away meanwhile are acknowledged."""
+        gone = [_text(entry_id) for entry_id, fields in entries if fields is None]
+        if gone:
+            await self.ack(gone)
+        return [entry for entry in entries if entry[1] is not None]
+
+    async def reclaim(self, handle: Handler, min_idle_ms: int | None = None) -> int:
+        """Take over and handle entries other consumers read but never acknowledged (idle for
+        ``min_idle_ms``, by default ``reclaim_idle_ms``)."""
+        idle_ms = self.reclaim_idle_ms if min_idle_ms is None else min_idle_ms
         start, total = "0-0", 0
         for _ in range(RECLAIM_PAGES_MAX):
             if self.poison is None:
@@ -146,14 +183,14 @@ class GroupConsumer:
                     self.stream,
                     self.group,
                     self.name,
-                    min_idle_time=self.reclaim_idle_ms,
+                    min_idle_time=idle_ms,
                     start_id=start,
                     count=self.read_count,
                 )
                 start, entries = reply[0], [e for e in reply[1] if e and e[1] is not None]
             else:
                 reply = await self.redis.execute_command(
-                    "XAUTOCLAIM", self.stream, self.group, self.name, self.reclaim_idle_ms, start,
+                    "XAUTOCLAIM", self.stream, self.group, self.name, idle_ms, start,
                     "COUNT", self.read_count, **{NEVER_DECODE: True},
                 )  # fmt: skip
                 start = _text(reply[0])

@@ -53,6 +53,7 @@ class Normalizer:
             reclaim_idle_ms=settings.inbox_reclaim_idle_ms,
             name=name,
             read_count=READ_COUNT,
+            take_over_at_start=True,  # a killed predecessor's payloads before newer ones of the same order
             poison=Poison(
                 settings.poison_attempts_max,
                 keep_raw=deadletter.stream_keeper(redis, keys.INBOX),

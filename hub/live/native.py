@@ -22,11 +22,12 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from hub.live import access, history, offsets, service, views
+from hub.live import access, frames, history, offsets, service, views
 from hub.live.access import Refused, Scope
 from hub.live.fanout import Entry
 from hub.live.limits import TooManyConnections
 from hub.live.send_queue import Message, Outbox
+from hub.model import safejson
 
 PROTOCOL = "native"
 SUBSCRIBE_TIMEOUT_S = 10.0
@@ -37,7 +38,7 @@ async def endpoint(websocket: WebSocket) -> None:
     live = service.of(websocket)
     await websocket.accept()
     try:
-        request = await _subscribe_request(websocket)
+        request = await _subscribe_request(websocket, frames.limits(live.settings, MAX_FRAME_CHARS))
         async with live.subscribing:
             if "tracking_token" in request:
                 scope = await access.by_tracking_token(live.redis, request["tracking_token"])
@@ -60,17 +61,13 @@ async def endpoint(websocket: WebSocket) -> None:
         pass
 
 
-async def _subscribe_request(websocket: WebSocket) -> dict[str, Any]:
+async def _subscribe_request(websocket: WebSocket, frame_limits: safejson.Limits) -> dict[str, Any]:
     try:
-        text = await asyncio.wait_for(websocket.receive_text(), SUBSCRIBE_TIMEOUT_S)
+        request = await asyncio.wait_for(frames.receive_json(websocket, frame_limits), SUBSCRIBE_TIMEOUT_S)
     except TimeoutError:
         raise Refused(access.BAD_REQUEST, "bad_request", "send a subscribe frame first") from None
-    except KeyError:  # a binary frame
-        raise Refused(access.BAD_REQUEST, "bad_request", "frames must be JSON text") from None
-    try:
-        request = json.loads(text[:MAX_FRAME_CHARS])
-    except ValueError:
-        raise Refused(access.BAD_REQUEST, "bad_request", "frames must be JSON text") from None
+    except frames.BadFrame as bad:
+        raise Refused(bad.close_code, bad.code, bad.message) from None
     if not isinstance(request, dict) or request.get("type") != "subscribe":
         raise Refused(access.BAD_REQUEST, "bad_request", 'the first frame must be {"type": "subscribe", ...}')
     return request
@@ -153,12 +150,14 @@ class _Session:
             self.live.sent(PROTOCOL, len(messages))
 
     async def _receive(self) -> None:
+        frame_limits = frames.limits(self.live.settings, MAX_FRAME_CHARS)
         while True:
-            text = await self.websocket.receive_text()
             try:
-                frame = json.loads(text[:MAX_FRAME_CHARS])
-            except ValueError:
-                continue
+                frame = await frames.receive_json(self.websocket, frame_limits)
+            except frames.BadFrame as bad:
+                if bad.code == safejson.INVALID_JSON:
+                    continue  # as ever: a frame that is not JSON is ignored once subscribed
+                raise Refused(bad.close_code, bad.code, bad.message) from None
             if isinstance(frame, dict) and frame.get("type") == "ping":
                 self.outbox.put(Message(offsets.ZERO, "", json.dumps({"type": "pong"})))
 

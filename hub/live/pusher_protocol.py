@@ -17,7 +17,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from hub.live import access, service, views
+from hub.live import access, frames, service, views
 from hub.live.access import Refused, Scope
 from hub.live.fanout import Entry
 from hub.live.limits import TooManyConnections
@@ -71,12 +71,14 @@ class _Connection:
                 self.live.fanout.unsubscribe(topic, subscriber)
 
     async def _receive(self) -> None:
+        frame_limits = frames.limits(self.live.settings, MAX_FRAME_CHARS)
         while True:
-            text = await self.websocket.receive_text()
             try:
-                frame = json.loads(text[:MAX_FRAME_CHARS])
-            except ValueError:
-                self._error("Frames must be JSON", 4200)
+                frame = await frames.receive_json(self.websocket, frame_limits)
+            except frames.BadFrame as bad:
+                if bad.code == frames.BINARY_FRAME:
+                    return await _refuse(self.websocket, bad.close_code, "Frames must be JSON text")
+                self._error(f"Frames must be JSON ({bad.code}: {bad.message})", 4200)
                 continue
             if not isinstance(frame, dict):
                 continue

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
 from hub.errors import NormalizationError, UnreadableBody
-from hub.model import times
+from hub.model import safejson, times
 from hub.model.observation import EventType, Location, Observation, ProviderStatus
 from hub.model.status import StatusTable
 
 
 def parse_json(provider: str, body: bytes) -> Any:
+    """Through the hub's guarded reader: depth, number length, UTF-8 and lone surrogates checked."""
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UnreadableBody(provider, f"body is not valid JSON ({exc})") from None
+        return safejson.loads(body, safejson.PROVIDER_LIMITS, expect=None)
+    except safejson.Refusal as refused:
+        raise UnreadableBody(provider, f"body refused ({refused.code}): {refused.message}") from None
 
 
 def mapping(provider: str, value: object, what: str) -> Mapping[str, Any]:

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
 from hub.errors import CredentialsRefused, NormalizationError, ProviderError, UnreadableBody
+from hub.model import safejson
 from hub.model.observation import UNDATED, EventType, Observation, ProviderStatus
 from hub.model.status import TERMINAL, Status, StatusTable
 from hub.providers._common import mapping, required, time
@@ -78,11 +78,11 @@ def parse_body(body: bytes) -> Any:
     if not text.startswith(b"{"):
         text = _unbase64(text)
     try:
-        return json.loads(text.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise UnreadableBody(NAME, f"decoded body is not UTF-8 ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise UnreadableBody(NAME, f"decoded body is not JSON ({exc})") from None
+        return safejson.loads(text, safejson.PROVIDER_LIMITS, expect=None)
+    except safejson.Refusal as refused:
+        what = {safejson.INVALID_UTF8: "is not UTF-8", safejson.INVALID_JSON: "is not JSON"}
+        reason = what.get(refused.code, f"is refused ({refused.code})")
+        raise UnreadableBody(NAME, f"decoded body {reason}: {refused.message}") from None
 
 
 def _unbase64(text: bytes) -> bytes:

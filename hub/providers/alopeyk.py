@@ -83,12 +83,12 @@ def parse_body(body: bytes) -> Any:
     return parse_json(NAME, body)
 
 
-def check_webhook(body: bytes) -> None:
-    """What a receiver refuses at once, cheaply: a body that is not JSON or not an order at all.
+def check_webhook(payload: Any) -> None:
+    """What a receiver refuses at once, cheaply: a parsed body that is not an order at all.
 
     The rest (times, statuses, stops) is read when the payload is normalized.
     """
-    order = _unwrap(parse_body(body), "webhook")
+    order = _unwrap(payload, "webhook")
     required(NAME, order, "id", "order")
     required(NAME, order, "status", "order")
 
@@ -186,7 +186,7 @@ def _stops(order: Mapping[str, Any], tz: tzinfo, current: Status, base: dict[str
     for position, address in enumerate(addresses):
         if not isinstance(address, Mapping):
             continue
-        index = int(address.get("priority", position) or position)
+        index = _stop_index(address.get("priority"), position)
         for word, key, lat_key in (
             ("arrived", "arrived_at", "arrive_"),
             ("handled", "handled_at", "handle_"),
@@ -245,13 +245,21 @@ def _courier(value: object) -> Courier | None:
     return Courier(name=name, phone=phone, id=courier_id) if (name or phone) else None
 
 
+def _stop_index(priority: Any, position: int) -> int:
+    """``priority`` orders the stops; when it is not a whole number, the stop's place in the list does."""
+    try:
+        return int(priority or position)
+    except (TypeError, ValueError, OverflowError):
+        return position
+
+
 def _eta(value: object, tz: tzinfo) -> datetime | None:
     if not isinstance(value, Mapping) or value.get("duration") in (None, ""):
         return None
     since = optional_time(NAME, value.get("updated_at"), tz, "eta_minimal.updated_at")
     try:
         return since + timedelta(seconds=float(value["duration"])) if since else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a duration past datetime's range
         return None
 
 

@@ -1,11 +1,13 @@
 """Provider receivers: public by design, authenticated by a secret in the URL.
 
 Alopeyk signs nothing, so each merchant's receiver URL carries a secret of its own; a
-wrong secret is a 404 and nothing is stored. A body that is not JSON or not an order is
-refused at once with a precise 4xx and kept in the dead-letter stream. Anything else is
-appended to the inbox (durably, sharing round trips with concurrent requests) before the
-202; ``hub normalizer`` turns it into events within milliseconds (docs/ingest.md). With
-``HUB_RECEIVE_INLINE`` the receiver appends the events itself before a 200 instead.
+wrong secret is a 404 and nothing is stored. A body the guarded reader refuses
+(hub/model/safejson.py: size, UTF-8, depth, number length, lone surrogates) or a body that
+is not an order (Alopeyk's error envelope included) is refused at once with a precise 4xx and
+kept (and counted) in the dead-letter stream. Anything else is appended to the inbox
+(durably, sharing round trips with concurrent requests) before the 202; ``hub normalizer``
+turns it into events within milliseconds (docs/ingest.md). With ``HUB_RECEIVE_INLINE`` the
+receiver appends the events itself before a 200 instead.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from starlette.routing import Route
 
 from hub.errors import NormalizationError
 from hub.infra.lru import LRU
-from hub.ingest import deadletter
 from hub.ingest.pipeline import Ingestor, Payload, Rejected
+from hub.model import safejson
 from hub.model.observation import Channel
 from hub.providers import alopeyk
 from hub.registry import merchants
 from hub.registry.merchants import Merchant
-from hub.web.bodies import BodyTooLarge, read_capped
+from hub.web.bodies import BodyTooLarge, read_capped, refusal
 from hub.web.errors import ApiError, error_response
 from hub.web.state import services
 
@@ -31,22 +33,28 @@ async def alopeyk_webhook(request: Request) -> Response:
     merchant = await _merchant_by_secret(request, request.path_params["secret"])
     if merchant is None:
         raise ApiError(404, "no receiver at this URL")
+    settings = services(request).settings
     try:
-        body = await read_capped(request, services(request).settings.max_body_bytes)
-    except BodyTooLarge as refusal:
-        return await _refuse(request, refusal, refusal.partial, merchant.id)
-    payload = Payload("alopeyk", "webhook", body, Channel.WEBHOOK, merchant_id=merchant.id, register=True)
+        body = await read_capped(request, settings.max_body_bytes)
+    except BodyTooLarge as too_large:
+        return await _refuse(request, _payload(too_large.partial, merchant.id), too_large)
+    payload = _payload(body, merchant.id)
     try:
-        alopeyk.check_webhook(body)
+        order = safejson.loads(body, safejson.Limits.of(settings))
+    except safejson.Refusal as refused:
+        return await _refuse(request, payload, refusal(refused))
+    try:
+        alopeyk.check_webhook(order)  # Alopeyk's {"status": "fail", ...} error envelope is no order either
     except NormalizationError as error:
-        ingestor: Ingestor = services(request).ingestor
-        rejected = await ingestor.reject(payload, error)
-        status, code = (400, "invalid_json") if rejected.unreadable else (422, "not_normalizable")
-        return error_response(status, rejected.reason, code, deadletter_id=rejected.deadletter_id)
-    if services(request).settings.receive_inline:
+        return await _refuse(request, payload, ApiError(422, error.reason, "not_normalizable"))
+    if settings.receive_inline:
         return await _ingest_inline(services(request).ingestor, payload)
     entry = await services(request).inbox.add(payload)
     return JSONResponse({"accepted": entry}, status_code=202)
+
+
+def _payload(body: bytes, merchant_id: str) -> Payload:
+    return Payload("alopeyk", "webhook", body, Channel.WEBHOOK, merchant_id=merchant_id, register=True)
 
 
 async def _ingest_inline(ingestor: Ingestor, payload: Payload) -> Response:
@@ -76,18 +84,13 @@ async def _merchant_by_secret(request: Request, secret: str) -> Merchant | None:
     return merchant
 
 
-async def _refuse(request: Request, refusal: ApiError, body: bytes, merchant_id: str) -> Response:
-    """Keep what we were sent (an oversized body truncated) and say precisely why it was refused."""
-    entry = await deadletter.add(
-        services(request).redis,
-        provider="alopeyk",
-        kind="webhook",
-        channel=Channel.WEBHOOK.value,
-        reason=refusal.detail,
-        body=body,
-        merchant_id=merchant_id,
+async def _refuse(request: Request, payload: Payload, refusal: ApiError) -> Response:
+    """Keep what we were sent (an oversized body truncated), count it, and say precisely why."""
+    ingestor: Ingestor = services(request).ingestor
+    rejected = await ingestor.reject(payload, NormalizationError(payload.provider, refusal.detail))
+    return error_response(
+        refusal.status_code, refusal.detail, refusal.code, deadletter_id=rejected.deadletter_id
     )
-    return error_response(refusal.status_code, refusal.detail, refusal.code, deadletter_id=entry)
 
 
 routes = [Route("/ingest/alopeyk/{secret}", alopeyk_webhook, methods=["POST"])]

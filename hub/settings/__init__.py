@@ -73,9 +73,12 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     data_dir: Path = Path(".hub-data")
     max_body_bytes: int = 256 * 1024
+    max_json_depth: int = 64  # nesting of any JSON body or frame (hub/model/safejson.py, docs/api-errors.md)
+    max_json_number_digits: int = 100  # digits in one JSON number
     outbox_lease_ms: int = 30_000
     inbox_reclaim_idle_ms: int = 30_000  # normalizer: take over inbox entries pending this long
-    # Handling attempts of one inbox entry, Pusher event or poll answer before it is dead-lettered.
+    # Handling attempts of one inbox entry, Pusher event, poll answer, dispatcher entry or webhook
+    # delivery (failing on its data) before it is dead-lettered.
     poison_attempts_max: int = 5
     ingest_durability: str = "written"  # "fsync": a receiver's 202 waits for the AOF fsync (WAITAOF)
     ingest_fsync_timeout_ms: int = 2000  # fsync: longest wait for WAITAOF before answering 503

@@ -1,12 +1,12 @@
-"""Reading request bodies with a size cap and precise refusals."""
+"""Reading request bodies with a size cap and precise refusals (the reader itself: hub/model/safejson.py)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 
+from hub.model import safejson
 from hub.web.errors import ApiError
 from hub.web.state import services
 
@@ -30,20 +30,26 @@ async def read_capped(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse_object(body: bytes) -> dict[str, Any]:
+def refusal(refused: safejson.Refusal) -> ApiError:
+    """The API's answer to a body the guarded reader refused: its status and its reason's code."""
+    return ApiError(refused.status, f"body refused: {refused.message}", refused.code)
+
+
+def parse(body: bytes, limits: safejson.Limits, expect: type[Any] | None = dict) -> Any:
     try:
-        value = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(400, f"body is not valid JSON: {exc}", "invalid_json") from None
-    except RecursionError:
-        raise ApiError(400, "body is nested too deeply", "invalid_json") from None
-    if not isinstance(value, dict):
-        raise ApiError(422, "body must be a JSON object")
+        return safejson.loads(body, limits, expect)
+    except safejson.Refusal as refused:
+        raise refusal(refused) from None
+
+
+def parse_object(body: bytes, limits: safejson.Limits) -> dict[str, Any]:
+    value: dict[str, Any] = parse(body, limits, dict)
     return value
 
 
 async def read_object(request: Request) -> dict[str, Any]:
-    return parse_object(await read_capped(request, services(request).settings.max_body_bytes))
+    settings = services(request).settings
+    return parse_object(await read_capped(request, settings.max_body_bytes), safejson.Limits.of(settings))
 
 
 def string_field(body: dict[str, Any], name: str, *, required: bool = True) -> str | None:

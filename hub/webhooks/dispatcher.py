@@ -19,7 +19,8 @@ from redis.asyncio import Redis
 
 from hub import keys
 from hub.infra import metrics, runtime
-from hub.infra.group_consumer import GroupConsumer
+from hub.infra.group_consumer import GroupConsumer, Poison
+from hub.ingest import deadletter
 from hub.settings import Settings
 from hub.webhooks.endpoints import Endpoint, EndpointCache
 from hub.webhooks.kick import Kicker
@@ -50,6 +51,10 @@ class Dispatcher:
             reclaim_idle_ms=settings.webhook.reclaim_idle_ms,
             name=name,
             read_count=READ_COUNT,
+            take_over_at_start=True,  # a restarted dispatcher's predecessor's entries go first
+            poison=Poison(
+                settings.poison_attempts_max, keep_raw=deadletter.stream_keeper(redis, keys.EVENTS)
+            ),
         )
         self.name = self.consumer.name
         self.deliveries = Deliveries(redis, settings.webhook.retention_s)
@@ -77,18 +82,15 @@ class Dispatcher:
         return await self.consumer.reclaim(self.handle)
 
     async def handle(self, entries: list[tuple[str, dict[str, str]]]) -> None:
+        """Create the deliveries of ``entries``, then acknowledge them. An entry that raises on its
+        data is isolated by the consumer's :class:`~hub.infra.group_consumer.Poison`: retried when
+        reclaimed, dead-lettered after ``poison_attempts_max`` deliveries (delivery ids are
+        derived from endpoint and event, so handling the batch's good entries again creates
+        nothing twice)."""
         if not entries:
             return
         by_merchant = _by_merchant((await self.endpoints.refresh()).values())
-        items: list[tuple[str, str, dict[str, Any]]] = []
-        for entry_id, fields in entries:
-            event = _event(entry_id, fields)
-            if event is None:
-                continue
-            merchant_id = str((event.get("data") or {}).get("merchant_id"))
-            recorded_ms = int(entry_id.split("-")[0])
-            for endpoint in subscribers(by_merchant.get(merchant_id, []), event, recorded_ms):
-                items.append((endpoint.id, endpoint.merchant_id, event))
+        items = [item for entry_id, fields in entries for item in _items(entry_id, fields, by_merchant)]
         created = await self.deliveries.create_many(items)
         await self.consumer.ack([entry_id for entry_id, _ in entries])
         if created:
@@ -97,17 +99,22 @@ class Dispatcher:
                 await self.kick()
 
 
+Item = tuple[str, str, dict[str, Any]]
+
+
+def _items(entry_id: str, fields: dict[str, str], by_merchant: dict[str, list[Endpoint]]) -> list[Item]:
+    """``(endpoint_id, merchant_id, event)`` for each endpoint the entry's event goes to."""
+    event = json.loads(fields["event"])
+    if not isinstance(event, dict) or not isinstance(event.get("data"), dict):
+        raise ValueError("the entry's event is not a JSON object with a data object")
+    merchant_id = str(event["data"].get("merchant_id"))
+    recorded_ms = int(entry_id.split("-")[0])
+    endpoints = subscribers(by_merchant.get(merchant_id, []), event, recorded_ms)
+    return [(endpoint.id, endpoint.merchant_id, event) for endpoint in endpoints]
+
+
 def _by_merchant(endpoints: Any) -> dict[str, list[Endpoint]]:
     grouped: dict[str, list[Endpoint]] = {}
     for endpoint in endpoints:
         grouped.setdefault(endpoint.merchant_id, []).append(endpoint)
     return grouped
-
-
-def _event(entry_id: str, fields: dict[str, str]) -> dict[str, Any] | None:
-    try:
-        event = json.loads(fields["event"])
-    except (KeyError, TypeError, json.JSONDecodeError):
-        log.error("dispatcher: entry %s of %s holds no event JSON; skipped", entry_id, keys.EVENTS)
-        return None
-    return event if isinstance(event, dict) else None

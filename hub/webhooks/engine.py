@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import functools
+import json
 import logging
 import random
 from typing import Any
@@ -22,9 +24,10 @@ from redis.exceptions import RedisError
 from hub.errors import ConfigError
 from hub.infra import metrics
 from hub.infra.redis_clients import connect
+from hub.ingest import poison
 from hub.settings import Settings
 from hub.webhooks import endpoints, guard, notices, sender
-from hub.webhooks.delivery import Delivery, Status, now_ms
+from hub.webhooks.delivery import Delivery, Status, now_ms, parse
 from hub.webhooks.endpoints import Endpoint, EndpointCache, State
 from hub.webhooks.queue import Deliveries
 from hub.webhooks.retry import next_wait_s
@@ -37,6 +40,7 @@ CLAIM_BATCH = 200
 PAUSED_RECHECK_MS = 5_000  # a paused endpoint's deliveries are looked at again this much later
 ERROR_BACKOFF_S = 1.0
 MIN_SLEEP_S = 0.005
+POISON_RETRY_S = 5.0  # a delivery that failed on its data is tried again after this, times its failures
 
 
 REDIS_CONNECTIONS = 64  # many deliveries share these; they wait for one rather than fail
@@ -68,6 +72,7 @@ class DeliveryEngine:
         self._wake = asyncio.Event()
         self._next_due_ms: int | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._sending: dict[str, asyncio.Task[None]] = {}  # member -> its task, while it runs
         self.metrics = metrics.Buffer(redis)  # counted in memory, written once a second
 
     def wake(self) -> None:
@@ -81,8 +86,12 @@ class DeliveryEngine:
                 try:
                     await self._claim_and_start()
                     await self._sleep(stop)
-                except RedisError as exc:
+                except (RedisError, OSError) as exc:
                     log.warning("delivery engine: Redis error, retrying in %s s: %s", ERROR_BACKOFF_S, exc)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), ERROR_BACKOFF_S)
+                except Exception:  # a claim that fails on data must not stop every other delivery
+                    log.exception("delivery engine: claim failed, retrying in %s s", ERROR_BACKOFF_S)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), ERROR_BACKOFF_S)
             if self._tasks:
@@ -115,24 +124,32 @@ class DeliveryEngine:
         )
         if not claimed:
             return 0
+        # Still being sent (or its outcome still being written) here: its lease ran out while Redis
+        # was away, and sending it again would deliver it twice. The claim renewed the lease.
+        fresh = [member for member in claimed if member not in self._sending]
         by_id = await self.endpoints.refresh()
         await self.clients.retain(set(by_id))
-        pairs = [(endpoint_id, ident) for endpoint_id, _, ident in (m.partition("/") for m in claimed)]
-        found = {d.id: d for d in await self.deliveries.get_many(pairs)}
-        for member in claimed:
-            delivery = found.get(member.partition("/")[2])
-            if delivery is None:  # expired, or gone with its endpoint
+        pairs = [(endpoint_id, ident) for endpoint_id, _, ident in (m.partition("/") for m in fresh)]
+        for member, raw in zip(fresh, await self.deliveries.get_many_raw(pairs), strict=True):
+            if not raw:  # expired, or gone with its endpoint
                 await self.deliveries.forget(member)
                 continue
-            task = asyncio.create_task(self._deliver(delivery, by_id.get(delivery.endpoint_id)))
+            try:
+                delivery = parse(raw)
+            except (KeyError, TypeError, ValueError) as exc:  # not written by this queue's scripts
+                await self._unreadable(member, raw, exc)
+                continue
+            task = asyncio.create_task(self._isolated(delivery, by_id.get(delivery.endpoint_id)))
             self._tasks.add(task)
-            task.add_done_callback(self._done)
+            self._sending[member] = task
+            task.add_done_callback(functools.partial(self._done, member=member))
         if len(claimed) == min(free, CLAIM_BATCH):
             self._wake.set()  # there may be more due right now
         return len(claimed)
 
-    def _done(self, task: asyncio.Task[None]) -> None:
+    def _done(self, task: asyncio.Task[None], *, member: str) -> None:
         self._tasks.discard(task)
+        self._sending.pop(member, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("delivery task failed", exc_info=task.exception())
         # A lane may have moved on: claim again, but when busy only once a quarter of the
@@ -156,6 +173,47 @@ class DeliveryEngine:
         finally:
             stopper.cancel()
             waker.cancel()
+
+    async def _isolated(self, delivery: Delivery, endpoint: Endpoint | None) -> None:
+        """One delivery, its errors kept to itself: a Redis outage leaves it leased (it comes back
+        when the lease runs out); any other error is an attempt, and after
+        ``poison_attempts_max`` of them the delivery fails for good and is dead-lettered."""
+        try:
+            await self._deliver(delivery, endpoint)
+        except Exception as exc:
+            if poison.is_outage(exc):
+                log.warning("delivery %s: Redis unavailable, retried after its lease: %s", delivery.id, exc)
+                return
+            await self._poisoned(delivery, exc)
+
+    async def _poisoned(self, delivery: Delivery, exc: BaseException) -> None:
+        reason = f"delivery {delivery.id}: {poison.describe(exc)}"
+        failures = await self.deliveries.count_poison(delivery)
+        if failures == 0:
+            return  # gone meanwhile (expired, or its endpoint deleted)
+        limit = self.settings.poison_attempts_max
+        if failures < limit:
+            log.warning("%s (attempt %d of %d)", reason, failures, limit)
+            retry_at = now_ms() + int(POISON_RETRY_S * 1000 * failures)
+            await self.deliveries.finish(delivery, retry_at_ms=retry_at, last_error=reason[:500])
+            return
+        await poison.give_up(
+            self.redis,
+            source="delivery-engine",
+            kind="delivery",
+            reason=reason,
+            body=poison.as_bytes(delivery.event),
+            merchant_id=delivery.merchant_id,
+        )
+        await self._give_up(delivery, f"dead-lettered: {reason[:500]}", None)
+        self.metrics.add("hub_poison_deadlettered_total", consumer="delivery-engine")
+
+    async def _unreadable(self, member: str, raw: dict[str, str], exc: BaseException) -> None:
+        """A delivery hash this queue cannot read: kept as a dead letter and taken off the queue."""
+        reason = f"delivery {member} unreadable: {poison.describe(exc)}"
+        body = poison.as_bytes(json.dumps(raw, ensure_ascii=False))
+        await poison.give_up(self.redis, source="delivery-engine", kind="delivery", reason=reason, body=body)
+        await self.deliveries.forget(member)
 
     async def _deliver(self, delivery: Delivery, endpoint: Endpoint | None) -> None:
         if endpoint is None:

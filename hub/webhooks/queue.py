@@ -16,16 +16,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any, NamedTuple
 
 from hub import keys
 from hub.errors import NotFound
+from hub.infra.group_commit import GroupCommit
 from hub.infra.redis_clients import is_cluster, run_scripts
+from hub.ingest import poison
 from hub.webhooks import queue_scripts
 from hub.webhooks.delivery import Delivery, Status, delivery_id, now_ms, parse
 
+FINISH_RETRY_BASE_S = 0.05
+FINISH_RETRY_MAX_S = 2.0
 THROTTLE_RECHECK_MS = 100  # an endpoint at its in-flight limit is looked at again this much later
 PARTITIONS = range(keys.WEBHOOK_PARTITIONS)
+
+log = logging.getLogger(__name__)
 
 ScriptCall = tuple[Any, list[str], list[Any]]
 
@@ -46,8 +53,9 @@ class Deliveries:
         self._finish = redis.register_script(queue_scripts.FINISH)
         self._requeue = redis.register_script(queue_scripts.REQUEUE)
         self._heads_script = redis.register_script(queue_scripts.HEADS)
-        self._finishing: list[tuple[ScriptCall, asyncio.Future[None]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._count_poison = redis.register_script(queue_scripts.COUNT_POISON)
+        # Finishes that arrive while one is being written go together in the next round trip.
+        self._finishes: GroupCommit[ScriptCall, BaseException | None] = GroupCommit(self._write_finishes)
         self._turn = 0  # the partition a claim starts at, in turn, so none is always served last
 
     async def create_many(self, items: list[tuple[str, str, dict[str, Any]]]) -> int:
@@ -201,25 +209,41 @@ class Deliveries:
             json.dumps(attempt) if attempt is not None else "",
             *[part for pair in fields.items() for part in pair],
         ]
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._finishing.append(((self._finish, script_keys, script_args), future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_finishes())
-        await future
+        [error] = await self._finishes.submit([(self._finish, script_keys, script_args)])
+        if error is not None:
+            raise error
 
-    async def _write_finishes(self) -> None:
-        while self._finishing:
-            batch, self._finishing = self._finishing, []
+    async def _write_finishes(self, calls: list[ScriptCall]) -> list[BaseException | None]:
+        """Through a Redis outage keep trying (the requests were sent: a finish given up on would
+        send them again); when a call fails on its data, run the calls one by one so only that
+        call's waiter learns of it."""
+        failures = 0
+        while True:
             try:
-                await run_scripts(self.redis, [call for call, _ in batch])
-            except Exception as exc:  # every waiter learns of the failure
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for _, future in batch:
-                if not future.done():
-                    future.set_result(None)
+                await run_scripts(self.redis, calls)
+                return [None] * len(calls)
+            except Exception as exc:
+                if not poison.is_outage(exc):
+                    return await self._write_each(calls)
+                failures += 1
+                wait_s = min(FINISH_RETRY_MAX_S, FINISH_RETRY_BASE_S * 2**failures)
+                log.warning("delivery outcomes not written (%s); retrying in %.1f s", exc, wait_s)
+                await asyncio.sleep(wait_s)
+
+    async def _write_each(self, calls: list[ScriptCall]) -> list[BaseException | None]:
+        errors: list[BaseException | None] = []
+        for call in calls:
+            try:
+                await run_scripts(self.redis, [call])
+                errors.append(None)
+            except Exception as exc:  # an outage here reaches its waiter, who leaves the lease to expire
+                errors.append(exc)
+        return errors
+
+    async def count_poison(self, delivery: Delivery) -> int:
+        """One more failure of ``delivery`` on its data; returns how many so far (0: it is gone)."""
+        key = keys.webhook_delivery(delivery.endpoint_id, delivery.id)
+        return int(await self._count_poison(keys=[key]))
 
     async def requeue(self, delivery: Delivery) -> None:
         """Send again (manual retry or recovery): a fresh schedule, the same ``webhook-id``."""
@@ -246,10 +270,15 @@ class Deliveries:
 
     async def get_many(self, members: list[tuple[str, str]]) -> list[Delivery]:
         """The deliveries ``(endpoint_id, delivery_id)`` that still exist."""
+        return [parse(raw) for raw in await self.get_many_raw(members) if raw]
+
+    async def get_many_raw(self, members: list[tuple[str, str]]) -> list[dict[str, str]]:
+        """The hashes of ``(endpoint_id, delivery_id)``, in order (empty where gone)."""
         pipe = self.redis.pipeline(transaction=False)
         for endpoint_id, ident in members:
             pipe.hgetall(keys.webhook_delivery(endpoint_id, ident))
-        return [parse(raw) for raw in await pipe.execute() if raw]
+        found: list[dict[str, str]] = await pipe.execute()
+        return found
 
     async def attempts(self, delivery: Delivery) -> list[dict[str, Any]]:
         recorded = await self.redis.lrange(keys.webhook_attempts(delivery.endpoint_id, delivery.id), 0, -1)

@@ -79,12 +79,20 @@ if outcome == 'retry' then
   return 1
 end
 redis.call('ZREM', due, member)
-redis.call('ZREM', lane, id)
 redis.call('EXPIRE', delivery, retention_s)
 redis.call('EXPIRE', attempts, retention_s)
+-- Finished before (a late or repeated finish): the lane moved on already, and its head may be
+-- leased to a worker right now; making it due again would send it twice.
+if redis.call('ZREM', lane, id) == 0 then return 1 end
 local following = redis.call('ZRANGE', lane, 0, 0)[1]
-if following then redis.call('ZADD', due, now_ms, endpoint .. '/' .. following) end
+if following then redis.call('ZADD', due, 'NX', now_ms, endpoint .. '/' .. following) end
 return 1
+"""
+
+# A delivery failed on its data once more (see hub.poison): how often so far, 0 when it is gone.
+COUNT_POISON = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('HINCRBY', KEYS[1], 'poison_attempts', 1)
 """
 
 REQUEUE = """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -97,7 +98,7 @@ async def test_a_signed_batch_is_ingested_and_channel_events_only_counted(
         ("wrong_key", 401, "unknown_key"),
         ("unsigned", 401, "unsigned_webhook"),
         ("stale", 422, "stale_webhook"),
-        ("not_json", 400, "malformed_webhook"),
+        ("not_json", 400, "invalid_json"),
         ("no_time", 400, "malformed_webhook"),
         ("events_not_list", 422, "malformed_webhook"),
     ],
@@ -130,3 +131,50 @@ async def test_forged_stale_and_malformed_batches_are_refused(
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code
     assert await redis.xlen(keys.EVENTS) == 0
+
+
+def signed_bytes(body: bytes) -> dict[str, str]:
+    """Headers signing raw ``body`` bytes, as Pusher's HMAC-SHA256 covers whatever was sent."""
+    return {"X-Pusher-Key": KEY, "X-Pusher-Signature": hmac.new(SECRET.encode(), body, "sha256").hexdigest()}
+
+
+async def test_hostile_unsigned_input_is_a_401_and_keeps_nothing(
+    relay: httpx.AsyncClient, redis: Redis
+) -> None:
+    body, headers = signed({"time_ms": int(time.time() * 1000), "events": []})
+    cases = [
+        (b"\xff\xfe{not utf-8", {"X-Pusher-Key": KEY, "X-Pusher-Signature": "0" * 64}, "bad_signature"),
+        (body, {**headers, "X-Pusher-Signature": "sïgnature".encode().decode("latin-1")}, "bad_signature"),
+        (body, {**headers, "X-Pusher-Key": "kéy".encode().decode("latin-1")}, "unknown_key"),
+    ]
+    for content, sent_headers, code in cases:
+        encoded = {name: value.encode("latin-1") for name, value in sent_headers.items()}
+        response = await relay.post("/ingest/pusher", content=content, headers=encoded)
+        assert (response.status_code, response.json()["error"]["code"]) == (401, code)
+    assert await redis.xlen(keys.DEADLETTER) == 0 and await redis.xlen(keys.EVENTS) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (b"\xff\xfe{}", 400, "invalid_utf8"),
+        (b'[{"time_ms": 1}]', 422, "wrong_type"),
+        (b'{"time_ms": "soon", "events": []}', 400, "malformed_webhook"),
+        (b'{"time_ms": true, "events": []}', 400, "malformed_webhook"),
+        (b'{"time_ms": 1, "events": ' + b"[" * 20_000 + b"]" * 20_000 + b"}", 422, "too_deep"),
+        (b'{"time_ms": ' + b"1" * 5_000 + b', "events": []}', 422, "number_too_long"),
+        (b'{"time_ms": 1, "events": [], "x": "\\udfff"}', 400, "lone_surrogate"),
+    ],
+)
+async def test_signed_batches_the_reader_refuses_get_a_4xx_and_a_dead_letter(
+    relay: httpx.AsyncClient, redis: Redis, body: bytes, status: int, code: str
+) -> None:
+    response = await relay.post("/ingest/pusher", content=body, headers=signed_bytes(body))
+    assert (response.status_code, response.json()["error"]["code"]) == (status, code), response.text
+    [kept] = await deadletter.recent(redis, 10)
+    assert (kept.id, kept.provider, kept.kind, kept.body) == (
+        response.json()["error"]["deadletter_id"],
+        "hld",
+        "pusher:webhook",
+        body,
+    )

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from hub.model import safejson
+
 PROTOCOL = 7
 CLIENT = "tracking-hub"
 VERSION = "0.1.0"
@@ -39,8 +41,8 @@ class Frame:
         """``data`` as a JSON value, whether it came as a JSON string or as an object."""
         if isinstance(self.data, str):
             try:
-                return json.loads(self.data)
-            except json.JSONDecodeError:
+                return safejson.loads(self.data, safejson.PROVIDER_LIMITS, expect=None)
+            except safejson.Refusal:
                 return self.data
         return self.data
 
@@ -53,9 +55,14 @@ class Frame:
 
 def decode(message: str | bytes) -> Frame:
     try:
+        frame = safejson.loads(message, safejson.PROVIDER_LIMITS, expect=None)
+    except safejson.Refusal as refused:
+        if refused.code != safejson.LONE_SURROGATE:
+            raise FrameError(f"not a readable frame ({refused.code}): {refused.message}") from None
+        # Depth and numbers passed: the frame is read, and the event carrying the surrogate goes on
+        # to be refused by the normalizer's reader and kept as a dead letter, not dropped here.
         frame = json.loads(message)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FrameError(f"not JSON: {exc}") from None
+
     if not isinstance(frame, dict) or not isinstance(frame.get("event"), str):
         raise FrameError("a Pusher frame is an object with a string 'event'")
     channel = frame.get("channel")
