@@ -255,7 +255,7 @@ class Ingestor:
         for event, outcome in zip(appended, written, strict=True):
             if outcome.outcome == "new":
                 shipment = bound[(event["data"]["provider"], event["data"]["provider_ref"])]
-                queued += self.upkeep.queue(pipe, shipment, dict(event), outcome)
+                queued += self.upkeep.queue(pipe, shipment, event, outcome)
         for (provider, name, value), shipment_id in self._new_aliases(observations, bound).items():
             pipe.set(keys.provider_alias(provider, name, value), shipment_id, nx=True)
             queued += 1

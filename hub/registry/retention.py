@@ -11,6 +11,7 @@ its last finished entry, and a new shipment under it makes it permanent again.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from hub import keys
@@ -57,7 +58,7 @@ class Upkeep:
         # (shipment id, merchant_ref) this process indexed: Alopeyk repeats it on every webhook.
         self._learned: LRU[tuple[str, str], bool] = LRU(max_entries=100_000, ttl_s=3600)
 
-    def queue(self, pipe: Any, shipment: Shipment, event: dict[str, Any], appended: Appended) -> int:
+    def queue(self, pipe: Any, shipment: Shipment, event: Mapping[str, Any], appended: Appended) -> int:
         """Queue the updates a newly appended ``event`` (as built) of ``shipment`` calls for.
 
         ``appended.event`` is the event as appended, read only for a terminal status: was it stale?
