@@ -134,6 +134,8 @@ async def test_a_finished_shipment_and_its_lookups_expire_after_the_retention(
     for name in (keys.shipment(finished), keys.history(finished), keys.seen(finished), token_key):
         assert 0 < await redis.pttl(name) <= 3000, name
     assert await redis.pttl(keys.shipment(in_flight)) == -1  # in flight: kept
+    own_lookup = keys.merchant_lookup(merchant["id"], "provider_ref", done["provider_ref"])
+    assert 0 < await redis.pttl(own_lookup) <= 3000  # its only shipment finished: the index goes too
     assert len(await _find(http, key, merchant_ref="SHOP-3333")) == 3
 
     async def gone() -> bool:
@@ -143,7 +145,7 @@ async def test_a_finished_shipment_and_its_lookups_expire_after_the_retention(
 
     await eventually(gone, "the finished shipment to expire", timeout_s=15)
     assert (await http.get(f"/v1/track/{done['tracking_token']}")).status_code == 404
-    assert await redis.exists(keys.history(finished), token_key) == 0
+    assert await redis.exists(keys.history(finished), token_key, own_lookup) == 0
     assert [s["id"] for s in await _find(http, key, merchant_ref="SHOP-3333")] == [sibling["id"], in_flight]
     assert [s["id"] for s in await _find(http, key, provider_ref=ongoing["provider_ref"])] == [in_flight]
     lookup = keys.merchant_lookup(merchant["id"], "merchant_ref", "SHOP-3333")
