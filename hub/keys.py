@@ -76,15 +76,6 @@ def merchant_shipments(merchant_id: str) -> str:
     return f"{PREFIX}:merchant:{merchant_id}:shipments"
 
 
-def merchant_lookup(merchant_id: str, field: str, value: str) -> str:
-    """Sorted set: a merchant's shipment ids whose ``field`` (merchant_ref, provider_ref) is ``value``.
-
-    Every score is 0, so ids sort by creation time (lexically) and a cursor pages them, as in
-    :func:`merchant_shipments`. The index of ``GET /v1/shipments?merchant_ref=...``: never a scan.
-    """
-    return f"{PREFIX}:merchant:{merchant_id}:by-{field}:{value}"
-
-
 def api_key(key_hash: str) -> str:
     """String: the merchant id behind an API key's SHA-256."""
     return f"{PREFIX}:apikey:{key_hash}"
@@ -98,6 +89,15 @@ def alopeyk_secret(secret_hash: str) -> str:
 def unknown_codes() -> str:
     """Hash: ``provider:code`` -> how often an unmapped status code was seen."""
     return f"{PREFIX}:stats:unknown-codes"
+
+
+def merchant_lookup(merchant_id: str, field: str, value: str) -> str:
+    """Sorted set: a merchant's shipment ids whose ``field`` (merchant_ref, provider_ref) is ``value``.
+
+    The index of ``GET /v1/shipments?merchant_ref=...`` (never a scan). A score is 0 while the
+    shipment is in flight, else when its entry expires (ms): :mod:`hub.registry.retention`.
+    """
+    return f"{PREFIX}:merchant:{merchant_id}:by-{field}:{value}"
 
 
 # The poller (workers/).
