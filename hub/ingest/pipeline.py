@@ -252,10 +252,10 @@ class Ingestor:
         """
         pipe = self.redis.pipeline(transaction=False)
         queued = self.delays.queue(pipe, list(zip(appended, written, strict=True)))
+        by_id = {shipment.id: shipment for shipment in bound.values()}
         for event, outcome in zip(appended, written, strict=True):
             if outcome.outcome == "new":
-                shipment = bound[(event["data"]["provider"], event["data"]["provider_ref"])]
-                queued += self.upkeep.queue(pipe, shipment, event, outcome)
+                queued += self.upkeep.queue(pipe, by_id[event["partitionkey"]], event, outcome)
         for (provider, name, value), shipment_id in self._new_aliases(observations, bound).items():
             pipe.set(keys.provider_alias(provider, name, value), shipment_id, nx=True)
             queued += 1
