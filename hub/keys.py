@@ -71,6 +71,18 @@ def merchant(merchant_id: str) -> str:
     return f"{PREFIX}:merchant:{merchant_id}"
 
 
+# A merchant's own stream and what the hub knows of the ACL users that read it share the hash
+# tag {m:<merchant_id>}: a stream credential's key pattern names exactly one key, in one slot.
+def merchant_events(merchant_id: str) -> str:
+    """Stream: every event of one merchant's shipments (also on ``hub:events``), its consumers' to read."""
+    return f"{PREFIX}:{{m:{merchant_id}}}:events"
+
+
+def merchant_stream_users(merchant_id: str) -> str:
+    """Hash: ACL user name -> JSON of a merchant's stream credential (created time; never the password)."""
+    return f"{PREFIX}:{{m:{merchant_id}}}:stream-users"
+
+
 def merchant_shipments(merchant_id: str) -> str:
     """Sorted set: a merchant's shipment ids scored by registration time (ms)."""
     return f"{PREFIX}:merchant:{merchant_id}:shipments"

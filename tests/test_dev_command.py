@@ -63,8 +63,11 @@ def test_hub_dev_keeps_every_event_across_a_restart(tmp_path: Path) -> None:
 
     with hub_dev(tmp_path, port, redis_port) as url:
         after = httpx.get(f"{url}/v1/shipments/{shipment_id}", headers=key).json()
-    assert len(before["history"]) == 4
-    assert after["history"] == before["history"]
+    provider_events = [e for e in before["history"] if e["type"] != "shipment.delayed"]
+    assert len(provider_events) == 4
+    kept = after["history"][: len(before["history"])]
+    assert kept == before["history"]  # nothing lost or changed; the hub may since have found it late
+    assert {e["type"] for e in after["history"][len(kept) :]} <= {"shipment.delayed"}
     assert after["status"] == "courier_assigned"
 
 

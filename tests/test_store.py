@@ -169,13 +169,16 @@ async def test_an_append_interrupted_before_the_global_stream_is_published_by_th
     # Run only the first half of an append, as a crashed process would have.
     # (as on a cluster: the script records and leaves publishing to the caller)
     await store._script(
-        keys=keys.shipment_keys(shipment.id), args=[0, 0, shipment.id, "MAXLEN", 100, *_args(change)]
+        keys=keys.shipment_keys(shipment.id),
+        args=[0, 0, shipment.id, "MAXLEN", 100, "MAXLEN", 100, shipment.merchant_id, "hld", *_args(change)],
     )
     assert await global_events(redis) == []
     [retry] = await store.append([change])
     assert retry.outcome == "republish"
     [published] = await global_events(redis)
     assert published["id"] == change["id"] and published["sequence"] == 1
+    [own] = await redis.xrange(keys.merchant_events(shipment.merchant_id))  # the merchant's stream too
+    assert json.loads(own[1]["event"]) == published
     assert await redis.zcard(keys.outbox(shipment.id)) == 0
 
 

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from hub.api import health, metrics, openapi, shipments, tracking, webhooks
+from hub.api import health, metrics, openapi, shipments, stream_credentials, tracking, webhooks
 from hub.errors import HubError
 from hub.infra import logs, runtime
 from hub.infra.lru import LRU
@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None, *, own_process: bool = False) -
         *alopeyk_webhook.routes,
         *pusher_webhook.routes,
         *webhooks.routes,
+        *stream_credentials.routes,
         *openapi.routes,
         *metrics.routes,
         *live_routes.routes,

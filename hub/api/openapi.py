@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hub.api.openapi_parts import answer, body, error
+from hub.api.stream_credentials import OPENAPI_PATHS as STREAM_CREDENTIAL_PATHS
 from hub.api.webhooks_openapi import OPENAPI_PATHS as WEBHOOK_PATHS
 from hub.model.event import schema as event_schema
 from hub.providers import PROVIDERS
@@ -205,6 +206,7 @@ PATHS: dict[str, Any] = {
     },
 }
 PATHS.update(WEBHOOK_PATHS)
+PATHS.update(STREAM_CREDENTIAL_PATHS)
 
 # HLD over Pusher: webhooks from an operator's Pusher app relaying HLD client events.
 PATHS["/ingest/pusher"] = {

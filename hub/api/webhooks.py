@@ -21,6 +21,7 @@ from hub.web.state import services
 from hub.webhooks import endpoints, guard, notices, replay
 from hub.webhooks.delivery import Status, now_ms
 from hub.webhooks.endpoints import Endpoint, State
+from hub.webhooks.outgoing import Outgoing
 from hub.webhooks.queue import Deliveries
 from hub.webhooks.signing import SecretBox
 
@@ -172,7 +173,7 @@ async def send_test(request: Request) -> Response:
     endpoint = await _endpoint(request)
     event = notices.test_event(endpoint, now_ms(), secrets.token_hex(8))
     deliveries = _deliveries(request)
-    ident = await deliveries.create(endpoint.id, endpoint.merchant_id, event)
+    ident = await deliveries.create(endpoint.id, endpoint.merchant_id, Outgoing.of(event))
     return JSONResponse((await deliveries.get(ident)).to_json(), status_code=202)
 
 

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from hub import keys
 from hub.errors import NotFound
+from hub.infra import metrics
 
 REASON_CHARS_MAX = 2000  # a reason quoting a huge exception is cut, the body is kept whole
 FIELD_CHARS_MAX = 500
@@ -67,7 +68,10 @@ async def add(
     merchant_id: str | None = None,
     ref: str | None = None,
 ) -> str:
-    """Keep ``body`` with the reason; never fails on what the poison holds (surrogates, huge reasons)."""
+    """Keep ``body`` with the reason, and count it (every writer the same way, in one round trip).
+
+    Never fails on what the poison holds (surrogates, huge reasons).
+    """
     fields: dict[str, str | bytes | int] = {
         "provider": safe_text(provider, FIELD_CHARS_MAX),
         "kind": safe_text(kind, FIELD_CHARS_MAX),
@@ -80,8 +84,12 @@ async def add(
         fields["merchant_id"] = safe_text(merchant_id, FIELD_CHARS_MAX)
     if ref:
         fields["ref"] = safe_text(ref, FIELD_CHARS_MAX)
-    entry: str = await redis.xadd(keys.DEADLETTER, fields)
-    return entry
+    labels = {"provider": str(fields["provider"]), "channel": str(fields["channel"])}
+    pipe = redis.pipeline(transaction=False)
+    pipe.xadd(keys.DEADLETTER, fields)
+    pipe.hincrbyfloat(keys.METRICS, metrics.series("hub_deadletters_total", labels), 1)
+    entry, _ = await pipe.execute()
+    return str(entry)
 
 
 def safe_text(value: object, chars_max: int) -> str:

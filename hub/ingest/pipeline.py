@@ -190,7 +190,6 @@ class Ingestor:
                 merchant_id=payload.merchant_id,
                 ref=payload.ref,
             )
-            await metrics.inc(self.redis, "hub_deadletters_total", provider=provider, channel=channel)
         return Rejected(error, entry)
 
     async def ingest(

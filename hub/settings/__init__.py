@@ -20,6 +20,7 @@ from hub.errors import ConfigError
 from hub.settings.features import (
     HldBulkSettings,
     LiveSettings,
+    MerchantStreamSettings,
     PusherSettings,
     StreamSettings,
     WebhookSettings,
@@ -39,6 +40,7 @@ __all__ = [
     "PUSH_PROVIDERS",
     "HldBulkSettings",
     "LiveSettings",
+    "MerchantStreamSettings",
     "PollSettings",
     "ProviderPoll",
     "ProviderSettings",
@@ -56,6 +58,7 @@ DURABILITIES = ("written", "fsync")  # HUB_INGEST_DURABILITY, docs/ingest.md
 # Each group and the prefix of its variables.
 GROUPS: dict[str, tuple[type[Any], str]] = {
     "stream": (StreamSettings, "HUB_STREAM_"),
+    "merchant_stream": (MerchantStreamSettings, "HUB_MERCHANT_STREAM_"),
     "webhook": (WebhookSettings, "HUB_WEBHOOK_"),
     "pusher": (PusherSettings, "HUB_PUSHER_"),
     "live": (LiveSettings, "HUB_LIVE_"),
@@ -88,6 +91,7 @@ class Settings:
     shipment_retention_s: int = 90 * 86400
     log_level: str = "info"
     stream: StreamSettings = field(default_factory=StreamSettings)
+    merchant_stream: MerchantStreamSettings = field(default_factory=MerchantStreamSettings)
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
     pusher: PusherSettings = field(default_factory=PusherSettings)
     live: LiveSettings = field(default_factory=LiveSettings)

@@ -16,6 +16,16 @@ class StreamSettings:
 
 
 @dataclass(frozen=True)
+class MerchantStreamSettings:
+    """``HUB_MERCHANT_STREAM_*``: each merchant's own stream and its credentials (docs/events.md)."""
+
+    maxlen: int = 100_000  # per merchant stream, approximate
+    max_age_s: int = 0  # when > 0, trim by age instead of length
+    # redis[s]://host:port given to merchants in their stream credentials; default: HUB_REDIS_URL's
+    public_url: str | None = None
+
+
+@dataclass(frozen=True)
 class WebhookSettings:
     """``HUB_WEBHOOK_*``: merchant webhooks (hub/webhooks, docs/webhooks.md)."""
 

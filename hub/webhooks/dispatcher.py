@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -25,6 +24,7 @@ from hub.settings import Settings
 from hub.webhooks.endpoints import Endpoint, EndpointCache
 from hub.webhooks.kick import Kicker
 from hub.webhooks.matching import subscribers
+from hub.webhooks.outgoing import Outgoing
 from hub.webhooks.queue import Deliveries
 
 log = logging.getLogger(__name__)
@@ -99,17 +99,14 @@ class Dispatcher:
                 await self.kick()
 
 
-Item = tuple[str, str, dict[str, Any]]
+Item = tuple[str, str, Outgoing]
 
 
 def _items(entry_id: str, fields: dict[str, str], by_merchant: dict[str, list[Endpoint]]) -> list[Item]:
-    """``(endpoint_id, merchant_id, event)`` for each endpoint the entry's event goes to."""
-    event = json.loads(fields["event"])
-    if not isinstance(event, dict) or not isinstance(event.get("data"), dict):
-        raise ValueError("the entry's event is not a JSON object with a data object")
-    merchant_id = str(event["data"].get("merchant_id"))
+    """``(endpoint_id, merchant_id, event)`` for each endpoint the entry's event goes to (no parse)."""
+    event = Outgoing.from_entry(fields)
     recorded_ms = int(entry_id.split("-")[0])
-    endpoints = subscribers(by_merchant.get(merchant_id, []), event, recorded_ms)
+    endpoints = subscribers(by_merchant.get(event.merchant_id, []), event, recorded_ms)
     return [(endpoint.id, endpoint.merchant_id, event) for endpoint in endpoints]
 
 

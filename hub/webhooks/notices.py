@@ -18,6 +18,7 @@ from typing import Any
 
 from hub.model.times import rfc3339
 from hub.webhooks.endpoints import Endpoint, State
+from hub.webhooks.outgoing import Outgoing
 from hub.webhooks.queue import Deliveries
 
 ENDPOINT_DISABLED = "webhook.endpoint_disabled"
@@ -66,8 +67,9 @@ async def tell_merchant(
     deliveries: Deliveries, disabled: Endpoint, others: list[Endpoint], event: dict[str, Any]
 ) -> int:
     """Queue the notice for the merchant's other live endpoints; returns how many."""
+    outgoing = Outgoing.of(event)
     targets = [
-        (e.id, e.merchant_id, event)
+        (e.id, e.merchant_id, outgoing)
         for e in others
         if e.id != disabled.id
         and e.merchant_id == disabled.merchant_id

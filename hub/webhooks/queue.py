@@ -26,6 +26,7 @@ from hub.infra.redis_clients import is_cluster, run_scripts
 from hub.ingest import poison
 from hub.webhooks import queue_scripts
 from hub.webhooks.delivery import Delivery, Status, delivery_id, now_ms, parse
+from hub.webhooks.outgoing import Outgoing
 
 FINISH_RETRY_BASE_S = 0.05
 FINISH_RETRY_MAX_S = 2.0
@@ -58,7 +59,7 @@ class Deliveries:
         self._finishes: GroupCommit[ScriptCall, BaseException | None] = GroupCommit(self._write_finishes)
         self._turn = 0  # the partition a claim starts at, in turn, so none is always served last
 
-    async def create_many(self, items: list[tuple[str, str, dict[str, Any]]]) -> int:
+    async def create_many(self, items: list[tuple[str, str, Outgoing]]) -> int:
         """Create deliveries for ``(endpoint_id, merchant_id, event)``; returns how many were new."""
         created = now_ms()
         calls = [
@@ -67,25 +68,25 @@ class Deliveries:
         ]
         return sum(await run_scripts(self.redis, calls))
 
-    async def create(self, endpoint_id: str, merchant_id: str, event: dict[str, Any]) -> str:
+    async def create(self, endpoint_id: str, merchant_id: str, event: Outgoing) -> str:
         await self.create_many([(endpoint_id, merchant_id, event)])
-        return delivery_id(endpoint_id, event["id"])
+        return delivery_id(endpoint_id, event.id)
 
     def _create_call(
-        self, endpoint_id: str, merchant_id: str, event: dict[str, Any], created_ms: int
+        self, endpoint_id: str, merchant_id: str, event: Outgoing, created_ms: int
     ) -> ScriptCall:
-        ident = delivery_id(endpoint_id, event["id"])
-        lane = event.get("partitionkey") or f"delivery:{ident}"
-        sequence = int(event.get("sequence") or 0)
+        ident = delivery_id(endpoint_id, event.id)
+        lane = event.shipment_id or f"delivery:{ident}"
+        sequence = event.sequence
         fields = {
             "id": ident,
             "endpoint_id": endpoint_id,
             "merchant_id": merchant_id,
-            "event_id": event["id"],
-            "event_type": event["type"],
+            "event_id": event.id,
+            "event_type": event.type,
             "lane": lane,
             "sequence": sequence,
-            "event": json.dumps(event, separators=(",", ":"), ensure_ascii=False),
+            "event": event.text,  # sent byte for byte
             "status": Status.PENDING.value,
             "attempts": 0,
             "cycle_start": 0,

@@ -10,6 +10,7 @@ from hub import keys
 from hub.settings import Settings
 from hub.webhooks import endpoints
 from hub.webhooks.delivery import Status
+from hub.webhooks.outgoing import Outgoing
 from hub.webhooks.queue import Deliveries
 from tests.webhooks.conftest import Hub, Receiver, eventually
 
@@ -25,7 +26,9 @@ async def test_a_late_repeated_finish_does_not_make_the_next_leased_delivery_due
     endpoint, _ = await _endpoint(rig)
     first, second = await rig.emit("shp_1", count=2)
     queue = Deliveries(redis, wh_settings.webhook.retention_s)
-    await queue.create_many([(endpoint, "mer_a", first), (endpoint, "mer_a", second)])
+    await queue.create_many(
+        [(endpoint, "mer_a", Outgoing.of(first)), (endpoint, "mer_a", Outgoing.of(second))]
+    )
 
     claimed, _ = await queue.claim(10, LEASE_S, 0, 0)
     assert len(claimed) == 1  # only the lane's head
