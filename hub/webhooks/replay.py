@@ -11,7 +11,6 @@ replay repeated, or overlapping the live feed, sends nothing again. A call reads
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +21,7 @@ from hub import keys
 from hub.model.times import rfc3339
 from hub.webhooks.endpoints import Endpoint
 from hub.webhooks.matching import matches
+from hub.webhooks.outgoing import Outgoing
 from hub.webhooks.queue import Deliveries
 
 BATCH = 500  # stream entries read per round trip
@@ -96,9 +96,9 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _event(fields: dict[str, str]) -> dict[str, Any] | None:
+def _event(fields: dict[str, str]) -> Outgoing | None:
+    """The entry's event as the webhooks handle it (None for an entry that holds none)."""
     try:
-        event = json.loads(fields["event"])
-    except (KeyError, TypeError, json.JSONDecodeError):
+        return Outgoing.from_entry(fields)
+    except (KeyError, ValueError, TypeError):
         return None
-    return event if isinstance(event, dict) else None
