@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -10,9 +11,12 @@ import pytest
 from redis.asyncio import Redis
 
 from hub import keys
-from hub.registry import erasure
+from hub.registry import erasure, shipments
+from hub.settings import Settings
+from hub.streams.append import Store
 from tests.conftest import bearer, create_merchant
 from tests.test_alopeyk_receiver import post_webhook, webhook_body
+from tests.test_store import position_event
 
 PERSONAL = ("AAAAAA", "BBBBBB", "01234567891", "35.754", "51.415")  # the fixture's courier and positions
 
@@ -103,3 +107,32 @@ async def test_erasing_an_unknown_shipment_is_a_404(
             f"/v1/shipments/{shipment_id}?erase=true", headers=bearer(merchant["api_key"])
         )
         assert response.status_code == 404
+
+
+async def test_erasing_while_events_arrive_loses_none_and_keeps_dedup(
+    redis: Redis, settings: Settings
+) -> None:
+    """The rewrite deletes and re-adds the history: an append racing it must neither vanish nor repeat."""
+    registered, _ = await shipments.register(redis, "mer_1", "hld", "HLD-RACE")
+    store = Store(redis, settings)
+    events = [position_event(registered.ref, 19.0 + n / 1000, n) for n in range(60)]
+
+    async def append_all() -> None:
+        for event in events:
+            await store.append([event])
+
+    async def erase_repeatedly() -> None:
+        for _ in range(10):
+            await erasure.erase(redis, registered.id, "mer_1")
+
+    await asyncio.gather(append_all(), erase_repeatedly())
+    await erasure.erase(redis, registered.id, "mer_1")
+    history = await redis.xrange(keys.history(registered.id))
+    stored = [json.loads(fields["event"]) for _, fields in history]
+    assert [e["id"] for e in stored] == [e["id"] for e in events]
+    assert [e["sequence"] for e in stored] == list(range(1, 61))
+    assert all(e["data"]["location"] is None for e in stored)
+    seen = await redis.hgetall(keys.seen(registered.id))
+    assert seen == {fields["id"]: entry_id for entry_id, fields in history}
+    again = await Store(redis, settings).append(events[:5])  # a resend: recorded once already
+    assert {a.outcome for a in again} == {"duplicate"}

@@ -136,7 +136,6 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "204": {"description": "Stopped (and erased)"},
                 "404": error("Not found (or not yours)"),
-                "409": error("Events kept arriving during the erasure: try again"),
                 "422": error("erase is neither true nor false"),
             },
         },
