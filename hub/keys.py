@@ -121,6 +121,15 @@ def unknown_codes() -> str:
     return f"{PREFIX}:stats:unknown-codes"
 
 
+def merchant_lookup(merchant_id: str, field: str, value: str) -> str:
+    """Sorted set: a merchant's shipment ids whose ``field`` (merchant_ref, provider_ref) is ``value``.
+
+    The index of ``GET /v1/shipments?merchant_ref=...`` (never a scan). A score is 0 while the
+    shipment is in flight, else when its entry expires (ms): :mod:`hub.registry.retention`.
+    """
+    return f"{PREFIX}:merchant:{merchant_id}:by-{field}:{value}"
+
+
 # The poller (workers/).
 POLL_DUE = f"{PREFIX}:poll:due"  # sorted set: shipment id -> when its next poll falls due (ms)
 # sorted set: shipment id -> when its ETA plus the provider's grace passes (ms), for shipment.delayed

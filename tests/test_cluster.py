@@ -216,3 +216,33 @@ async def test_a_late_shipment_is_published_once_on_a_cluster(
     published = [f["type"] for _, f in await cluster_redis.xrange(keys.EVENTS)]
     assert published.count("shipment.delayed") == 1
     assert await cluster_redis.zscore(keys.DELAY_DUE, shipment.id) is None
+
+
+async def test_lookups_retention_and_erasure_on_a_cluster(
+    cluster_settings: Settings, cluster_redis: RedisCluster
+) -> None:
+    settings = cluster_settings.replace(shipment_retention_s=3600)
+    with (
+        ServerThread(lambda url: create_app(settings.replace(public_url=url))) as server,
+        LoopThread(lambda stop: normalize(settings, stop)),
+    ):
+        async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
+            shop = (await http.post("/v1/merchants", json={"name": "Shop"}, headers=admin_headers())).json()
+            receiver, key = httpx.URL(shop["alopeyk_webhook_url"]).path, bearer(shop["api_key"])
+            for body in (webhook_body(id=600001), webhook_body(id=600002, status="finished")):
+                assert (await http.post(receiver, json=body)).status_code == 202
+            await inbox_drained(cluster_redis)
+            lookup = {"merchant_ref": "SHOP-3333"}
+            found = (await http.get("/v1/shipments", params=lookup, headers=key)).json()
+            by_ref = {s["provider_ref"]: s for s in found["data"]}
+            assert sorted(by_ref) == ["600001", "600002"]
+            done, ongoing = by_ref["600002"], by_ref["600001"]
+            for name in (keys.history(done["id"]), keys.tracking_token(done["tracking_token"])):
+                assert 0 < await cluster_redis.pttl(name) <= 3_600_000, name
+            assert await cluster_redis.pttl(keys.history(ongoing["id"])) == -1
+
+            erased = await http.delete(f"/v1/shipments/{ongoing['id']}?erase=true", headers=key)
+            assert erased.status_code == 204
+            after = (await http.get(f"/v1/shipments/{ongoing['id']}", headers=key)).json()
+            assert after["courier"] is None and all(e["data"]["courier"] is None for e in after["history"])
+            assert [e["sequence"] for e in after["history"]] == [1, 2, 3, 4]

@@ -82,6 +82,19 @@ PATHS: dict[str, Any] = {
                 {"name": "status", "in": "query", "schema": {"type": "string"}},
                 {"name": "provider", "in": "query", "schema": {"type": "string"}},
                 {
+                    "name": "merchant_ref",
+                    "in": "query",
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 256},
+                    "description": "exact match, read from an index (given at registration or learned from "
+                    "the provider, e.g. Alopeyk's extra_params)",
+                },
+                {
+                    "name": "provider_ref",
+                    "in": "query",
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 256},
+                    "description": "exact match, read from an index",
+                },
+                {
                     "name": "limit",
                     "in": "query",
                     "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
@@ -110,10 +123,23 @@ PATHS: dict[str, Any] = {
             },
         },
         "delete": {
-            "summary": "Stop tracking",
+            "summary": "Stop tracking; with erase=true also erase its personal data (history and state)",
             "security": _MERCHANT,
-            "parameters": [_ID],
-            "responses": {"204": {"description": "Stopped"}, "404": error("Not found (or not yours)")},
+            "parameters": [
+                _ID,
+                {
+                    "name": "erase",
+                    "in": "query",
+                    "schema": {"type": "boolean", "default": False},
+                    "description": "remove courier names and phones, positions and stop locations, keeping "
+                    "statuses and times (docs/retention.md)",
+                },
+            ],
+            "responses": {
+                "204": {"description": "Stopped (and erased)"},
+                "404": error("Not found (or not yours)"),
+                "422": error("erase is neither true nor false"),
+            },
         },
     },
     "/ingest/alopeyk/{secret}": {

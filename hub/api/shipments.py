@@ -8,13 +8,14 @@ from starlette.routing import Route
 
 from hub.model.status import Status
 from hub.providers import PROVIDERS
-from hub.registry import merchants, shipments
+from hub.registry import erasure, merchants, shipments
 from hub.web.auth import require_admin, require_merchant
 from hub.web.bodies import read_object, string_field
 from hub.web.errors import ApiError
 from hub.web.state import services
 
 MAX_PAGE = 200
+MAX_REF_CHARS = 256  # a merchant_ref or provider_ref looked up
 
 
 async def create_merchant(request: Request) -> Response:
@@ -82,19 +83,43 @@ async def list_shipments(request: Request) -> Response:
         cursor=params.get("cursor"),
         status=status,
         provider=provider,
+        refs=_refs(request),
     )
     return JSONResponse({"data": [_view(request, s) for s in found], "next_cursor": cursor})
 
 
+def _refs(request: Request) -> dict[str, str]:
+    """The exact references asked for (``merchant_ref``, ``provider_ref``), each read from its index."""
+    refs = {}
+    for name in shipments.LOOKUPS:
+        values = request.query_params.getlist(name)
+        if not values:
+            continue
+        if len(values) > 1:
+            raise ApiError(422, f"{name} may be given once", field=name)
+        if not values[0] or len(values[0]) > MAX_REF_CHARS:
+            raise ApiError(422, f"{name} must be 1 to {MAX_REF_CHARS} characters", field=name)
+        refs[name] = values[0]
+    return refs
+
+
 async def delete_shipment(request: Request) -> Response:
+    """Stop tracking; with ``?erase=true`` also erase its personal data (docs/retention.md)."""
     merchant = await require_merchant(request)
-    await shipments.stop_tracking(services(request).redis, request.path_params["shipment_id"], merchant.id)
+    values = request.query_params.getlist("erase")
+    if values not in ([], ["true"], ["false"]):
+        raise ApiError(422, "erase must be given once, as true or false", field="erase")
+    redis, shipment_id = services(request).redis, request.path_params["shipment_id"]
+    if values == ["true"]:
+        await erasure.erase(redis, shipment_id, merchant.id)
+    else:
+        await shipments.stop_tracking(redis, shipment_id, merchant.id)
     return Response(status_code=204)
 
 
 def _view(request: Request, shipment: shipments.Shipment) -> dict[str, object]:
     public_url = services(request).settings.public_url
-    return {**shipment.to_json(), "tracking_url": f"{public_url}/track/{shipment.tracking_token}"}
+    return {**shipment.to_json(), "tracking_url": shipment.tracking_url(public_url)}
 
 
 routes = [

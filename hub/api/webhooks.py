@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,7 @@ from hub.web.auth import bearer, require_merchant
 from hub.web.bodies import read_object, string_field
 from hub.web.errors import ApiError
 from hub.web.state import services
-from hub.webhooks import endpoints, guard, notices
+from hub.webhooks import endpoints, guard, notices, replay
 from hub.webhooks.delivery import Status, now_ms
 from hub.webhooks.endpoints import Endpoint, State
 from hub.webhooks.outgoing import Outgoing
@@ -26,6 +27,7 @@ from hub.webhooks.signing import SecretBox
 
 MAX_PAGE = 200
 MAX_DESCRIPTION = 500
+_STREAM_ID = re.compile(r"[0-9]{1,19}-[0-9]{1,19}")
 EVENT_TYPES = sorted([t.value for t in EventType] + [notices.ENDPOINT_DISABLED])
 _ONCE_NOTE = "secret is shown only now; store it to verify signatures (Standard Webhooks)."
 
@@ -223,6 +225,25 @@ async def recover(request: Request) -> Response:
     return JSONResponse({"requeued": len(failed), "delivery_ids": [d.id for d in failed]}, status_code=202)
 
 
+async def replay_events(request: Request) -> Response:
+    """Deliver every matching event recorded in ``[since, until]`` the endpoint has not had yet."""
+    endpoint = await _endpoint(request)
+    if endpoint.state is State.DISABLED:
+        raise ApiError(409, "endpoint is disabled; resume it first")
+    body = await read_object(request)
+    since_ms = max(0, _instant_ms(body, "since"))
+    until_ms = max(0, _instant_ms(body, "until")) if body.get("until") else now_ms()
+    if until_ms < since_ms:
+        raise ApiError(422, "until must not be before since", field="until")
+    cursor = body.get("cursor")
+    if cursor is not None and not (isinstance(cursor, str) and _STREAM_ID.fullmatch(cursor)):
+        raise ApiError(422, "cursor must be a next_cursor this endpoint returned", field="cursor")
+    done = await replay.replay(
+        services(request).redis, _deliveries(request), endpoint, since_ms, until_ms, cursor
+    )
+    return JSONResponse(done.to_json(since_ms), status_code=202)
+
+
 def _int_param(raw: str, name: str) -> int:
     try:
         return int(raw)
@@ -257,6 +278,7 @@ routes = [
     Route(f"{_EP}/test", send_test, methods=["POST"]),
     Route(f"{_EP}/deliveries", list_deliveries, methods=["GET"]),
     Route(f"{_EP}/recover", recover, methods=["POST"]),
+    Route(f"{_EP}/replay", replay_events, methods=["POST"]),
     Route("/v1/webhooks/deliveries/{delivery_id}", get_delivery, methods=["GET"]),
     Route("/v1/webhooks/deliveries/{delivery_id}/retry", retry_delivery, methods=["POST"]),
 ]

@@ -120,6 +120,29 @@ OPENAPI_PATHS: dict[str, Any] = {
             ),
         )
     },
+    "/v1/webhooks/endpoints/{endpoint_id}/replay": {
+        "post": _op(
+            "Deliver every matching event recorded in [since, until] that the endpoint has not had",
+            {
+                "202": {
+                    "description": "{matched, created, already_had, next_cursor, oldest_kept, truncated}: "
+                    "go on with next_cursor until it is null; truncated: since is older than hub:events keeps"
+                },
+                "404": _NOT_FOUND,
+                "409": error("The endpoint is disabled"),
+                "422": error("Bad time or cursor"),
+            },
+            parameters=[_EP],
+            requestBody=body(
+                {
+                    "since": {"type": "string", "format": "date-time"},
+                    "until": {"type": "string", "format": "date-time"},
+                    "cursor": {"type": "string", "pattern": "^[0-9]+-[0-9]+$"},
+                },
+                ["since"],
+            ),
+        )
+    },
     "/v1/webhooks/deliveries/{delivery_id}": {
         "get": _op(
             "A delivery with every attempt (time, status, latency, first 4 KiB of the response, error)",

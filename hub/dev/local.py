@@ -22,6 +22,12 @@ from hub.errors import HubError
 from hub.settings import Settings
 
 READY_TIMEOUT_S = 60.0
+# A development tool delivers webhooks to the developer's own machine over plain HTTP; `hub serve`
+# alone refuses both unless configured. Set either variable to override.
+DEV_WEBHOOK_DEFAULTS = {
+    "HUB_WEBHOOK_ALLOW_HTTP": "1",
+    "HUB_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8,::1/128",
+}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         "HUB_ADMIN_TOKEN": os.environ.get("HUB_ADMIN_TOKEN") or _admin_token(settings.data_dir),
         "PYTHONUNBUFFERED": "1",
     }
+    for name, value in DEV_WEBHOOK_DEFAULTS.items():
+        env.setdefault(name, value)
     supervisor = Supervisor(env)
     driver: demo.Driver | None = None
     try:

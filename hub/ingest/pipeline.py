@@ -24,6 +24,7 @@ from hub.model.event import CloudEvent, build, event_id
 from hub.model.observation import Channel, EventType, Observation, dated
 from hub.model.status import Status
 from hub.registry import shipments
+from hub.registry.retention import Upkeep
 from hub.settings import Settings
 from hub.streams.append import Appended, Store
 from hub.streams.delays import DelayIndex
@@ -81,6 +82,7 @@ class Ingestor:
         self.store = store or Store(redis, settings)
         self.counts = metrics.Buffer(redis)
         self.delays = DelayIndex(settings)
+        self.upkeep = Upkeep(redis, settings)
         self._aliased: LRU[tuple[str, str, str], bool] = LRU(max_entries=100_000, ttl_s=3600)
         # A shipment's owner and references never change once registered.
         self._shipments: LRU[tuple[str, str], shipments.Shipment] = LRU(max_entries=100_000, ttl_s=60)
@@ -223,7 +225,8 @@ class Ingestor:
                 )
             else:
                 appended.append(None)
-                event = build(observation, bound[key].ref, channel, recorded, _cannot_follow(observation))
+                ref = bound[key].ref_at(self.settings.public_url)
+                event = build(observation, ref, channel, recorded, _cannot_follow(observation))
                 fresh.append((observation, event))
         written = await self.store.append([event for _, event in fresh])
         await self._index([event for _, event in fresh], written, observations, bound)
@@ -243,15 +246,21 @@ class Ingestor:
         """One round trip for the indexes beside the streams, when anything needs one.
 
         New ETAs (re)arm the shipment.delayed check and a terminal status disarms it
-        (:mod:`hub.streams.delays`); :data:`ALIASES` first seen by this process are recorded.
+        (:mod:`hub.streams.delays`) and starts the retention clock (:mod:`hub.registry.retention`);
+        merchant references and :data:`ALIASES` first seen by this process are indexed.
         """
         pipe = self.redis.pipeline(transaction=False)
         queued = self.delays.queue(pipe, list(zip(appended, written, strict=True)))
+        by_id = {shipment.id: shipment for shipment in bound.values()}
+        for event, outcome in zip(appended, written, strict=True):
+            if outcome.outcome == "new":
+                queued += self.upkeep.queue(pipe, by_id[event["partitionkey"]], event, outcome)
         for (provider, name, value), shipment_id in self._new_aliases(observations, bound).items():
             pipe.set(keys.provider_alias(provider, name, value), shipment_id, nx=True)
             queued += 1
         if queued:
             await pipe.execute()
+        await self.upkeep.flush()
 
     def _new_aliases(
         self, observations: list[Observation], bound: dict[tuple[str, str], shipments.Shipment]

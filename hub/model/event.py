@@ -55,6 +55,7 @@ class EventData(TypedDict):
     merchant_ref: str | None
     provider: str
     provider_ref: str
+    tracking_url: str | None  # the recipient's tracking link: merchant-facing only, never public
     status: str | None  # unified status (hub.model.status.Status)
     provider_status: ProviderStatusData | None
     location: LocationData | None
@@ -100,6 +101,7 @@ class ShipmentRef:
     provider: str
     provider_ref: str
     merchant_ref: str | None = None
+    tracking_url: str | None = None  # {HUB_PUBLIC_URL}/track/{tracking_token}
 
 
 def event_id(observation: Observation, shipment_id: str) -> str:
@@ -146,6 +148,7 @@ def build(
         "merchant_ref": observation.merchant_ref or shipment.merchant_ref,
         "provider": observation.provider,
         "provider_ref": shipment.provider_ref,
+        "tracking_url": shipment.tracking_url,
         "status": observation.status.value if observation.status else None,
         "provider_status": _plain(observation.provider_status),
         "location": _plain(observation.location),

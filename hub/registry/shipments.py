@@ -34,7 +34,23 @@ class Shipment:
 
     @property
     def ref(self) -> ShipmentRef:
+        """The reference events are built from, without the tracking link (see :meth:`ref_at`)."""
         return ShipmentRef(self.id, self.merchant_id, self.provider, self.provider_ref, self.merchant_ref)
+
+    def tracking_url(self, public_url: str) -> str:
+        """The recipient's tracking link under ``HUB_PUBLIC_URL``."""
+        return f"{public_url}/track/{self.tracking_token}"
+
+    def ref_at(self, public_url: str) -> ShipmentRef:
+        """The reference events are built from, with the recipient's tracking link (merchant-facing)."""
+        return ShipmentRef(
+            self.id,
+            self.merchant_id,
+            self.provider,
+            self.provider_ref,
+            self.merchant_ref,
+            self.tracking_url(public_url),
+        )
 
     @property
     def status(self) -> str | None:
@@ -91,6 +107,9 @@ async def register(
         pipe = redis.pipeline(transaction=False)
         pipe.set(keys.tracking_token(token), shipment_id)
         pipe.zadd(keys.merchant_shipments(merchant_id), {shipment_id: 0})
+        index(pipe, merchant_id, shipment_id, "provider_ref", provider_ref)
+        if merchant_ref:
+            index(pipe, merchant_id, shipment_id, "merchant_ref", merchant_ref)
         pipe.zadd(keys.POLL_DUE, {shipment_id: 0})  # the poller (workers/) takes it from here
         _announce(pipe, shipment_id, provider, provider_ref, "registered")
         await pipe.execute()
@@ -131,6 +150,17 @@ async def history(redis: Redis, shipment_id: str, count: int | None = None) -> l
     return [json.loads(fields["event"]) for _, fields in entries]
 
 
+LOOKUPS = ("merchant_ref", "provider_ref")  # the fields GET /v1/shipments finds by exact value
+MAX_LOOKUP = 1000  # shipments one reference's index is read for
+
+
+def index(pipe: Any, merchant_id: str, shipment_id: str, field: str, value: str) -> None:
+    """Queue the lookup entry ``field = value`` -> shipment; the key is kept: it has one in flight."""
+    key = keys.merchant_lookup(merchant_id, field, value)
+    pipe.zadd(key, {shipment_id: 0})
+    pipe.persist(key)
+
+
 async def page(
     redis: Redis,
     merchant_id: str,
@@ -139,25 +169,66 @@ async def page(
     cursor: str | None = None,
     status: str | None = None,
     provider: str | None = None,
+    refs: dict[str, str] | None = None,
 ) -> tuple[list[Shipment], str | None]:
-    """Newest first; returns the page and the cursor of the next one (``None`` at the end)."""
+    """Newest first; returns the page and the cursor of the next one (``None`` at the end).
+
+    ``refs`` (:data:`LOOKUPS` fields and their exact values) reads the first one's index instead of
+    every shipment of the merchant. Ids whose shipment has expired leave the index as they are met.
+    """
+    refs = refs or {}
+    first = next(iter(refs.items()), None)
+    index_key = keys.merchant_lookup(merchant_id, *first) if first else keys.merchant_shipments(merchant_id)
     found: list[Shipment] = []
     upper = f"({cursor}" if cursor else "+"
     batch = max(limit, 50)
     for _ in range(20):  # bounded scan when filters reject most shipments
-        ids = await redis.zrevrangebylex(keys.merchant_shipments(merchant_id), upper, "-", start=0, num=batch)
+        ids = await _ids(redis, index_key, upper, batch, lookup=first is not None)
+        gone: list[str] = []
         for shipment_id in ids:
             upper = f"({shipment_id}"
-            shipment = await get(redis, shipment_id)
-            if (status is None or shipment.status == status) and (
-                provider is None or shipment.provider == provider
-            ):
+            try:
+                shipment = await get(redis, shipment_id, merchant_id)
+            except NotFound:
+                gone.append(shipment_id)
+                continue
+            if _matches(shipment, status, provider, refs):
                 found.append(shipment)
                 if len(found) == limit:
+                    await _forget(redis, index_key, gone)
                     return found, shipment_id
+        await _forget(redis, index_key, gone)
         if len(ids) < batch:
             return found, None
     return found, upper[1:]
+
+
+async def _ids(redis: Redis, index_key: str, upper: str, batch: int, *, lookup: bool) -> list[str]:
+    """The next ids below ``upper``, newest first.
+
+    A lookup index scores its entries by expiry (retention), so it is read whole (one
+    reference names few shipments: at most :data:`MAX_LOOKUP` are considered) and sorted here.
+    """
+    if not lookup:
+        found: list[str] = await redis.zrevrangebylex(index_key, upper, "-", start=0, num=batch)
+        return found
+    members = sorted(await redis.zrange(index_key, 0, MAX_LOOKUP - 1), reverse=True)
+    below = [m for m in members if upper == "+" or m < upper[1:]]
+    return below[:batch]
+
+
+def _matches(shipment: Shipment, status: str | None, provider: str | None, refs: dict[str, str]) -> bool:
+    if any(getattr(shipment, field) != value for field, value in refs.items()):
+        return False  # e.g. an index entry of a reference the shipment did not keep (the first learned wins)
+    if status is not None and shipment.status != status:
+        return False
+    return provider is None or shipment.provider == provider
+
+
+async def _forget(redis: Redis, index_key: str, shipment_ids: list[str]) -> None:
+    """Drop ids whose shipment expired (retention) or was never this merchant's."""
+    if shipment_ids:
+        await redis.zrem(index_key, *shipment_ids)
 
 
 async def stop_tracking(redis: Redis, shipment_id: str, merchant_id: str) -> Shipment:

@@ -88,6 +88,8 @@ class Settings:
     receive_inline: bool = False  # receivers append events before answering (no inbox, no normalizer)
     receiver_secret_overlap_s: float = 86_400.0  # a rotated Alopeyk receiver URL keeps working this long
     metrics_token: Secret | None = None
+    # A shipment's keys are kept this long after its terminal status (0: forever); docs/retention.md.
+    shipment_retention_s: int = 90 * 86400
     log_level: str = "info"
     stream: StreamSettings = field(default_factory=StreamSettings)
     merchant_stream: MerchantStreamSettings = field(default_factory=MerchantStreamSettings)

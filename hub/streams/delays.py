@@ -121,7 +121,7 @@ class DelayChecker:
         late_ms = due_ms(eta, self.settings.delay_grace(shipment.provider))
         if late_ms > now.timestamp() * 1000:  # the ETA moved later, or the claim came early
             return await self._settled(shipment_id, claimed, late_ms, "waiting")
-        [appended] = await self.store.append([delayed_event(shipment, eta, now)])
+        [appended] = await self.store.append([delayed_event(shipment, eta, now, self.settings.public_url)])
         result = {"new": "published", "republish": "published"}.get(appended.outcome, appended.outcome)
         if result == "published":
             log.info("shipment %s is late: ETA %s passed", shipment_id, eta)
@@ -137,8 +137,13 @@ class DelayChecker:
         return Checked(shipment_id, result)
 
 
-def delayed_event(shipment: shipments.Shipment, eta: str, now: datetime) -> CloudEvent:
-    """The CloudEvent (before sequencing): dated at the ETA that passed, so its id is that ETA's."""
+def delayed_event(
+    shipment: shipments.Shipment, eta: str, now: datetime, public_url: str | None = None
+) -> CloudEvent:
+    """The CloudEvent (before sequencing): dated at the ETA that passed, so its id is that ETA's.
+
+    With ``public_url`` it carries the shipment's tracking link, as every event built for a merchant.
+    """
     status = shipment.status
     observation = Observation(
         type=EventType.DELAYED,
@@ -148,7 +153,8 @@ def delayed_event(shipment: shipments.Shipment, eta: str, now: datetime) -> Clou
         status=_status(status),
         eta=times.parse(eta, UTC),
     )
-    event = build(observation, shipment.ref, Channel.HUB, times.rfc3339(now))
+    ref = shipment.ref if public_url is None else shipment.ref_at(public_url)
+    event = build(observation, ref, Channel.HUB, times.rfc3339(now))
     event["data"]["eta"] = eta  # exactly the hash's text, which the append script compares
     return event
 
