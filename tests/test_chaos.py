@@ -51,11 +51,9 @@ async def test_every_process_killed_and_redis_restarted_mid_stream_loses_nothing
         assert (figures.deliveries_missing, figures.deliveries_out_of_order) == (0, 0)
         assert figures.deliveries_duplicated <= figures.deliveries_in_flight_at_kills
         assert figures.deliveries_unverified == 0
-        assert (figures.live_frames_missed, figures.live_frames_duplicated, figures.live_unrecovered) == (
-            0,
-            0,
-            0,
-        )
+        live = (figures.live_frames_missed, figures.live_positions_coalesced, figures.live_frames_duplicated)
+        assert live == (0, 0, 0)  # at this rate nothing is slow enough to be coalesced
+        assert figures.live_unrecovered == 0
         assert rig.live is not None and rig.live.connects >= 2  # it was cut off and resumed by offset
         assert rig.readyz_during_outage and all(s != 200 for s in rig.readyz_during_outage)
         assert rig.processes.exited() == {}  # nothing gave up: every process outlived the faults
