@@ -17,7 +17,8 @@ from hub.errors import HubError
 from hub.infra import logs
 from hub.infra.redis_clients import connect
 from hub.ingest import deadletter, poison
-from hub.ingest.pipeline import Ingestor, Rejected
+from hub.ingest.payload import Rejected
+from hub.ingest.pipeline import Ingestor
 from hub.model.observation import Channel
 from hub.registry import shipments
 from hub.settings import Settings

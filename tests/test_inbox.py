@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 
 from hub import keys
 from hub.ingest import inbox
-from hub.ingest.pipeline import Payload
+from hub.ingest.payload import Payload
 from hub.model.observation import Channel
 
 

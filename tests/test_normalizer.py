@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from hub import keys
 from hub.ingest import inbox
 from hub.ingest.normalizer import Normalizer
-from hub.ingest.pipeline import Payload
+from hub.ingest.payload import Payload
 from hub.model.observation import Channel
 from hub.registry import merchants
 from hub.settings import Settings

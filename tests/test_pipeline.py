@@ -12,7 +12,8 @@ import pytest
 from redis.asyncio import Redis
 
 from hub import keys
-from hub.ingest.pipeline import Ingestor, Rejected
+from hub.ingest.payload import Rejected
+from hub.ingest.pipeline import Ingestor
 from hub.model.event import schema
 from hub.model.observation import Channel
 from hub.registry import shipments

@@ -19,7 +19,7 @@ from hub.infra.group_commit import GroupCommit
 from hub.infra.group_consumer import Entry, GroupConsumer, Poison
 from hub.ingest import deadletter, inbox
 from hub.ingest.normalizer import Normalizer
-from hub.ingest.pipeline import Payload
+from hub.ingest.payload import Payload
 from hub.registry import merchants
 from hub.settings import Settings
 from tests.conftest import ROOT, inbox_drained

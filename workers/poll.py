@@ -23,7 +23,8 @@ from hub.clients import Client, RateLimited, Unauthorized, Unavailable, account_
 from hub.errors import CredentialsRefused, NormalizationError, NotFound, ProviderError
 from hub.infra import metrics
 from hub.infra.redis_clients import UNAVAILABLE
-from hub.ingest.pipeline import Ingestor, Payload, Rejected
+from hub.ingest.payload import Payload, Rejected
+from hub.ingest.pipeline import Ingestor
 from hub.model import times
 from hub.model.observation import Channel, EventType, Observation, ProviderStatus
 from hub.model.status import Status

@@ -29,7 +29,7 @@ from hub.errors import ConfigError, HubError
 from hub.infra import metrics
 from hub.infra.group_commit import GroupCommit
 from hub.infra.redis_clients import UNAVAILABLE, is_cluster
-from hub.ingest.pipeline import Payload
+from hub.ingest.payload import Payload
 from hub.model.observation import Channel
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,8 @@ from hub.infra import runtime
 from hub.infra.group_consumer import Entry, GroupConsumer, Poison
 from hub.infra.redis_clients import UNAVAILABLE
 from hub.ingest import deadletter, inbox
-from hub.ingest.pipeline import Ingested, Ingestor, Payload, Rejected
+from hub.ingest.payload import Ingested, Payload, Rejected
+from hub.ingest.pipeline import Ingestor
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)

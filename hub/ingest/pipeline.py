@@ -9,70 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
-from hub import keys, providers
-from hub.errors import Conflict, NormalizationError, UnreadableBody
+from hub import providers
+from hub.errors import Conflict, NormalizationError
 from hub.infra import metrics
 from hub.infra.lru import LRU
 from hub.ingest import deadletter
+from hub.ingest.indexes import Indexes
+from hub.ingest.payload import Ingested, Payload, Rejected
 from hub.model import times
 from hub.model.event import CloudEvent, build, event_id
 from hub.model.observation import Channel, EventType, Observation, dated
-from hub.model.status import Status
 from hub.registry import shipments
-from hub.registry.retention import Upkeep
 from hub.settings import Settings
 from hub.streams.append import Appended, Store
-from hub.streams.delays import DelayIndex
 
 log = logging.getLogger(__name__)
 
-# Other ids a payload gives a shipment that some reader looks shipments up by: HLD's order list
-# names orders by id, not by the tracking token the shipment is registered under.
-ALIASES = frozenset({("hld", "order_id")})
-MAX_ALIAS_CHARS = 100  # HLD order ids are 16; anything longer is not one
 LANES_AT_ONCE = 50  # shipments ingested concurrently by one batch (each may hold a Redis connection)
-
-
-class Rejected(NormalizationError):
-    """The payload was kept in the dead-letter stream instead of becoming events."""
-
-    def __init__(self, error: NormalizationError, deadletter_id: str | None) -> None:
-        super().__init__(error.provider, error.reason)
-        self.error = error
-        self.deadletter_id = deadletter_id
-
-    @property
-    def unreadable(self) -> bool:
-        """The bytes were not the provider's wire format at all (a 400 rather than a 422)."""
-        return isinstance(self.error, UnreadableBody)
-
-
-@dataclass(frozen=True)
-class Payload:
-    """A provider's payload as received, with what is needed to turn it into events."""
-
-    provider: str
-    kind: str
-    body: bytes
-    channel: Channel
-    merchant_id: str | None = None
-    ref: str | None = None
-    register: bool = False
-
-
-@dataclass(frozen=True)
-class Ingested:
-    appended: list[Appended] = field(default_factory=list)
-    registered: list[str] = field(default_factory=list)
-
-    @property
-    def published(self) -> list[Appended]:
-        return [a for a in self.appended if a.published]
 
 
 class Ingestor:
@@ -81,9 +38,7 @@ class Ingestor:
         self.settings = settings
         self.store = store or Store(redis, settings)
         self.counts = metrics.Buffer(redis)
-        self.delays = DelayIndex(settings)
-        self.upkeep = Upkeep(redis, settings)
-        self._aliased: LRU[tuple[str, str, str], bool] = LRU(max_entries=100_000, ttl_s=3600)
+        self.indexes = Indexes(redis, settings)
         # A shipment's owner and references never change once registered.
         self._shipments: LRU[tuple[str, str], shipments.Shipment] = LRU(max_entries=100_000, ttl_s=60)
 
@@ -229,51 +184,14 @@ class Ingestor:
                 event = build(observation, ref, channel, recorded, _cannot_follow(observation))
                 fresh.append((observation, event))
         written = await self.store.append([event for _, event in fresh])
-        await self._index([event for _, event in fresh], written, observations, bound)
+        await self.indexes.update([event for _, event in fresh], written, observations, bound)
         remaining = iter(written)
         results = [known or next(remaining) for known in appended]
-        await self._count_unknown([o for (o, _), a in zip(fresh, written, strict=True) if a.outcome == "new"])
+        await self.indexes.count_unknown(
+            [o for (o, _), a in zip(fresh, written, strict=True) if a.outcome == "new"]
+        )
         self._count_outcomes(results, channel)
         return Ingested(results, registered)
-
-    async def _index(
-        self,
-        appended: list[CloudEvent],
-        written: list[Appended],
-        observations: list[Observation],
-        bound: dict[tuple[str, str], shipments.Shipment],
-    ) -> None:
-        """One round trip for the indexes beside the streams, when anything needs one.
-
-        New ETAs (re)arm the shipment.delayed check and a terminal status disarms it
-        (:mod:`hub.streams.delays`) and starts the retention clock (:mod:`hub.registry.retention`);
-        merchant references and :data:`ALIASES` first seen by this process are indexed.
-        """
-        pipe = self.redis.pipeline(transaction=False)
-        queued = self.delays.queue(pipe, list(zip(appended, written, strict=True)))
-        by_id = {shipment.id: shipment for shipment in bound.values()}
-        for event, outcome in zip(appended, written, strict=True):
-            if outcome.outcome == "new":
-                queued += self.upkeep.queue(pipe, by_id[event["partitionkey"]], event, outcome)
-        for (provider, name, value), shipment_id in self._new_aliases(observations, bound).items():
-            pipe.set(keys.provider_alias(provider, name, value), shipment_id, nx=True)
-            queued += 1
-        if queued:
-            await pipe.execute()
-        await self.upkeep.flush()
-
-    def _new_aliases(
-        self, observations: list[Observation], bound: dict[tuple[str, str], shipments.Shipment]
-    ) -> dict[tuple[str, str, str], str]:
-        found: dict[tuple[str, str, str], str] = {}
-        for observation in observations:
-            for name, value in observation.refs.items():
-                alias = (observation.provider, name, value)
-                known = (observation.provider, name) in ALIASES and len(value) <= MAX_ALIAS_CHARS
-                if known and self._aliased.get(alias) is None:
-                    found[alias] = bound[(observation.provider, observation.provider_ref)].id
-                    self._aliased.put(alias, True)
-        return found
 
     def _count_outcomes(self, results: list[Appended], channel: Channel) -> None:
         for appended in results:
@@ -312,16 +230,6 @@ class Ingestor:
             )
         except Conflict as exc:
             raise NormalizationError(observation.provider, str(exc)) from None
-
-    async def _count_unknown(self, observations: list[Observation]) -> None:
-        unknown = [o for o in observations if o.status == Status.UNKNOWN and o.provider_status]
-        if not unknown:
-            return
-        pipe = self.redis.pipeline(transaction=False)
-        for o in unknown:
-            assert o.provider_status is not None
-            pipe.hincrby(keys.unknown_codes(), f"{o.provider}:{o.provider_status.code}", 1)
-        await pipe.execute()
 
 
 def _polled(shipment: shipments.Shipment, observation: Observation) -> shipments.Shipment:

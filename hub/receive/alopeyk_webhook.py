@@ -18,7 +18,8 @@ from starlette.routing import Route
 
 from hub.errors import NormalizationError
 from hub.infra.lru import LRU
-from hub.ingest.pipeline import Ingestor, Payload, Rejected
+from hub.ingest.payload import Payload, Rejected
+from hub.ingest.pipeline import Ingestor
 from hub.model import safejson
 from hub.model.observation import Channel
 from hub.providers import alopeyk

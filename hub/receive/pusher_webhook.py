@@ -24,7 +24,8 @@ from starlette.routing import Route
 
 from hub.errors import NormalizationError
 from hub.infra import metrics
-from hub.ingest.pipeline import Ingestor, Payload, Rejected
+from hub.ingest.payload import Payload, Rejected
+from hub.ingest.pipeline import Ingestor
 from hub.model import safejson
 from hub.model.observation import Channel
 from hub.receive.hld_channels.protocol import hld_token

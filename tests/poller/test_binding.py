@@ -15,7 +15,8 @@ from redis.asyncio import Redis
 from hub import keys
 from hub.dev.emulators import alclient, all24, hld
 from hub.ingest import deadletter
-from hub.ingest.pipeline import Ingestor, Rejected
+from hub.ingest.payload import Rejected
+from hub.ingest.pipeline import Ingestor
 from hub.model.observation import Channel
 from hub.registry import shipments
 from tests.poller.conftest import ROOT, Emulators, status_codes

@@ -14,7 +14,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 from hub import keys
-from hub.ingest.pipeline import Ingested, Ingestor
+from hub.ingest.payload import Ingested
+from hub.ingest.pipeline import Ingestor
 from hub.model.observation import Channel
 from hub.registry import shipments
 

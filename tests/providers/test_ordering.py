@@ -16,7 +16,8 @@ import pytest
 from redis.asyncio import Redis
 
 from hub import keys
-from hub.ingest.pipeline import Ingested, Ingestor
+from hub.ingest.payload import Ingested
+from hub.ingest.pipeline import Ingestor
 from hub.model.event import schema
 from hub.model.observation import Channel
 from hub.registry import shipments

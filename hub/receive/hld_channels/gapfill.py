@@ -16,7 +16,8 @@ import httpx
 from hub.errors import HubError, NormalizationError, ProviderError
 from hub.infra import metrics
 from hub.infra.redis_clients import UNAVAILABLE
-from hub.ingest.pipeline import Ingested, Ingestor, Payload, Rejected
+from hub.ingest.payload import Ingested, Payload, Rejected
+from hub.ingest.pipeline import Ingestor
 from hub.model.observation import Channel
 
 log = logging.getLogger(__name__)

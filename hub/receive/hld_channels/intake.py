@@ -22,7 +22,8 @@ from redis.asyncio import Redis
 from hub.errors import NormalizationError
 from hub.infra import metrics
 from hub.infra.redis_clients import UNAVAILABLE
-from hub.ingest.pipeline import Ingested, Ingestor, Payload, Rejected
+from hub.ingest.payload import Ingested, Payload, Rejected
+from hub.ingest.pipeline import Ingestor
 from hub.model.observation import Channel
 from hub.model.status import TERMINAL
 from hub.receive.hld_channels import protocol
