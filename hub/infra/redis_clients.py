@@ -112,3 +112,14 @@ async def _pipelined(redis: Redis, calls: Sequence[tuple[AsyncScript, list[str],
         if isinstance(result, Exception):
             raise result
     return results
+
+
+def waiting_client(settings: Settings, max_connections: int) -> Any:
+    """A client whose pool makes callers wait when all its connections are busy (not raise);
+    on a cluster, the cluster client (it opens connections to each node as needed)."""
+    if settings.redis_cluster:
+        return connect(settings)
+    pool = BlockingConnectionPool.from_url(
+        str(settings.redis_url), decode_responses=True, max_connections=max_connections, timeout=None
+    )
+    return Redis(connection_pool=pool)

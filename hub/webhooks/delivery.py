@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from hub import keys
+from hub.webhooks.outgoing import Outgoing
+
 
 class Status(StrEnum):
     PENDING = "pending"
@@ -90,3 +93,41 @@ def parse(raw: dict[str, str]) -> Delivery:
         last_error=raw.get("last_error") or None,
         completed_ms=optional("completed_ms"),
     )
+
+
+def creation(
+    endpoint_id: str, merchant_id: str, event: Outgoing, created_ms: int, retention_s: int
+) -> tuple[list[str], list[Any]]:
+    """The keys and arguments of the queue's create script for one new delivery."""
+    ident = delivery_id(endpoint_id, event.id)
+    lane = event.shipment_id or f"delivery:{ident}"
+    fields = {
+        "id": ident,
+        "endpoint_id": endpoint_id,
+        "merchant_id": merchant_id,
+        "event_id": event.id,
+        "event_type": event.type,
+        "lane": lane,
+        "sequence": event.sequence,
+        "event": event.text,  # sent byte for byte
+        "status": Status.PENDING.value,
+        "attempts": 0,
+        "cycle_start": 0,
+        "created_ms": created_ms,
+        "next_attempt_ms": created_ms,
+    }
+    script_keys = [
+        keys.webhook_delivery(endpoint_id, ident),
+        keys.webhook_endpoint_deliveries(endpoint_id),
+        keys.webhook_lane(endpoint_id, lane),
+        keys.webhook_due(keys.webhook_partition(endpoint_id)),
+    ]
+    args = [
+        ident,
+        f"{endpoint_id}/{ident}",
+        event.sequence,
+        created_ms,
+        created_ms - retention_s * 1000,
+        *[part for pair in fields.items() for part in pair],
+    ]
+    return script_keys, args

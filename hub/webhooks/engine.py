@@ -10,7 +10,6 @@ own in-flight slots, so it cannot delay anybody else's deliveries.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import functools
 import json
@@ -18,12 +17,12 @@ import logging
 import random
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from hub.errors import ConfigError
 from hub.infra import metrics
-from hub.infra.redis_clients import connect
+from hub.infra.redis_clients import waiting_client
 from hub.ingest import poison
 from hub.settings import Settings
 from hub.webhooks import endpoints, guard, notices, sender, wake
@@ -43,20 +42,14 @@ MIN_SLEEP_S = 0.005
 POISON_RETRY_S = 5.0  # a delivery that failed on its data is tried again after this, times its failures
 
 
-REDIS_CONNECTIONS = 64  # many deliveries share these; they wait for one rather than fail
-
-
 def engine_redis(settings: Settings) -> Any:
-    """A client whose pool makes callers wait when all its connections are busy (not raise);
-    on a cluster, the cluster client (it opens connections to each node as needed)."""
+    """Many deliveries share one pool: they wait for a connection rather than fail."""
     if not settings.redis_url:
         raise ConfigError("the delivery worker needs HUB_REDIS_URL")
-    if settings.redis_cluster:
-        return connect(settings)
-    pool = BlockingConnectionPool.from_url(
-        settings.redis_url, decode_responses=True, max_connections=REDIS_CONNECTIONS, timeout=None
-    )
-    return Redis(connection_pool=pool)
+    return waiting_client(settings, REDIS_CONNECTIONS)
+
+
+REDIS_CONNECTIONS = 64
 
 
 class DeliveryEngine:
@@ -246,8 +239,8 @@ class DeliveryEngine:
                 **common,
             )
             self.metrics.add("hub_webhook_deliveries_total", outcome=Status.SUCCEEDED.value)
-            _observe(
-                self.metrics, "hub_webhook_delivery_delay_seconds", (now_ms() - delivery.created_ms) / 1000
+            self.metrics.observe(
+                "hub_webhook_delivery_delay_seconds", (now_ms() - delivery.created_ms) / 1000
             )
             if endpoint.failing_since_ms is not None:
                 await endpoints.set_failing_since(self.redis, endpoint.id, None)
@@ -302,12 +295,3 @@ class DeliveryEngine:
         others = await endpoints.listing(self.redis, endpoint.merchant_id)
         if await notices.tell_merchant(self.deliveries, disabled, others, event):
             self.wake()
-
-
-def _observe(buffer: metrics.Buffer, name: str, value_s: float) -> None:
-    """A histogram observation through the buffer (same series as :func:`hub.metrics.observe`)."""
-    index = bisect.bisect_left(metrics.BUCKETS_S, value_s)
-    bucket = str(metrics.BUCKETS_S[index]) if index < len(metrics.BUCKETS_S) else "+Inf"
-    buffer.add(f"{name}_bucket", le=bucket)
-    buffer.add(f"{name}_sum", value_s)
-    buffer.add(f"{name}_count")

@@ -25,7 +25,7 @@ from hub.infra.group_commit import GroupCommit
 from hub.infra.redis_clients import is_cluster, run_scripts
 from hub.ingest import poison
 from hub.webhooks import queue_scripts
-from hub.webhooks.delivery import Delivery, Status, delivery_id, now_ms, parse
+from hub.webhooks.delivery import Delivery, creation, delivery_id, now_ms, parse
 from hub.webhooks.outgoing import Outgoing
 
 FINISH_RETRY_BASE_S = 0.05
@@ -63,7 +63,7 @@ class Deliveries:
         """Create deliveries for ``(endpoint_id, merchant_id, event)``; returns how many were new."""
         created = now_ms()
         calls = [
-            self._create_call(endpoint_id, merchant_id, event, created)
+            (self._create, *creation(endpoint_id, merchant_id, event, created, self.retention_s))
             for endpoint_id, merchant_id, event in items
         ]
         return sum(await run_scripts(self.redis, calls))
@@ -71,43 +71,6 @@ class Deliveries:
     async def create(self, endpoint_id: str, merchant_id: str, event: Outgoing) -> str:
         await self.create_many([(endpoint_id, merchant_id, event)])
         return delivery_id(endpoint_id, event.id)
-
-    def _create_call(
-        self, endpoint_id: str, merchant_id: str, event: Outgoing, created_ms: int
-    ) -> ScriptCall:
-        ident = delivery_id(endpoint_id, event.id)
-        lane = event.shipment_id or f"delivery:{ident}"
-        sequence = event.sequence
-        fields = {
-            "id": ident,
-            "endpoint_id": endpoint_id,
-            "merchant_id": merchant_id,
-            "event_id": event.id,
-            "event_type": event.type,
-            "lane": lane,
-            "sequence": sequence,
-            "event": event.text,  # sent byte for byte
-            "status": Status.PENDING.value,
-            "attempts": 0,
-            "cycle_start": 0,
-            "created_ms": created_ms,
-            "next_attempt_ms": created_ms,
-        }
-        script_keys = [
-            keys.webhook_delivery(endpoint_id, ident),
-            keys.webhook_endpoint_deliveries(endpoint_id),
-            keys.webhook_lane(endpoint_id, lane),
-            keys.webhook_due(keys.webhook_partition(endpoint_id)),
-        ]
-        args = [
-            ident,
-            f"{endpoint_id}/{ident}",
-            sequence,
-            created_ms,
-            created_ms - self.retention_s * 1000,
-            *[part for pair in fields.items() for part in pair],
-        ]
-        return self._create, script_keys, args
 
     async def claim(self, limit: int, lease_s: float, max_in_flight: int, max_per_s: int) -> Claimed:
         """Up to ``limit`` due deliveries (``endpoint_id/delivery_id``) within each endpoint's throttle.
