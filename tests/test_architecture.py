@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from hub.processes import KINDS
 from tests.conftest import ROOT
 
@@ -28,6 +30,12 @@ def test_the_import_contract_in_pyproject_is_kept() -> None:
 def test_every_import_is_a_declared_dependency_and_every_dependency_is_used() -> None:
     result = run_tool("deptry", ".")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("top", ["hub", "workers"])
+def test_no_module_is_over_300_lines(top: str) -> None:
+    sizes = {str(p.relative_to(ROOT)): len(p.read_text().splitlines()) for p in (ROOT / top).rglob("*.py")}
+    assert {path: lines for path, lines in sizes.items() if lines > MODULE_LINES_MAX} == {}
 
 
 def test_each_process_kind_is_a_procfile_line_running_its_command() -> None:
