@@ -19,7 +19,7 @@ from hub.web.bodies import read_object, string_field
 from hub.web.errors import ApiError
 from hub.web.state import services
 from hub.webhooks import endpoints, guard, notices, replay
-from hub.webhooks.delivery import Status, now_ms
+from hub.webhooks.delivery import DeliveryStatus, now_ms
 from hub.webhooks.endpoints import Endpoint, State
 from hub.webhooks.outgoing import Outgoing
 from hub.webhooks.queue import Deliveries
@@ -181,8 +181,8 @@ async def list_deliveries(request: Request) -> Response:
     endpoint = await _endpoint(request)
     params = request.query_params
     status = params.get("status")
-    if status is not None and status not in Status.__members__.values():
-        raise ApiError(422, f"status must be one of {[s.value for s in Status]}", field="status")
+    if status is not None and status not in DeliveryStatus.__members__.values():
+        raise ApiError(422, f"status must be one of {[s.value for s in DeliveryStatus]}", field="status")
     limit = _int_param(params.get("limit", "50"), "limit")
     if not 1 <= limit <= MAX_PAGE:
         raise ApiError(422, f"limit must be between 1 and {MAX_PAGE}", field="limit")
@@ -218,7 +218,9 @@ async def recover(request: Request) -> Response:
         raise ApiError(422, "until must not be before since", field="until")
     deliveries = _deliveries(request)
     failed = [
-        d for d in await deliveries.in_range(endpoint.id, since_ms, until_ms) if d.status is Status.FAILED
+        d
+        for d in await deliveries.in_range(endpoint.id, since_ms, until_ms)
+        if d.status is DeliveryStatus.FAILED
     ]
     for delivery in sorted(failed, key=lambda d: (d.lane, d.sequence)):
         await deliveries.requeue(delivery)

@@ -33,7 +33,7 @@ READ_COUNT = 1000
 RETRY_DELAY_S = 1.0
 
 
-class Entry:
+class Published:
     """One ``hub:events`` entry, with what every socket asks of it worked out once."""
 
     __slots__ = ("_rendered", "event", "location", "merchant_id", "offset", "position", "shipment_id")
@@ -52,13 +52,13 @@ class Entry:
         event_id: str = self.event["id"]
         return event_id
 
-    def rendered(self, view: str, render: Callable[[Entry], str]) -> str:
+    def rendered(self, view: str, render: Callable[[Published], str]) -> str:
         if view not in self._rendered:
             self._rendered[view] = render(self)
         return self._rendered[view]
 
 
-Subscriber = Callable[[Entry], None]
+Subscriber = Callable[[Published], None]
 
 
 def shipment_topic(shipment_id: str) -> str:
@@ -133,7 +133,7 @@ class Fanout:
         if not self._topics:  # the last socket left during the read: spare the parse
             return
         try:
-            entry = Entry(entry_id, json.loads(fields["event"]))
+            entry = Published(entry_id, json.loads(fields["event"]))
         except (KeyError, TypeError, ValueError) as exc:
             log.error("live fan-out skips malformed entry %s: %s", entry_id, exc)
             return

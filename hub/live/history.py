@@ -18,7 +18,7 @@ from redis.exceptions import ResponseError
 from hub import keys
 from hub.live import offsets, views
 from hub.live.access import Scope
-from hub.live.fanout import Entry
+from hub.live.fanout import Published
 from hub.registry import shipments
 from hub.settings import Settings
 
@@ -73,7 +73,7 @@ async def snapshot(redis: Redis, settings: Settings, scope: Scope) -> Snapshot:
 
 async def missed(
     redis: Redis, settings: Settings, scope: Scope, since: str
-) -> tuple[list[Entry], str] | None:
+) -> tuple[list[Published], str] | None:
     """The scope's entries after ``since`` and the last offset read; ``None`` when some are gone
     or more than ``HUB_LIVE_RECOVER_MAX`` stream entries follow ``since`` (a snapshot is then cheaper).
 
@@ -82,7 +82,7 @@ async def missed(
     last, intact_after = await stream_end(redis)
     if offsets.after(intact_after, since):
         return None
-    found: list[Entry] = []
+    found: list[Published] = []
     cursor, scanned, limit = since, 0, max(0, settings.live.recover_max)
     while offsets.after(last, cursor):
         count = min(PAGE, limit - scanned + 1)  # one more than allowed tells "too far behind"
@@ -96,7 +96,7 @@ async def missed(
                 return None
             if scope.shipment is not None and fields.get("shipment") != scope.shipment.id:
                 continue
-            entry = Entry(entry_id, json.loads(fields["event"]))
+            entry = Published(entry_id, json.loads(fields["event"]))
             if entry.merchant_id == scope.merchant_id:
                 found.append(entry)
     return found, cursor

@@ -2,7 +2,7 @@
 
 Sockets accepted on Linux inherit ``SO_SNDBUF`` from the listener, and a set size turns
 off autotuning (which lets one socket queue megabytes). A bounded buffer makes a
-client that stops reading felt within a few messages, so its outbox coalesces and
+client that stops reading felt within a few messages, so its send_queue coalesces and
 overflows as designed, and it caps kernel memory per idle connection.
 """
 

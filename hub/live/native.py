@@ -24,9 +24,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from hub.live import access, frames, history, offsets, service, views
 from hub.live.access import Refused, Scope
-from hub.live.fanout import Entry
+from hub.live.fanout import Published
 from hub.live.limits import TooManyConnections
-from hub.live.send_queue import Message, Outbox
+from hub.live.send_queue import Message, SendQueue
 from hub.model import safejson
 
 PROTOCOL = "native"
@@ -83,10 +83,10 @@ class _Session:
         self.websocket = websocket
         self.live = live
         self.scope = scope
-        self.outbox = Outbox(live.settings.live.queue_max)
-        self.outbox.merchant_ids.add(scope.merchant_id)
+        self.send_queue = SendQueue(live.settings.live.queue_max)
+        self.send_queue.merchant_ids.add(scope.merchant_id)
         if scope.api_key_id is not None:
-            self.outbox.api_key_ids.add(scope.api_key_id)
+            self.send_queue.api_key_ids.add(scope.api_key_id)
         self.view = "native:public" if scope.public else "native:merchant"
         self.floor: tuple[int, int] | None = None  # after catch-up: live entries up to here were sent
         self.skip: set[str] = set()
@@ -98,18 +98,20 @@ class _Session:
         try:
             async with self.live.subscribing:
                 await self._catch_up(since)
-            with self.live.registered(self.outbox):
+            with self.live.registered(self.send_queue):
                 await service.until_first_ends(self._receive(), self._send_live())
         finally:
             fanout.unsubscribe(self.scope.topic, self._deliver)
 
-    def _deliver(self, entry: Entry) -> None:
+    def _deliver(self, entry: Published) -> None:
         if self.floor is not None and (entry.position <= self.floor or entry.event_id in self.skip):
             return  # the process's reader lags behind what the snapshot or replay already covered
         key = entry.shipment_id if entry.location else None
-        self.outbox.put(Message(entry.offset, entry.event_id, entry.rendered(self.view, self._render), key))
+        self.send_queue.put(
+            Message(entry.offset, entry.event_id, entry.rendered(self.view, self._render), key)
+        )
 
-    def _render(self, entry: Entry) -> str:
+    def _render(self, entry: Published) -> str:
         return json.dumps({"type": "event", "offset": entry.offset, "event": self._event_view(entry.event)})
 
     def _event_view(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -139,13 +141,13 @@ class _Session:
             await _send(self.websocket, {"type": "snapshot", "offset": snap.offset, **snap.body})
             floor, skip = snap.offset, snap.event_ids
         self.floor, self.skip = offsets.key(floor), skip
-        self.outbox.keep_only(lambda m: offsets.after(m.offset, floor) and m.event_id not in skip)
+        self.send_queue.keep_only(lambda m: offsets.after(m.offset, floor) and m.event_id not in skip)
 
     async def _send_live(self) -> None:
         while True:
-            messages = await self.outbox.take()
-            if messages is None and self.outbox.shut_reason is not None:
-                reason = self.outbox.shut_reason
+            messages = await self.send_queue.take()
+            if messages is None and self.send_queue.shut_reason is not None:
+                reason = self.send_queue.shut_reason
                 why = SHUT_MESSAGES.get(reason, reason)
                 await _send(self.websocket, {"type": "error", "code": reason, "message": why})
                 await _close(self.websocket, access.FORBIDDEN)
@@ -173,7 +175,7 @@ class _Session:
                     continue  # as ever: a frame that is not JSON is ignored once subscribed
                 raise Refused(bad.close_code, bad.code, bad.message) from None
             if isinstance(frame, dict) and frame.get("type") == "ping":
-                self.outbox.put(Message(offsets.ZERO, "", json.dumps({"type": "pong"})))
+                self.send_queue.put(Message(offsets.ZERO, "", json.dumps({"type": "pong"})))
 
 
 async def _send(websocket: WebSocket, frame: dict[str, Any]) -> None:

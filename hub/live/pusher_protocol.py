@@ -19,10 +19,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from hub.live import access, frames, service, views
 from hub.live.access import Refused, Scope
-from hub.live.fanout import Entry
+from hub.live.fanout import Published
 from hub.live.limits import TooManyConnections
 from hub.live.pusher_auth import MERCHANT_CHANNEL_PREFIX, SHIPMENT_CHANNEL_PREFIX, InvalidSignature, verify
-from hub.live.send_queue import Message, Outbox
+from hub.live.send_queue import Message, SendQueue
 
 PROTOCOL = "pusher"
 PUSHER_PROTOCOL = 7
@@ -58,15 +58,17 @@ class _Connection:
         self.websocket = websocket
         self.live = live
         self.socket_id = f"{secrets.randbelow(10**9)}.{secrets.randbelow(10**9)}"
-        self.outbox = Outbox(live.settings.live.queue_max)
-        self.channels: dict[str, tuple[str, Callable[[Entry], None]]] = {}  # channel -> (topic, subscriber)
+        self.send_queue = SendQueue(live.settings.live.queue_max)
+        self.channels: dict[
+            str, tuple[str, Callable[[Published], None]]
+        ] = {}  # channel -> (topic, subscriber)
         self.merchants: dict[str, str] = {}  # channel -> the merchant whose data it carries
 
     async def run(self) -> None:
         data = {"socket_id": self.socket_id, "activity_timeout": ACTIVITY_TIMEOUT_S}
         await self._send({"event": "pusher:connection_established", "data": json.dumps(data)})
         try:
-            with self.live.registered(self.outbox):
+            with self.live.registered(self.send_queue):
                 await service.until_first_ends(self._receive(), self._send_live())
         finally:
             for topic, subscriber in self.channels.values():
@@ -111,7 +113,7 @@ class _Connection:
         await self.live.fanout.subscribe(scope.topic, subscriber)
         self.channels[channel] = (scope.topic, subscriber)
         self.merchants[channel] = scope.merchant_id
-        self.outbox.merchant_ids = set(self.merchants.values())
+        self.send_queue.merchant_ids = set(self.merchants.values())
         self._queue({"event": "pusher_internal:subscription_succeeded", "channel": channel, "data": "{}"})
         self.live.count("hub_live_subscriptions_total", scope="pusher")
         return None
@@ -130,36 +132,36 @@ class _Connection:
         if channel in self.channels:
             topic, subscriber = self.channels.pop(channel)
             self.merchants.pop(channel, None)
-            self.outbox.merchant_ids = set(self.merchants.values())
+            self.send_queue.merchant_ids = set(self.merchants.values())
             self.live.fanout.unsubscribe(topic, subscriber)
 
-    def _subscriber(self, channel: str, scope: Scope) -> Callable[[Entry], None]:
+    def _subscriber(self, channel: str, scope: Scope) -> Callable[[Published], None]:
         show_phones = self.live.settings.live.show_phones
 
-        def render(entry: Entry) -> str:
+        def render(entry: Published) -> str:
             event = views.public_event(entry.event, show_phones) if scope.public else entry.event
             return json.dumps({"event": entry.event["type"], "channel": channel, "data": json.dumps(event)})
 
         view = f"pusher:{channel}"
 
-        def deliver(entry: Entry) -> None:
+        def deliver(entry: Published) -> None:
             text = entry.rendered(view, render)
             key = f"{channel}:{entry.shipment_id}" if entry.location else None
-            self.outbox.put(Message(entry.offset, entry.event_id, text, key))
+            self.send_queue.put(Message(entry.offset, entry.event_id, text, key))
 
         return deliver
 
     def _queue(self, frame: dict[str, Any]) -> None:
-        self.outbox.put(Message("0-0", "", json.dumps(frame)))
+        self.send_queue.put(Message("0-0", "", json.dumps(frame)))
 
     def _error(self, message: str, code: int | None) -> None:
         self._queue({"event": "pusher:error", "data": {"message": message, "code": code}})
 
     async def _send_live(self) -> None:
         while True:
-            messages = await self.outbox.take()
-            if messages is None and self.outbox.shut_reason is not None:
-                return await _refuse(self.websocket, UNAUTHORIZED, f"Closed: {self.outbox.shut_reason}")
+            messages = await self.send_queue.take()
+            if messages is None and self.send_queue.shut_reason is not None:
+                return await _refuse(self.websocket, UNAUTHORIZED, f"Closed: {self.send_queue.shut_reason}")
             if messages is None:
                 self.live.count("hub_live_too_slow_total")
                 await _refuse(self.websocket, OVER_CAPACITY, "Client too slow")

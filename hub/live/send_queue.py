@@ -1,9 +1,9 @@
 """A socket's bounded send queue that coalesces courier positions.
 
-The fan-out never waits for a socket: it drops messages into the socket's outbox and
+The fan-out never waits for a socket: it drops messages into the socket's send_queue and
 moves on. Once a socket is half its bound behind, a newer courier position replaces
 the one still waiting for the same shipment (a recipient wants where the courier is, not where it
-was). Anything else that would grow the queue past its bound marks the outbox
+was). Anything else that would grow the queue past its bound marks the send_queue
 overflowed, and the socket is closed as too slow.
 
 The writer takes everything queued at once and is woken through one future, with no
@@ -28,7 +28,7 @@ class Message(NamedTuple):
     coalesce_key: str | None = None  # messages with the same key replace each other while queued
 
 
-class Outbox:
+class SendQueue:
     def __init__(self, max_messages: int) -> None:
         self.max_messages = max_messages
         self.overflowed = False
@@ -99,32 +99,32 @@ class Outbox:
         return messages
 
 
-class Outboxes:
-    """Every outbox of the process, for one keep-alive sweep instead of a timer per socket."""
+class SendQueues:
+    """Every send_queue of the process, for one keep-alive sweep instead of a timer per socket."""
 
     def __init__(self) -> None:
-        self._all: set[Outbox] = set()
+        self._all: set[SendQueue] = set()
 
     def __len__(self) -> int:
         return len(self._all)
 
     @contextlib.contextmanager
-    def registered(self, outbox: Outbox) -> Iterator[Outbox]:
-        self._all.add(outbox)
+    def registered(self, send_queue: SendQueue) -> Iterator[SendQueue]:
+        self._all.add(send_queue)
         try:
-            yield outbox
+            yield send_queue
         finally:
-            self._all.discard(outbox)
+            self._all.discard(send_queue)
 
-    def __iter__(self) -> Iterator[Outbox]:
+    def __iter__(self) -> Iterator[SendQueue]:
         return iter(tuple(self._all))
 
     def poke_idle(self, idle_s: float) -> None:
         """Wake the writers idle for ``idle_s`` or more, so they send a ping."""
         since = time.monotonic() - idle_s
-        for outbox in self._all:
-            if outbox.last_taken_s <= since:
-                outbox.poke()
+        for send_queue in self._all:
+            if send_queue.last_taken_s <= since:
+                send_queue.poke()
 
     async def keep_alive(self, idle_s: float) -> None:
         """Sweep forever: each socket is pinged after ``idle_s`` to ``1.5 * idle_s`` without a message."""

@@ -14,7 +14,7 @@ from hub.infra import metrics
 from hub.live.access import MERCHANT_DISABLED
 from hub.live.fanout import Fanout
 from hub.live.limits import Limits
-from hub.live.send_queue import Outbox, Outboxes
+from hub.live.send_queue import SendQueue, SendQueues
 from hub.registry import api_keys
 from hub.registry.gate import Gate
 from hub.settings import Settings
@@ -24,7 +24,7 @@ from hub.web.state import services
 # (100 connections) is shared with ingest and the fan-out reader: a burst of reconnecting
 # clients after a deploy queues here instead of failing for want of a connection.
 SUBSCRIBING_AT_ONCE = 32
-# Why a socket was shut from the server side (its outbox's ``shut_reason``).
+# Why a socket was shut from the server side (its send queue's ``shut_reason``).
 KEY_REVOKED = "key_revoked"
 
 
@@ -40,13 +40,13 @@ class LiveService:
         )
         self.subscribing = asyncio.Semaphore(SUBSCRIBING_AT_ONCE)
         self.counts = metrics.Buffer(redis)  # no Redis round trip per socket or per message
-        self.outboxes = Outboxes()
+        self.send_queues = SendQueues()
         self._chores: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         await self.fanout.start()
         self._chores = [
-            asyncio.create_task(self.outboxes.keep_alive(self.settings.live.ping_interval_s)),
+            asyncio.create_task(self.send_queues.keep_alive(self.settings.live.ping_interval_s)),
             asyncio.create_task(self.limits.keep_renewing()),
         ]
 
@@ -57,30 +57,30 @@ class LiveService:
         await self.fanout.stop()
         await self.counts.close()
 
-    def refusal(self, outbox: Outbox) -> str | None:
+    def refusal(self, send_queue: SendQueue) -> str | None:
         """Why this socket may no longer listen (its merchant disabled), else None."""
-        if any(self.gate.is_disabled(m) for m in outbox.merchant_ids):
+        if any(self.gate.is_disabled(m) for m in send_queue.merchant_ids):
             return MERCHANT_DISABLED
         return None
 
     @contextlib.contextmanager
-    def registered(self, outbox: Outbox) -> Iterator[Outbox]:
-        """Register the socket's outbox, shut at once if the gate moved while it subscribed."""
-        with self.outboxes.registered(outbox):
-            if (reason := self.refusal(outbox)) is not None:
-                outbox.shut(reason)
-            yield outbox
+    def registered(self, send_queue: SendQueue) -> Iterator[SendQueue]:
+        """Register the socket's send_queue, shut at once if the gate moved while it subscribed."""
+        with self.send_queues.registered(send_queue):
+            if (reason := self.refusal(send_queue)) is not None:
+                send_queue.shut(reason)
+            yield send_queue
 
     async def close_refused(self) -> None:
         """Shut the sockets of disabled merchants and of revoked API keys (the gate saw a change)."""
-        opened = {pair for outbox in self.outboxes for pair in _keys_of(outbox)}
+        opened = {pair for send_queue in self.send_queues for pair in _keys_of(send_queue)}
         revoked = {pair for pair in opened if not await api_keys.exists(self.redis, *pair)}
-        for outbox in self.outboxes:
-            reason = self.refusal(outbox)
-            if reason is None and not revoked.isdisjoint(_keys_of(outbox)):
+        for send_queue in self.send_queues:
+            reason = self.refusal(send_queue)
+            if reason is None and not revoked.isdisjoint(_keys_of(send_queue)):
                 reason = KEY_REVOKED
             if reason is not None:
-                outbox.shut(reason)
+                send_queue.shut(reason)
                 self.count("hub_live_closed_total", reason=reason)
 
     def count(self, name: str, **labels: str) -> None:
@@ -91,9 +91,9 @@ class LiveService:
             self.counts.add("hub_live_messages_sent_total", messages, protocol=protocol)
 
 
-def _keys_of(outbox: Outbox) -> set[tuple[str, str]]:
+def _keys_of(send_queue: SendQueue) -> set[tuple[str, str]]:
     """(merchant id, API key id) of what the socket was opened with."""
-    return {(m, k) for m in outbox.merchant_ids for k in outbox.api_key_ids}
+    return {(m, k) for m in send_queue.merchant_ids for k in send_queue.api_key_ids}
 
 
 def of(websocket: WebSocket) -> LiveService:

@@ -12,7 +12,7 @@ from hub import keys
 from hub.webhooks.outgoing import Outgoing
 
 
-class Status(StrEnum):
+class DeliveryStatus(StrEnum):
     PENDING = "pending"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -29,7 +29,7 @@ class Delivery:
     lane: str
     sequence: int
     event: str  # the CloudEvent JSON, sent byte for byte on every attempt
-    status: Status
+    status: DeliveryStatus
     attempts: int
     cycle_start: int  # attempts made before the last manual retry or recovery
     created_ms: int
@@ -53,7 +53,7 @@ class Delivery:
             "status": self.status.value,
             "attempts": self.attempts,
             "created_ms": self.created_ms,
-            "next_attempt_ms": self.next_attempt_ms if self.status is Status.PENDING else None,
+            "next_attempt_ms": self.next_attempt_ms if self.status is DeliveryStatus.PENDING else None,
             "last_status": self.last_status,
             "last_error": self.last_error,
             "completed_ms": self.completed_ms,
@@ -84,7 +84,7 @@ def parse(raw: dict[str, str]) -> Delivery:
         lane=raw["lane"],
         sequence=int(raw["sequence"]),
         event=raw["event"],
-        status=Status(raw["status"]),
+        status=DeliveryStatus(raw["status"]),
         attempts=int(raw["attempts"]),
         cycle_start=int(raw.get("cycle_start") or 0),
         created_ms=int(raw["created_ms"]),
@@ -110,7 +110,7 @@ def creation(
         "lane": lane,
         "sequence": event.sequence,
         "event": event.text,  # sent byte for byte
-        "status": Status.PENDING.value,
+        "status": DeliveryStatus.PENDING.value,
         "attempts": 0,
         "cycle_start": 0,
         "created_ms": created_ms,

@@ -26,7 +26,7 @@ from hub.infra.redis_clients import waiting_client
 from hub.ingest import poison
 from hub.settings import Settings
 from hub.webhooks import endpoints, guard, notices, sender, wake
-from hub.webhooks.delivery import Delivery, Status, now_ms, parse
+from hub.webhooks.delivery import Delivery, DeliveryStatus, now_ms, parse
 from hub.webhooks.endpoints import Endpoint, EndpointCache, State
 from hub.webhooks.queue import Deliveries
 from hub.webhooks.retry import next_wait_s
@@ -201,8 +201,8 @@ class DeliveryEngine:
 
     async def _deliver(self, delivery: Delivery, endpoint: Endpoint | None) -> None:
         if endpoint is None:
-            await self.deliveries.finish(delivery, retry_at_ms=None, status=Status.CANCELLED.value)
-            self.metrics.add("hub_webhook_deliveries_total", outcome=Status.CANCELLED.value)
+            await self.deliveries.finish(delivery, retry_at_ms=None, status=DeliveryStatus.CANCELLED.value)
+            self.metrics.add("hub_webhook_deliveries_total", outcome=DeliveryStatus.CANCELLED.value)
             return
         if endpoint.state is State.PAUSED:
             await self.deliveries.finish(delivery, retry_at_ms=now_ms() + PAUSED_RECHECK_MS)
@@ -234,11 +234,11 @@ class DeliveryEngine:
                 delivery,
                 retry_at_ms=None,
                 attempt=record,
-                status=Status.SUCCEEDED.value,
+                status=DeliveryStatus.SUCCEEDED.value,
                 completed_ms=now_ms(),
                 **common,
             )
-            self.metrics.add("hub_webhook_deliveries_total", outcome=Status.SUCCEEDED.value)
+            self.metrics.add("hub_webhook_deliveries_total", outcome=DeliveryStatus.SUCCEEDED.value)
             self.metrics.observe(
                 "hub_webhook_delivery_delay_seconds", (now_ms() - delivery.created_ms) / 1000
             )
@@ -270,11 +270,11 @@ class DeliveryEngine:
             delivery,
             retry_at_ms=None,
             attempt=record,
-            status=Status.FAILED.value,
+            status=DeliveryStatus.FAILED.value,
             completed_ms=now_ms(),
             **{"last_error": reason, **{k: v for k, v in fields.items() if k != "last_error"}},
         )
-        self.metrics.add("hub_webhook_deliveries_total", outcome=Status.FAILED.value)
+        self.metrics.add("hub_webhook_deliveries_total", outcome=DeliveryStatus.FAILED.value)
 
     async def _note_failure(self, endpoint: Endpoint) -> None:
         """Start the failure streak, or disable the endpoint once it has lasted the configured window."""

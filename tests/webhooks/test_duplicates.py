@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 from hub import keys
 from hub.settings import Settings
 from hub.webhooks import endpoints
-from hub.webhooks.delivery import Status
+from hub.webhooks.delivery import DeliveryStatus
 from hub.webhooks.outgoing import Outgoing
 from hub.webhooks.queue import Deliveries
 from tests.webhooks.conftest import Hub, Receiver, eventually
@@ -33,11 +33,11 @@ async def test_a_late_repeated_finish_does_not_make_the_next_leased_delivery_due
     claimed, _ = await queue.claim(10, LEASE_S, 0, 0)
     assert len(claimed) == 1  # only the lane's head
     [head] = await queue.get_many([(endpoint, claimed[0].partition("/")[2])])
-    await queue.finish(head, retry_at_ms=None, status=Status.SUCCEEDED.value)
+    await queue.finish(head, retry_at_ms=None, status=DeliveryStatus.SUCCEEDED.value)
     claimed_next, _ = await queue.claim(10, LEASE_S, 0, 0)
     assert len(claimed_next) == 1 and claimed_next != claimed  # the second, now leased
 
-    await queue.finish(head, retry_at_ms=None, status=Status.SUCCEEDED.value)  # the late repeat
+    await queue.finish(head, retry_at_ms=None, status=DeliveryStatus.SUCCEEDED.value)  # the late repeat
     assert (await queue.claim(10, LEASE_S, 0, 0)).members == []  # still leased: nobody sends it again
     due = keys.webhook_due(keys.webhook_partition(endpoint))
     assert await redis.zcard(due) == 1
