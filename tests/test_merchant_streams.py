@@ -16,9 +16,8 @@ from hub import keys
 from hub.model.event import ShipmentRef
 from hub.registry import shipments
 from hub.settings import Settings
-from hub.streams import credentials
 from hub.streams.append import Store
-from tests.conftest import bearer, create_merchant
+from tests.conftest import admin_headers, bearer, create_merchant
 from tests.servers import wait_until
 from tests.stream_access import (
     CREDENTIALS,
@@ -159,22 +158,24 @@ async def test_revoking_kills_open_connections_and_refuses_new_ones_at_once(
         await neighbour.aclose()
 
 
-async def test_suspending_a_merchant_closes_its_consumers_until_resumed(
+async def test_disabling_a_merchant_closes_its_consumers_until_enabled(
     http: httpx.AsyncClient, redis: Redis, merchant: dict[str, Any]
 ) -> None:
-    """What an operator's disable needs: no access meanwhile, the same credentials working after."""
+    """The operator's disable: no stream access meanwhile, the same credentials working after enable."""
     credential = await new_credential(http, merchant)
     other = await new_credential(http, await create_merchant(http, "Shop Two"))
     client, neighbour = client_of(credential), client_of(other)
     try:
         assert await client.ping() and await neighbour.ping()
-        await credentials.suspend(redis, merchant["id"])
+        disabled = await http.post(f"/v1/merchants/{merchant['id']}/disable", headers=admin_headers())
+        assert disabled.status_code == 200, disabled.text
         with pytest.raises(ConnectionError):
             await client.ping()
         with pytest.raises(AuthenticationError):
             await client.ping()  # a new connection: refused
         assert await neighbour.ping()  # another merchant's consumers are untouched
-        await credentials.resume(redis, merchant["id"])
+        enabled = await http.post(f"/v1/merchants/{merchant['id']}/enable", headers=admin_headers())
+        assert enabled.status_code == 200, enabled.text
         assert await client.ping()
         assert await client.xlen(credential["stream"]) == 0
     finally:

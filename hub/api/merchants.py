@@ -15,6 +15,7 @@ from hub import keys
 from hub.errors import NotFound
 from hub.model import safejson
 from hub.registry import api_keys, merchants
+from hub.streams import credentials
 from hub.web.auth import require_admin, require_merchant
 from hub.web.bodies import parse_object, read_capped, read_object, text_field
 from hub.web.errors import ApiError
@@ -107,7 +108,9 @@ async def disable_merchant(request: Request) -> Response:
             parse_object(body, safejson.Limits.of(settings)), "reason", MAX_REASON_CHARS, required=False
         )
         reason = given or reason
-    found = await merchants.set_disabled(services(request).redis, request.path_params["merchant_id"], reason)
+    redis = services(request).redis
+    found = await merchants.set_disabled(redis, request.path_params["merchant_id"], reason)
+    await credentials.suspend(redis, found.merchant.id)  # its stream consumers are cut off too
     return JSONResponse(found.to_json())
 
 
@@ -116,6 +119,7 @@ async def enable_merchant(request: Request) -> Response:
     require_admin(request)
     state = services(request)
     found = await merchants.set_disabled(state.redis, request.path_params["merchant_id"], None)
+    await credentials.resume(state.redis, found.merchant.id)
     deliveries = Deliveries(state.redis, state.settings.webhook.retention_s)
     for endpoint in await endpoints.listing(state.redis, found.merchant.id):
         await deliveries.wake_endpoint(endpoint.id)
