@@ -267,6 +267,11 @@ def live_token(token_hash: str) -> str:
     return f"{PREFIX}:live-token:{token_hash}"
 
 
+def pusher_authorized(socket_id: str, channel: str) -> str:
+    """String with a TTL: the API key that authorized ``socket_id`` for a private channel (revocation)."""
+    return f"{PREFIX}:live:pusher-auth:{socket_id}:{channel}"
+
+
 def live_sockets(kind: str, name: str) -> str:
     """Sorted set: open live sockets (socket id -> lease expiry, ms) of one client IP, merchant or protocol.
 

@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 from hub import keys
 from hub.api.app import create_app
 from hub.registry import api_keys
-from hub.settings import Settings
+from hub.settings import Secret, Settings
 from tests.conftest import admin_headers, bearer, create_merchant
 from tests.servers import ServerThread, eventually
 
@@ -251,3 +251,36 @@ async def test_two_revocations_at_once_never_leave_a_merchant_without_a_key(
         ]
         assert len(survivors) == 1
         merchant = {**merchant, "api_key": survivors[0]}
+
+
+async def test_a_pusher_private_channel_authorized_by_a_revoked_key_is_closed(
+    settings: Settings, redis: Redis, merchant: dict[str, Any]
+) -> None:
+    """pusher-js authorizes a private channel once; the socket must not outlive the key that did."""
+    configured = settings.replace(live_pusher_secret=Secret("pusher-secret"))
+    with ServerThread(lambda url: create_app(configured.replace(public_url=url))) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            spare = await new_key(client, merchant["api_key"], "dashboard")
+            channel = f"private-merchant-{merchant['id']}"
+            url = server.url.replace("http://", "ws://") + "/app/hub?protocol=7"
+            async with connect(url, open_timeout=10) as ws:
+                established = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                socket_id = json.loads(established["data"])["socket_id"]
+                authorized = await client.post(
+                    "/v1/live/pusher/auth",
+                    content=f"socket_id={socket_id}&channel_name={channel}",
+                    headers={**bearer(spare["key"]), "content-type": "application/x-www-form-urlencoded"},
+                )
+                assert authorized.status_code == 200, authorized.text
+                subscribe = {"channel": channel, "auth": authorized.json()["auth"]}
+                await ws.send(json.dumps({"event": "pusher:subscribe", "data": subscribe}))
+                answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                assert answer["event"] == "pusher_internal:subscription_succeeded", answer
+                revoked = await client.delete(f"/v1/keys/{spare['id']}", headers=bearer(merchant["api_key"]))
+                assert revoked.status_code == 204
+                frames = []
+                with contextlib.suppress(ConnectionClosed):
+                    while True:
+                        frames.append(json.loads(await asyncio.wait_for(ws.recv(), 15)))
+                assert ws.close_code == 4009
+                assert frames[-1]["event"] == "pusher:error" and "key_revoked" in json.dumps(frames[-1])

@@ -15,6 +15,7 @@ from pusher.authentication_client import AuthenticationClient
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from hub import keys
 from hub.live import access
 from hub.live.access import Refused
 from hub.settings import Settings
@@ -27,6 +28,7 @@ MERCHANT_CHANNEL_PREFIX = "private-merchant-"
 SHIPMENT_CHANNEL_PREFIX = "shipment-"
 APP_ID = "1"  # the library wants a numeric id; the hub has one app
 MAX_AUTH_BODY_BYTES = 4096
+AUTHORIZED_TTL_S = 3600  # pusher-js subscribes right after authorizing; a reconnect authorizes again
 
 
 class InvalidSignature(ValueError):
@@ -74,6 +76,11 @@ async def authorize(request: Request) -> Response:
     if channel != MERCHANT_CHANNEL_PREFIX + scope.merchant_id:
         raise ApiError(403, "this channel belongs to another merchant")
     try:
-        return JSONResponse({"auth": sign(settings, socket_id, channel)})
+        auth = sign(settings, socket_id, channel)
     except ValueError as exc:  # the library refuses malformed socket ids and channel names
         raise ApiError(400, str(exc)) from None
+    if scope.api_key_id:  # the socket closes when this key is revoked (hub.live.service.close_refused)
+        await services(request).redis.set(
+            keys.pusher_authorized(socket_id, channel), scope.api_key_id, ex=AUTHORIZED_TTL_S
+        )
+    return JSONResponse({"auth": auth})

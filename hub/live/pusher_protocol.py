@@ -10,6 +10,7 @@ reconnecting ``pusher-js`` client gets live events only (use ``/v1/live`` for th
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import secrets
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from hub import keys
 from hub.live import access, frames, service, views
 from hub.live.access import Refused, Scope
 from hub.live.fanout import Published
@@ -114,6 +116,8 @@ class _Connection:
         self.channels[channel] = (scope.topic, subscriber)
         self.merchants[channel] = scope.merchant_id
         self.send_queue.merchant_ids = set(self.merchants.values())
+        if scope.api_key_id:
+            self.send_queue.api_key_ids.add(scope.api_key_id)
         self._queue({"event": "pusher_internal:subscription_succeeded", "channel": channel, "data": "{}"})
         self.live.count("hub_live_subscriptions_total", scope="pusher")
         return None
@@ -125,7 +129,9 @@ class _Connection:
             )
         if channel.startswith(MERCHANT_CHANNEL_PREFIX):
             verify(self.live.settings, self.socket_id, channel, auth)
-            return access.merchant_scope(channel.removeprefix(MERCHANT_CHANNEL_PREFIX))
+            key_id = await self.live.redis.get(keys.pusher_authorized(self.socket_id, channel))
+            scope = access.merchant_scope(channel.removeprefix(MERCHANT_CHANNEL_PREFIX))
+            return dataclasses.replace(scope, api_key_id=key_id or None)
         raise Refused(access.BAD_REQUEST, "bad_request", f"No such channel: {channel}")
 
     def _unsubscribe(self, channel: str) -> None:
