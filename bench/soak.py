@@ -59,7 +59,8 @@ async def run(
     lanes = max(8, min(200, int(args.rate / 5)))
     rng = random.Random(args.seed)
     done: dict[str, int] = {}
-    async with Rig(work_dir, receiver_delay_s=args.receiver_delay_s) as rig:
+    recover = {"HUB_LIVE_RECOVER_MAX": str(args.live_recover_max)}
+    async with Rig(work_dir, receiver_delay_s=args.receiver_delay_s, **recover) as rig:
         traffic = asyncio.create_task(
             rig.send(orders=orders, steps=args.steps, rate_per_s=args.rate, concurrency=lanes)
         )
@@ -124,6 +125,13 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument(
+        "--live-recover-max",
+        type=int,
+        default=20_000,
+        help="HUB_LIVE_RECOVER_MAX: how far behind a resuming live client may be and still be replayed "
+        "(the default 1,000 is 3.5 s of a 280 events/s stream; a web process killed and restarted takes longer)",
+    )
     parser.add_argument("--rate", type=float, default=200.0, help="webhooks per second")
     parser.add_argument("--kill-every-s", type=float, default=10.0)
     parser.add_argument("--redis-restart-every-s", type=float, default=120.0)
