@@ -129,8 +129,8 @@ def main() -> int:
         "--live-recover-max",
         type=int,
         default=20_000,
-        help="HUB_LIVE_RECOVER_MAX: how far behind a resuming live client may be and still be replayed "
-        "(the default 1,000 is 3.5 s of a 280 events/s stream; a web process killed and restarted takes longer)",
+        help="HUB_LIVE_RECOVER_MAX: how far behind a resuming live client may be and still be replayed (the "
+        "default 1,000 is 3.5 s of a 280 events/s stream; a web process killed and restarted takes longer)",
     )
     parser.add_argument("--rate", type=float, default=200.0, help="webhooks per second")
     parser.add_argument("--kill-every-s", type=float, default=10.0)
