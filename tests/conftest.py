@@ -96,6 +96,19 @@ async def merchant(http: httpx.AsyncClient) -> dict[str, Any]:
     return await create_merchant(http, "Shop One")
 
 
+@pytest.fixture
+def second_server(settings: Settings, hub_server: ServerThread) -> Iterator[ServerThread]:
+    """A second app instance on the same Redis, like a second ``hub serve`` behind a load balancer."""
+    with ServerThread(lambda url: create_app(settings.replace(public_url=url))) as server:
+        yield server
+
+
+@pytest.fixture
+async def http2(second_server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=second_server.url, timeout=10) as client:
+        yield client
+
+
 async def create_merchant(http: httpx.AsyncClient, name: str) -> dict[str, Any]:
     response = await http.post("/v1/merchants", json={"name": name}, headers=admin_headers())
     assert response.status_code == 201, response.text

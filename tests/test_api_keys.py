@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
-import pytest
 from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -22,19 +20,6 @@ from tests.conftest import admin_headers, bearer, create_merchant
 from tests.servers import ServerThread, eventually
 
 REVOKED_WITHIN_S = 5.0
-
-
-@pytest.fixture
-def second_server(settings: Settings, hub_server: ServerThread) -> Iterator[ServerThread]:
-    """A second app instance on the same Redis, like a second ``hub serve`` behind a load balancer."""
-    with ServerThread(lambda url: create_app(settings.replace(public_url=url))) as server:
-        yield server
-
-
-@pytest.fixture
-async def http2(second_server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=second_server.url, timeout=10) as client:
-        yield client
 
 
 async def frames_until_closed(ws: ClientConnection, timeout_s: float = 10.0) -> list[dict[str, Any]]:

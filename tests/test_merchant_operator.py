@@ -5,35 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
-import pytest
 from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from hub.api.app import create_app
-from hub.settings import Settings
 from tests.conftest import admin_headers, bearer, create_merchant
 from tests.servers import ServerThread, eventually
 from tests.test_alopeyk_receiver import post_webhook, receiver_path, webhook_body
 from tests.test_api_keys import frames_until_closed
 
 SEEN_WITHIN_S = 5.0  # each process rechecks once a second; a loaded box gets a margin
-
-
-@pytest.fixture
-def second_server(settings: Settings, hub_server: ServerThread) -> Iterator[ServerThread]:
-    with ServerThread(lambda url: create_app(settings.replace(public_url=url))) as server:
-        yield server
-
-
-@pytest.fixture
-async def http2(second_server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=second_server.url, timeout=10) as client:
-        yield client
 
 
 async def subscribed(server: ServerThread, **request: Any) -> ClientConnection:
