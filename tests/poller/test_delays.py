@@ -23,15 +23,21 @@ from workers.scheduler import Scheduler
 TRACKING = (ROOT / "tests/fixtures/hld/tracking_on_the_way.json").read_bytes()  # ETA 2026-04-04 11:15Z
 
 
-async def test_two_schedulers_claim_a_late_shipment_once_and_a_worker_publishes_it_once(
-    redis: Redis, redis_url: str, poll_settings: Settings
-) -> None:
+async def tracked_with_eta(redis: Redis, settings: Settings) -> shipments.Shipment:
+    """An HLD shipment whose tracking answer (with its ETA, long past) went through ingest."""
     shipment, _ = await shipments.register(redis, "m1", "hld", "HLD67890ABCDEF")
-    ingestor = Ingestor(redis, poll_settings)
+    ingestor = Ingestor(redis, settings)
     try:
         await ingestor.ingest_raw("hld", "tracking", TRACKING, Channel.POLL, ref="HLD67890ABCDEF")
     finally:
         await ingestor.close()
+    return shipment
+
+
+async def test_two_schedulers_claim_a_late_shipment_once_and_a_worker_publishes_it_once(
+    redis: Redis, redis_url: str, poll_settings: Settings
+) -> None:
+    shipment = await tracked_with_eta(redis, poll_settings)
     connection = SyncRedis.from_url(redis_url)
     schedulers = [Scheduler(poll_settings, connection) for _ in range(2)]
     threads = [threading.Thread(target=lambda s=s: [s.tick() for _ in range(3)]) for s in schedulers]
@@ -57,12 +63,7 @@ async def test_two_schedulers_claim_a_late_shipment_once_and_a_worker_publishes_
 async def test_a_scheduler_start_indexes_etas_the_delay_index_lost(
     redis: Redis, redis_url: str, poll_settings: Settings
 ) -> None:
-    shipment, _ = await shipments.register(redis, "m1", "hld", "HLD67890ABCDEF")
-    ingestor = Ingestor(redis, poll_settings)
-    try:
-        await ingestor.ingest_raw("hld", "tracking", TRACKING, Channel.POLL, ref="HLD67890ABCDEF")
-    finally:
-        await ingestor.close()
+    shipment = await tracked_with_eta(redis, poll_settings)
     await redis.delete(keys.DELAY_DUE)  # e.g. a shipment older than the index, or a restored dump
     connection = SyncRedis.from_url(redis_url)
     try:
