@@ -71,6 +71,11 @@ def merchant(merchant_id: str) -> str:
     return f"{PREFIX}:merchant:{merchant_id}"
 
 
+def merchant_logo(merchant_id: str) -> str:
+    """String: a merchant's brand logo, base64 (its type and SHA-256 are in :func:`merchant`'s hash)."""
+    return f"{PREFIX}:merchant:{merchant_id}:logo"
+
+
 # A merchant's own stream and what the hub knows of the ACL users that read it share the hash
 # tag {m:<merchant_id>}: a stream credential's key pattern names exactly one key, in one slot.
 def merchant_events(merchant_id: str) -> str:

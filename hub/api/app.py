@@ -10,7 +10,17 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from hub.api import health, merchants, metrics, openapi, shipments, stream_credentials, tracking, webhooks
+from hub.api import (
+    brand,
+    health,
+    merchants,
+    metrics,
+    openapi,
+    shipments,
+    stream_credentials,
+    tracking,
+    webhooks,
+)
 from hub.errors import HubError
 from hub.infra import logs, runtime
 from hub.infra.lru import LRU
@@ -75,6 +85,7 @@ def create_app(settings: Settings | None = None, *, own_process: bool = False) -
         *health.routes,
         *shipments.routes,
         *merchants.routes,
+        *brand.routes,
         *alopeyk_webhook.routes,
         *pusher_webhook.routes,
         *webhooks.routes,

@@ -12,6 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.api.brand_openapi import OPENAPI_PATHS as BRAND_PATHS
+from hub.api.brand_openapi import SCHEMAS as BRAND_SCHEMAS
 from hub.api.merchants_openapi import OPENAPI_PATHS as MERCHANT_PATHS
 from hub.api.merchants_openapi import SCHEMAS as MERCHANT_SCHEMAS
 from hub.api.openapi_parts import answer, body, error
@@ -94,20 +96,46 @@ PATHS: dict[str, Any] = {
     },
     "/track/{token}": {
         "get": {
-            "summary": "The recipient's live-tracking map (HTML)",
+            "summary": "The recipient's live-tracking page (HTML), in ?lang= or the Accept-Language",
             "security": [],
-            "parameters": [_TOKEN],
+            "parameters": [
+                _TOKEN,
+                {
+                    "name": "lang",
+                    "in": "query",
+                    "schema": {"type": "string"},
+                    "description": "en, fa, ar, th or hi; anything else falls back to Accept-Language",
+                },
+            ],
             "responses": {"200": {"description": "HTML page"}, "404": error("Unknown tracking token")},
         }
     },
     "/v1/track/{token}": {
         "get": {
-            "summary": "The recipient's view: state, trail, timeline, stops, late_eta, live offset",
+            "summary": "The recipient's view: state, provider_name, brand, trail, timeline, stops, late_eta, "
+            "live offset",
             "security": [],
             "parameters": [_TOKEN],
             "responses": {
                 "200": {"description": "Public tracking view"},
                 "404": error("Unknown tracking token"),
+            },
+        }
+    },
+    "/v1/track/{token}/logo": {
+        "get": {
+            "summary": "The shipment's merchant's logo (the tracking page shows it)",
+            "security": [],
+            "parameters": [_TOKEN],
+            "responses": {
+                "200": {
+                    "description": "The image",
+                    "content": {
+                        kind: {"schema": {"type": "string", "format": "binary"}}
+                        for kind in ("image/png", "image/jpeg", "image/webp")
+                    },
+                },
+                "404": error("Unknown tracking token, or the merchant has no logo"),
             },
         }
     },
@@ -122,6 +150,7 @@ PATHS: dict[str, Any] = {
 PATHS.update(SHIPMENT_PATHS)
 PATHS.update(WEBHOOK_PATHS)
 PATHS.update(STREAM_CREDENTIAL_PATHS)
+PATHS.update(BRAND_PATHS)
 for _path, _operations in MERCHANT_PATHS.items():
     PATHS.setdefault(_path, {}).update(_operations)
 
@@ -229,7 +258,7 @@ def _with_refusals(paths: dict[str, Any]) -> dict[str, Any]:
 
 
 def document() -> dict[str, Any]:
-    schemas = {**COMPONENTS["schemas"], **MERCHANT_SCHEMAS, "Event": event_schema()}
+    schemas = {**COMPONENTS["schemas"], **MERCHANT_SCHEMAS, **BRAND_SCHEMAS, "Event": event_schema()}
     components = {**COMPONENTS, "schemas": schemas}
     return {
         "openapi": "3.1.0",

@@ -1,10 +1,11 @@
 """The recipient's live-tracking page (``/track/{token}``) and its JSON (``/v1/track/{token}``).
 
-The page is static HTML/JS/CSS from ``hub/static`` plus Leaflet from the
-``xstatic-leaflet`` package, all served by the hub (no CDN, no build step). The JSON is
-the public view: what a recipient may see, phones masked (see :mod:`hub.live.views`).
-The registry keeps no addresses, so pickup and drop-off points are known only once
-stop events carrying them have arrived.
+The page is static HTML/JS/CSS and one JSON catalog per language from ``hub/static/track``,
+plus Leaflet from the ``xstatic-leaflet`` package, all served by the hub (no CDN, no build
+step). The JSON is the public view: what a recipient may see, phones masked (see
+:mod:`hub.live.views`), the merchant's brand and the provider's real name. The registry keeps
+no addresses, so pickup and drop-off points are known only once stop events carrying them arrived.
+docs/recipient-page.md says what a recipient sees.
 """
 
 from __future__ import annotations
@@ -19,15 +20,18 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from hub import providers
+from hub.api.track_languages import LANGUAGES, negotiate
 from hub.errors import NotFound
 from hub.live import history, views
 from hub.model.observation import EventType
-from hub.registry import shipments
+from hub.registry import brand, shipments
 from hub.settings import Settings
 from hub.web.state import services
 
 TRAIL_EVENTS = 500
-STATIC = resources.files("hub") / "static"
+STATIC = resources.files("hub") / "static" / "track"
+LOGO_CACHE_S = 300
 
 
 async def track_json(request: Request) -> Response:
@@ -37,11 +41,28 @@ async def track_json(request: Request) -> Response:
 async def track_page(request: Request) -> Response:
     await _shipment(request, request.path_params["token"])  # 404 when unknown
     settings: Settings = services(request).settings
+    lang = negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
     page = (STATIC / "track.html").read_text()
-    page = page.replace("{{token}}", html.escape(request.path_params["token"]))
-    page = page.replace("{{tile_url}}", html.escape(settings.live.tile_url))
+    for name, value in (
+        ("token", request.path_params["token"]),
+        ("tile_url", settings.live.tile_url),
+        ("lang", lang),
+        ("dir", LANGUAGES[lang]),
+    ):
+        page = page.replace(f"{{{{{name}}}}}", html.escape(value))
     # Its CSP and referrer policy (the URL holds the token) come with every answer: security_headers.
-    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(page, headers={"Cache-Control": "no-store", "Vary": "Accept-Language"})
+
+
+async def track_logo(request: Request) -> Response:
+    """The merchant's logo, by the tracking token (a merchant id is never public)."""
+    shipment = await _shipment(request, request.path_params["token"])
+    found = await brand.logo_bytes(services(request).redis, shipment.merchant_id)
+    if found is None:
+        raise NotFound("this shipment's merchant has no logo")
+    logo, data = found
+    headers = {"Cache-Control": f"private, max-age={LOGO_CACHE_S}", "ETag": f'"{logo.sha256}"'}
+    return Response(data, media_type=logo.content_type, headers=headers)
 
 
 async def tracking_view(request: Request, token: str) -> dict[str, Any]:
@@ -55,6 +76,8 @@ async def tracking_view(request: Request, token: str) -> dict[str, Any]:
     ]
     return {
         **views.public_shipment(shipment, settings.live.show_phones),
+        "provider_name": providers.display_name(shipment.provider),
+        "brand": _public_brand(await brand.get(redis, shipment.merchant_id), token),
         "offset": offset,
         "trail": [
             {**e["data"]["location"], "time": e["time"]}
@@ -68,6 +91,16 @@ async def tracking_view(request: Request, token: str) -> dict[str, Any]:
         ],
         "stops": _stops(events),
         "late_eta": _late_eta(shipment, events),
+    }
+
+
+def _public_brand(found: brand.Brand, token: str) -> dict[str, Any]:
+    logo = found.logo
+    return {
+        "name": found.display_name,
+        "color": found.color,
+        "text_color": found.text_color,
+        "logo_url": f"/v1/track/{token}/logo?v={logo.sha256[:16]}" if logo else None,
     }
 
 
@@ -99,6 +132,7 @@ def _stops(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 routes = [
     Route("/track/{token}", track_page, methods=["GET"]),
     Route("/v1/track/{token}", track_json, methods=["GET"]),
+    Route("/v1/track/{token}/logo", track_logo, methods=["GET"]),
     Mount("/static/live", StaticFiles(directory=str(STATIC)), name="live-static"),
     Mount("/static/leaflet", StaticFiles(directory=xstatic.pkg.leaflet.BASE_DIR), name="leaflet"),
 ]
