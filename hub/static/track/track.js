@@ -129,7 +129,7 @@
 
   function stopName(stop) {
     const kind = i18n.t(`stop.${stop.kind}`);
-    return `${kind.startsWith("stop.") ? stop.kind : kind} ${i18n.number(stop.index)}`;
+    return `${kind.startsWith("stop.") ? stop.kind : kind} ${i18n.number(stop.index + 1)}`;  // counted from one
   }
 
   function renderStops() {

@@ -1,0 +1,297 @@
+"""The recipient's page as people use it: real headless Chromium (Debian's ``chromium``, Playwright)
+against a real ``hub serve`` and normalizer; one browser and one hub for the whole module."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, Route, async_playwright, expect
+from redis.asyncio import Redis
+
+from hub.settings import Settings
+from hub.streams.delays import DelayChecker
+from tests.conftest import bearer
+from tests.live.conftest import (
+    HubProcess,
+    at_position,
+    hub_process,
+    new_merchant,
+    normalizer_process,
+    post_webhook,
+)
+from tests.live.test_map import ARGS, ARTIFACTS, CHROMIUM, CSP_LISTENER, TIMEOUT_MS
+from tests.recipient.images import png
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+TILES = "http://127.0.0.1:9/tiles/{z}/{x}/{y}.png"  # every tile request is aborted by the page's route
+ORDER_OFFSET = timezone(timedelta(hours=4, minutes=30))  # the fixture order's times (2017)
+PERSIAN_DIGIT = re.compile("[\u06f0-\u06f9]")  # Persian zero to nine
+_order_ids = itertools.count(int(datetime.now(UTC).timestamp()) % 10_000_000 * 100)
+
+
+@pytest.fixture(scope="module")
+def hub(redis_url: str) -> Iterator[HubProcess]:
+    with normalizer_process(redis_url), hub_process(redis_url, HUB_LIVE_TILE_URL=TILES) as process:
+        yield process
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        await launched.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=15) as http:
+        yield http
+
+
+class Shipment:
+    def __init__(self, hub: HubProcess, merchant: dict[str, Any], order_id: int, token: str) -> None:
+        self.hub, self.merchant, self.order_id, self.token = hub, merchant, order_id, token
+
+    async def post(self, client: httpx.AsyncClient, body: dict[str, Any]) -> str:
+        body["order"]["id"] = self.order_id
+        return await post_webhook(client, self.hub, self.merchant, body)
+
+
+async def tracked(client: httpx.AsyncClient, hub: HubProcess, body: dict[str, Any] | None = None) -> Shipment:
+    """A new merchant's Alopeyk shipment (its own order id), courier assigned at a first position."""
+    merchant = await new_merchant(client, hub)
+    shipment = Shipment(hub, merchant, next(_order_ids), "")
+    shipment_id = await shipment.post(client, body or at_position(35.7561, 51.4171, 50))
+    found = await client.get(f"{hub.url}/v1/shipments/{shipment_id}", headers=bearer(merchant["api_key"]))
+    shipment.token = found.json()["tracking_token"]
+    return shipment
+
+
+@asynccontextmanager
+async def opened(
+    browser: Browser,
+    url: str,
+    *,
+    locale: str = "en-US",
+    viewport: dict[str, int] | None = None,
+    **options: Any,
+) -> AsyncIterator[Page]:
+    """A page in a fresh context (its own storage) with tiles blocked; it must report no CSP violation."""
+    context = await browser.new_context(
+        locale=locale,
+        timezone_id="Asia/Tehran",
+        viewport=viewport or {"width": 390, "height": 844},
+        **options,
+    )
+
+    async def no_tiles(route: Route) -> None:
+        await route.abort()
+
+    await context.route("**/tiles/**", no_tiles)
+    await context.add_init_script(CSP_LISTENER)
+    page = await context.new_page()
+    console_csp: list[str] = []
+    page.on("console", lambda m: console_csp.append(m.text) if "Content Security Policy" in m.text else None)
+    try:
+        await page.goto(url)
+        await page.wait_for_function(
+            "() => window.hubTrack && window.hubTrack.connected()", timeout=TIMEOUT_MS
+        )
+        yield page
+        assert await page.evaluate("window.cspViolations") == [] and console_csp == []
+    finally:
+        await context.close()
+
+
+async def test_in_persian_the_page_is_right_to_left_translated_in_persian_digits_and_follows_the_courier(
+    hub: HubProcess, browser: Browser, client: httpx.AsyncClient
+) -> None:
+    shipment = await tracked(client, hub)
+    async with opened(
+        browser, f"{hub.url}/track/{shipment.token}", locale="fa-IR"
+    ) as page:  # Accept-Language
+        html = page.locator("html")
+        await expect(html).to_have_attribute("dir", "rtl")
+        await expect(html).to_have_attribute("lang", "fa")
+        await expect(page.locator("#status")).to_have_text("پیک تعیین شد", timeout=TIMEOUT_MS)
+        await expect(page.locator("#progress")).to_have_attribute("aria-valuenow", "3")
+        await expect(page.locator("#progress")).to_have_attribute("aria-valuetext", re.compile("۳.*۹"))
+        first_time = await page.locator("#timeline time").first.text_content()
+        assert (
+            first_time and PERSIAN_DIGIT.search(first_time) and "۱۳۹۶" in first_time
+        )  # the Persian calendar
+        assert "Courier" not in (await page.locator("main").inner_text())  # every label translated
+        assert await page.evaluate("document.title") == "پیگیری مرسوله"
+        # Mirrored: text starts at the right edge (16 px padding), not the left.
+        words = await page.locator("#eta-relative").bounding_box()
+        assert words and words["x"] > 100 and abs(words["x"] + words["width"] - (390 - 16)) < 2
+
+        await shipment.post(
+            client,
+            at_position(35.7600, 51.4200, 52, status="picking", picking_at="2017-09-12T18:52:00+04:30"),
+        )
+        await page.wait_for_function(
+            "() => { const c = window.hubTrack.courier(); return c.lat == 35.76 && c.lng == 51.42; }",
+            timeout=TIMEOUT_MS,
+        )
+        await expect(page.locator("#status")).to_have_text("پیک در مبدأ")  # said in the live region
+        await expect(page.locator("#status")).to_have_attribute("aria-live", "polite")
+        await expect(page.locator("#timeline li").first).to_contain_text("پیک در مبدأ")
+
+
+async def test_the_language_is_switched_on_the_page_and_remembered(
+    hub: HubProcess, browser: Browser, client: httpx.AsyncClient
+) -> None:
+    shipment = await tracked(client, hub)
+    async with opened(browser, f"{hub.url}/track/{shipment.token}") as page:
+        await expect(page.locator("#status")).to_have_text("Courier assigned", timeout=TIMEOUT_MS)
+        await expect(page.locator("html")).to_have_attribute("dir", "ltr")
+        await page.locator("#language").select_option("ar")
+        await expect(page.locator("html")).to_have_attribute("dir", "rtl")
+        await expect(page.locator("#status")).to_have_text("تم تعيين المندوب")
+        await expect(page.locator("label[for=language]")).to_have_text("اللغة")
+        assert "lang=ar" in page.url
+        await page.goto(f"{hub.url}/track/{shipment.token}")  # no ?lang=: the choice was remembered
+        await expect(page.locator("html")).to_have_attribute("lang", "ar", timeout=TIMEOUT_MS)
+        await expect(page.locator("#status")).to_have_text("تم تعيين المندوب", timeout=TIMEOUT_MS)
+        await page.goto(f"{hub.url}/track/{shipment.token}?lang=th")  # a link's ?lang= wins
+        await expect(page.locator("#status")).to_have_text("ได้ผู้จัดส่งแล้ว", timeout=TIMEOUT_MS)
+        await expect(page.locator("#timeline time").first).to_contain_text("2560")  # the Buddhist era
+        await page.locator("#language").select_option("hi")
+        await expect(page.locator("#status")).to_have_text("कूरियर तय हो गया")
+        await page.wait_for_function("() => window.hubTrack.connected()", timeout=TIMEOUT_MS)
+
+
+def order_time_now() -> str:
+    """Now as the order's naive times read: at the +04:30 offset its other times carry."""
+    return datetime.now(ORDER_OFFSET).strftime("%Y-%m-%d %H:%M:%S")
+
+
+async def test_the_eta_reads_in_minutes_and_counts_down_live(
+    hub: HubProcess, browser: Browser, client: httpx.AsyncClient
+) -> None:
+    def eta(duration_s: int) -> dict[str, Any]:
+        return {"duration": duration_s, "distance": 400, "address_id": 547412, "updated_at": order_time_now()}
+
+    shipment = await tracked(client, hub, at_position(35.7561, 51.4171, 50, eta_minimal=eta(720)))
+    async with opened(browser, f"{hub.url}/track/{shipment.token}") as page:
+        relative = page.locator("#eta-relative")
+        await expect(relative).to_have_text(re.compile(r"^Arrives in 1[12] minutes$"), timeout=TIMEOUT_MS)
+        await page.clock.install()  # from now on the page's clock can be moved
+        await page.clock.fast_forward("05:00")
+        await expect(relative).to_have_text(re.compile(r"^Arrives in [67] minutes$"), timeout=TIMEOUT_MS)
+        await shipment.post(client, at_position(35.7565, 51.4175, 53, eta_minimal=eta(1800)))
+        await expect(relative).to_have_text(re.compile(r"^Arrives in 2[45] minutes$"), timeout=TIMEOUT_MS)
+        await expect(page.locator("#eta")).to_contain_text("around")
+
+
+async def test_a_late_shipment_is_said_plainly_after_shipment_delayed(
+    hub: HubProcess, browser: Browser, client: httpx.AsyncClient
+) -> None:
+    shipment = await tracked(client, hub)  # its ETA, 18:50:36 in 2017, passed long ago
+    redis = Redis.from_url(hub.redis_url, decode_responses=True)
+    checker = DelayChecker(redis, Settings.from_env({"HUB_REDIS_URL": hub.redis_url}))
+    shipment_id = await shipment.post(client, at_position(35.7561, 51.4171, 50))
+    try:
+        async with opened(browser, f"{hub.url}/track/{shipment.token}?lang=fa") as page:
+            await expect(page.locator("#late")).to_be_hidden()
+            assert (await checker.check(shipment_id, datetime.now(UTC))).result == "published"
+            await expect(page.locator("#late")).to_contain_text("با تأخیر", timeout=TIMEOUT_MS)
+            await expect(page.locator("#late")).to_have_attribute("role", "alert")
+            assert await page.evaluate("window.hubTrack.courierColor()") == "#ef6c00"
+    finally:
+        await redis.aclose()
+
+
+async def test_the_merchants_brand_and_the_providers_real_name_are_shown(
+    hub: HubProcess, browser: Browser, client: httpx.AsyncClient
+) -> None:
+    shipment = await tracked(client, hub)
+    key = shipment.merchant["api_key"]
+    put = await client.put(
+        f"{hub.url}/v1/merchant/brand",
+        json={"display_name": "Gol Flowers", "color": "#ffd700"},
+        headers=bearer(key),
+    )
+    assert put.status_code == 200, put.text
+    logo = await client.put(
+        f"{hub.url}/v1/merchant/brand/logo",
+        content=png(24, 12),
+        headers={**bearer(key), "Content-Type": "image/png"},
+    )
+    assert logo.status_code == 200, logo.text
+    async with opened(browser, f"{hub.url}/track/{shipment.token}") as page:
+        await expect(page.locator("#brand-name")).to_have_text("Gol Flowers", timeout=TIMEOUT_MS)
+        await expect(page.locator("#provider")).to_have_text("Alopeyk")
+        header = page.locator("#brand")
+        await expect(header).to_have_css("background-color", "rgb(255, 215, 0)")
+        await expect(header).to_have_css("color", "rgb(0, 0, 0)")  # black on gold, chosen by contrast
+        image = page.locator("#brand-logo")
+        await expect(image).to_be_visible()
+        await expect(image).to_have_attribute("alt", "Gol Flowers logo")
+        await page.wait_for_function("() => document.getElementById('brand-logo').naturalWidth === 24")
+
+    hld = await client.post(
+        f"{hub.url}/v1/shipments",
+        json={"provider": "hld", "provider_ref": f"HLD{shipment.order_id}"},
+        headers=bearer(key),
+    )
+    async with opened(browser, f"{hub.url}/track/{hld.json()['tracking_token']}") as page:
+        await expect(page.locator("#provider")).to_have_text("AL Services HLD", timeout=TIMEOUT_MS)
+
+
+async def test_without_tiles_the_pickup_the_drop_off_and_the_courier_are_still_drawn(
+    hub: HubProcess, browser: Browser, client: httpx.AsyncClient
+) -> None:
+    body = at_position(35.7570, 51.4300, 55, status="delivering", delivering_at="2017-09-12T18:55:00+04:30")
+    body["order"]["addresses"][0]["arrived_at"] = "2017-09-12T18:52:00+04:30"
+    body["order"]["addresses"][0]["handled_at"] = "2017-09-12T18:53:00+04:30"
+    body["order"]["addresses"][1]["arrived_at"] = "2017-09-12T18:58:00+04:30"
+    shipment = await tracked(client, hub, body)
+    async with opened(browser, f"{hub.url}/track/{shipment.token}") as page:
+        await expect(page.locator("#map")).to_have_class(re.compile(r"\bno-tiles\b"), timeout=TIMEOUT_MS)
+        await expect(page.locator("#no-tiles")).to_be_visible()
+        assert await page.locator(".leaflet-tile-loaded").count() == 0
+        map_box = await page.locator("#map").bounding_box()
+        assert map_box
+        for marker in (".marker-pickup", ".marker-dropoff", ".marker-courier"):
+            await expect(page.locator(marker)).to_have_count(1)
+            box = await page.locator(marker).bounding_box()
+            assert box and map_box["x"] <= box["x"] <= map_box["x"] + map_box["width"], marker
+            assert map_box["y"] <= box["y"] <= map_box["y"] + map_box["height"], marker
+        await expect(page.locator("#stops li")).to_have_count(2)
+        await expect(page.locator("#stops li").first).to_contain_text("Pickup")
+
+
+async def test_screenshots_at_phone_and_desktop_sizes_in_english_and_persian(
+    hub: HubProcess, browser: Browser, client: httpx.AsyncClient
+) -> None:
+    body = at_position(35.7570, 51.4300, 55, status="delivering", delivering_at="2017-09-12T18:55:00+04:30")
+    body["order"]["addresses"][0]["arrived_at"] = "2017-09-12T18:52:00+04:30"
+    shipment = await tracked(client, hub, body)
+    await client.put(
+        f"{hub.url}/v1/merchant/brand",
+        json={"display_name": "Gol Flowers", "color": "#7b1fa2"},
+        headers=bearer(shipment.merchant["api_key"]),
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    for lang in ("en", "fa"):
+        for name, size in (
+            ("phone", {"width": 390, "height": 844}),
+            ("desktop", {"width": 1280, "height": 800}),
+        ):
+            url = f"{hub.url}/track/{shipment.token}?lang={lang}"
+            async with opened(browser, url, viewport=size) as page:
+                await expect(page.locator("#brand-name")).to_have_text("Gol Flowers", timeout=TIMEOUT_MS)
+                assert await page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+                path = ARTIFACTS / f"recipient-{lang}-{name}.png"
+                assert await page.screenshot(path=str(path), full_page=True)
