@@ -107,7 +107,13 @@ PATHS: dict[str, Any] = {
                     "description": "en, fa, ar, th or hi; anything else falls back to Accept-Language",
                 },
             ],
-            "responses": {"200": {"description": "HTML page"}, "404": error("Unknown tracking token")},
+            "responses": {
+                "200": {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}},
+                "404": {
+                    "description": "Unknown or expired token: the page saying so, in the viewer's language",
+                    "content": {"text/html": {"schema": {"type": "string"}}},
+                },
+            },
         }
     },
     "/v1/track/{token}": {

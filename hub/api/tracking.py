@@ -39,7 +39,12 @@ async def track_json(request: Request) -> Response:
 
 
 async def track_page(request: Request) -> Response:
-    await _shipment(request, request.path_params["token"])  # 404 when unknown
+    """The page; for an unknown (or expired) token, the same page saying so in the viewer's language, 404."""
+    try:
+        await _shipment(request, request.path_params["token"])
+        found = True
+    except NotFound:
+        found = False
     settings: Settings = services(request).settings
     lang = negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
     page = (STATIC / "track.html").read_text()
@@ -48,10 +53,12 @@ async def track_page(request: Request) -> Response:
         ("tile_url", settings.live.tile_url),
         ("lang", lang),
         ("dir", LANGUAGES[lang]),
+        ("state", "" if found else "invalid"),
     ):
         page = page.replace(f"{{{{{name}}}}}", html.escape(value))
     # Its CSP and referrer policy (the URL holds the token) come with every answer: security_headers.
-    return HTMLResponse(page, headers={"Cache-Control": "no-store", "Vary": "Accept-Language"})
+    headers = {"Cache-Control": "no-store", "Vary": "Accept-Language"}
+    return HTMLResponse(page, status_code=200 if found else 404, headers=headers)
 
 
 async def track_logo(request: Request) -> Response:

@@ -145,10 +145,26 @@ async def test_jpeg_and_webp_logos_are_taken_by_their_bytes(
         assert response.status_code == 200 and response.json()["logo"]["content_type"] == content_type
 
 
-async def test_an_unknown_token_is_a_404_for_the_page_its_json_and_its_logo(http: httpx.AsyncClient) -> None:
-    for path in ("/track/no-such-token", "/v1/track/no-such-token", "/v1/track/no-such-token/logo"):
+HOSTILE_TOKENS = [
+    "no-such-token",
+    "x" * 10_000,
+    "%ED%A0%80",
+    "%FF%FE",
+    "%00",
+    "%F0%9F%98%80" * 50,
+]
+
+
+@pytest.mark.parametrize("token", HOSTILE_TOKENS)
+async def test_an_unknown_token_is_a_404_for_the_page_its_json_and_its_logo(
+    http: httpx.AsyncClient, token: str
+) -> None:
+    page = await http.get(f"/track/{token}", headers={"Accept-Language": "fa"})
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert 'data-state="invalid"' in page.text and 'dir="rtl"' in page.text  # said in the viewer's language
+    for path in (f"/v1/track/{token}", f"/v1/track/{token}/logo"):
         response = await http.get(path)
-        assert response.status_code == 404 and error_of(response)["code"] == "not_found"
+        assert response.status_code == 404 and error_of(response)["code"] == "not_found", path
 
 
 @pytest.mark.parametrize(

@@ -83,6 +83,7 @@ async def opened(
     *,
     locale: str = "en-US",
     viewport: dict[str, int] | None = None,
+    live: bool = True,
     **options: Any,
 ) -> AsyncIterator[Page]:
     """A page in a fresh context (its own storage) with tiles blocked; it must report no CSP violation."""
@@ -103,9 +104,8 @@ async def opened(
     page.on("console", lambda m: console_csp.append(m.text) if "Content Security Policy" in m.text else None)
     try:
         await page.goto(url)
-        await page.wait_for_function(
-            "() => window.hubTrack && window.hubTrack.connected()", timeout=TIMEOUT_MS
-        )
+        if live:  # else an unknown link, which never connects
+            await page.wait_for_function("() => window.hubTrack.connected()", timeout=TIMEOUT_MS)
         yield page
         assert await page.evaluate("window.cspViolations") == [] and console_csp == []
     finally:
@@ -295,3 +295,21 @@ async def test_screenshots_at_phone_and_desktop_sizes_in_english_and_persian(
                 assert await page.evaluate("document.documentElement.scrollWidth") <= size["width"]
                 path = ARTIFACTS / f"recipient-{lang}-{name}.png"
                 assert await page.screenshot(path=str(path), full_page=True)
+
+
+async def test_keyboard_order_and_an_unknown_link_said_in_the_viewers_language(
+    hub: HubProcess, browser: Browser, client: httpx.AsyncClient
+) -> None:
+    shipment = await tracked(client, hub)
+    async with opened(browser, f"{hub.url}/track/{shipment.token}") as page:
+        await page.keyboard.press("Tab")
+        await expect(page.locator("#language")).to_be_focused()
+        await page.keyboard.press("Tab")
+        await expect(page.locator("#map")).to_be_focused()
+        await expect(page.locator("#map")).to_have_attribute(
+            "aria-label", re.compile("^Map with the courier")
+        )
+    async with opened(browser, f"{hub.url}/track/not-a-token", locale="ar-SA", live=False) as page:
+        await expect(page.locator("#status")).to_have_text("رابط التتبّع هذا غير صالح.", timeout=TIMEOUT_MS)
+        await expect(page.locator("html")).to_have_attribute("dir", "rtl")
+        await expect(page.locator("#map")).to_be_hidden()

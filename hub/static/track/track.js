@@ -221,6 +221,12 @@
     else { renderEta(); renderLate(); renderFacts(); }
   }
 
+  function invalid() {
+    state.invalid = true;
+    body.classList.add("invalid");  // only the message is left to show
+    renderStatus();
+  }
+
   function setConnection(key) { state.connection = key; renderConnection(); }
 
   function connect() {
@@ -241,7 +247,7 @@
     };
     socket.onclose = (closed) => {
       clearTimeout(alive);
-      if (closed.code === 4004) { state.invalid = true; renderStatus(); return; }
+      if (closed.code === 4004) { invalid(); return; }
       setConnection("connection_lost");
       setTimeout(connect, retryMs);
       retryMs = Math.min(RECONNECT_MAX_MS, retryMs * 2);
@@ -269,13 +275,13 @@
     TrackI18n.apply(i18n);
     $("language").value = lang;
     $("language").addEventListener("change", (event) => { switchLanguage(event.target.value); });
+    if (body.dataset.state === "invalid") { invalid(); return; }  // an unknown or expired link
     setInterval(renderEta, TICK_MS);
     renderAll();
     try {
       await load();
     } catch (error) {
-      state.invalid = true;
-      renderStatus();
+      invalid();
       console.error(error);
       return;
     }
