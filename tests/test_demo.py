@@ -20,7 +20,7 @@ from playwright.async_api import async_playwright
 
 from hub.dev.embedded import free_port
 from tests.conftest import ROOT
-from tests.live.test_map import ARGS, ARTIFACTS, CHROMIUM
+from tests.recipient.browser import ARGS, ARTIFACTS, CHROMIUM
 from tests.servers import wait_until
 
 PROVIDERS = {"alopeyk", "hld", "alclient", "alod", "all24"}

@@ -3,113 +3,24 @@ against a real ``hub serve`` and normalizer; one browser and one hub for the who
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, Page, Route, async_playwright, expect
+from playwright.async_api import Browser, expect
 from redis.asyncio import Redis
 
 from hub.settings import Settings
 from hub.streams.delays import DelayChecker
 from tests.conftest import bearer
-from tests.live.conftest import (
-    HubProcess,
-    at_position,
-    hub_process,
-    new_merchant,
-    normalizer_process,
-    post_webhook,
-)
-from tests.live.test_map import ARGS, ARTIFACTS, CHROMIUM, CSP_LISTENER, TIMEOUT_MS
+from tests.live.conftest import HubProcess, at_position
+from tests.recipient.browser import ARTIFACTS, TIMEOUT_MS, opened, order_time_now, tracked
 from tests.recipient.images import png
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-TILES = "http://127.0.0.1:9/tiles/{z}/{x}/{y}.png"  # every tile request is aborted by the page's route
-ORDER_OFFSET = timezone(timedelta(hours=4, minutes=30))  # the fixture order's times (2017)
 PERSIAN_DIGIT = re.compile("[\u06f0-\u06f9]")  # Persian zero to nine
-_order_ids = itertools.count(int(datetime.now(UTC).timestamp()) % 10_000_000 * 100)
-
-
-@pytest.fixture(scope="module")
-def hub(redis_url: str) -> Iterator[HubProcess]:
-    with normalizer_process(redis_url), hub_process(redis_url, HUB_LIVE_TILE_URL=TILES) as process:
-        yield process
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        await launched.close()
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=15) as http:
-        yield http
-
-
-class Shipment:
-    def __init__(self, hub: HubProcess, merchant: dict[str, Any], order_id: int, token: str) -> None:
-        self.hub, self.merchant, self.order_id, self.token = hub, merchant, order_id, token
-
-    async def post(self, client: httpx.AsyncClient, body: dict[str, Any]) -> str:
-        body["order"]["id"] = self.order_id
-        return await post_webhook(client, self.hub, self.merchant, body)
-
-
-async def tracked(client: httpx.AsyncClient, hub: HubProcess, body: dict[str, Any] | None = None) -> Shipment:
-    """A new merchant's Alopeyk shipment (its own order id), courier assigned at a first position."""
-    merchant = await new_merchant(client, hub)
-    shipment = Shipment(hub, merchant, next(_order_ids), "")
-    shipment_id = await shipment.post(client, body or at_position(35.7561, 51.4171, 50))
-    found = await client.get(f"{hub.url}/v1/shipments/{shipment_id}", headers=bearer(merchant["api_key"]))
-    shipment.token = found.json()["tracking_token"]
-    return shipment
-
-
-@asynccontextmanager
-async def opened(
-    browser: Browser,
-    url: str,
-    *,
-    locale: str = "en-US",
-    viewport: dict[str, int] | None = None,
-    live: bool = True,
-    **options: Any,
-) -> AsyncIterator[Page]:
-    """A page in a fresh context (its own storage) with tiles blocked; it must report no CSP violation."""
-    context = await browser.new_context(
-        locale=locale,
-        timezone_id="Asia/Tehran",
-        viewport=viewport or {"width": 390, "height": 844},
-        **options,
-    )
-
-    async def no_tiles(route: Route) -> None:
-        await route.abort()
-
-    await context.route("**/tiles/**", no_tiles)
-    await context.add_init_script(CSP_LISTENER)
-    page = await context.new_page()
-    console_csp: list[str] = []
-    page.on("console", lambda m: console_csp.append(m.text) if "Content Security Policy" in m.text else None)
-    try:
-        await page.goto(url)
-        if live:  # else an unknown link, which never connects
-            await page.wait_for_function("() => window.hubTrack.connected()", timeout=TIMEOUT_MS)
-        yield page
-        assert await page.evaluate("window.cspViolations") == [] and console_csp == []
-    finally:
-        await context.close()
 
 
 async def test_in_persian_the_page_is_right_to_left_translated_in_persian_digits_and_follows_the_courier(
@@ -169,11 +80,6 @@ async def test_the_language_is_switched_on_the_page_and_remembered(
         await page.locator("#language").select_option("hi")
         await expect(page.locator("#status")).to_have_text("कूरियर तय हो गया")
         await page.wait_for_function("() => window.hubTrack.connected()", timeout=TIMEOUT_MS)
-
-
-def order_time_now() -> str:
-    """Now as the order's naive times read: at the +04:30 offset its other times carry."""
-    return datetime.now(ORDER_OFFSET).strftime("%Y-%m-%d %H:%M:%S")
 
 
 async def test_the_eta_reads_in_minutes_and_counts_down_live(
