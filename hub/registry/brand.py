@@ -36,6 +36,9 @@ class Logo:
     sha256: str
     size_bytes: int
 
+    def to_json(self) -> dict[str, Any]:
+        return {"content_type": self.content_type, "sha256": self.sha256, "size_bytes": self.size_bytes}
+
 
 @dataclass(frozen=True)
 class Brand:
@@ -49,15 +52,12 @@ class Brand:
         return readable_text_on(self.color) if self.color else None
 
     def to_json(self) -> dict[str, Any]:
-        logo = self.logo
         return {
             "display_name": self.display_name,
             "color": self.color,
             "text_color": self.text_color,
-            "logo": None if logo is None else {
-                "content_type": logo.content_type, "sha256": logo.sha256, "size_bytes": logo.size_bytes
-            },
-        }  # fmt: skip
+            "logo": None if self.logo is None else self.logo.to_json(),
+        }
 
 
 def image_type(data: bytes) -> str:

@@ -219,3 +219,24 @@ async def test_keyboard_order_and_an_unknown_link_said_in_the_viewers_language(
         await expect(page.locator("#status")).to_have_text("رابط التتبّع هذا غير صالح.", timeout=TIMEOUT_MS)
         await expect(page.locator("html")).to_have_attribute("dir", "rtl")
         await expect(page.locator("#map")).to_be_hidden()
+
+
+@pytest.mark.parametrize(("motion", "glides"), [("no-preference", True), ("reduce", False)])
+async def test_the_courier_glides_between_positions_unless_motion_is_reduced(
+    hub: HubProcess, browser: Browser, client: httpx.AsyncClient, motion: str, glides: bool
+) -> None:
+    shipment = await tracked(client, hub)  # the courier at 35.7561
+    async with opened(browser, f"{hub.url}/track/{shipment.token}", reduced_motion=motion) as page:
+        await page.wait_for_function("() => window.hubTrack.courier() !== null", timeout=TIMEOUT_MS)
+        await shipment.post(client, at_position(35.7661, 51.4271, 51))
+        # Watched on every frame: any position strictly between the two is the marker gliding.
+        await page.wait_for_function(
+            """() => {
+              const c = window.hubTrack.courier();
+              if (c.lat > 35.7561 && c.lat < 35.7661) window.glided = true;
+              return c.lat == 35.7661 && c.lng == 51.4271;
+            }""",
+            polling="raf",
+            timeout=TIMEOUT_MS,
+        )
+        assert await page.evaluate("() => window.glided === true") is glides
