@@ -19,11 +19,11 @@ from hub.api.merchants_openapi import SCHEMAS as MERCHANT_SCHEMAS
 from hub.api.openapi_parts import answer, body, error
 from hub.api.shipments_openapi import OPENAPI_PATHS as SHIPMENT_PATHS
 from hub.api.stream_credentials import OPENAPI_PATHS as STREAM_CREDENTIAL_PATHS
+from hub.api.tracking_openapi import OPENAPI_PATHS as TRACKING_PATHS
 from hub.api.webhooks_openapi import OPENAPI_PATHS as WEBHOOK_PATHS
 from hub.model.event import schema as event_schema
 
 _MERCHANT: list[dict[str, list[str]]] = [{"apiKey": []}]
-_TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
 
 PATHS: dict[str, Any] = {
     "/healthz": {"get": {"summary": "Liveness", "security": [], "responses": {"200": {"description": "Up"}}}},
@@ -94,57 +94,6 @@ PATHS: dict[str, Any] = {
             },
         }
     },
-    "/track/{token}": {
-        "get": {
-            "summary": "The recipient's live-tracking page (HTML), in ?lang= or the Accept-Language",
-            "security": [],
-            "parameters": [
-                _TOKEN,
-                {
-                    "name": "lang",
-                    "in": "query",
-                    "schema": {"type": "string"},
-                    "description": "en, fa, ar, th or hi; anything else falls back to Accept-Language",
-                },
-            ],
-            "responses": {
-                "200": {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}},
-                "404": {
-                    "description": "Unknown or expired token: the page saying so, in the viewer's language",
-                    "content": {"text/html": {"schema": {"type": "string"}}},
-                },
-            },
-        }
-    },
-    "/v1/track/{token}": {
-        "get": {
-            "summary": "The recipient's view: state, provider_name, brand, trail, timeline, stops, late_eta, "
-            "live offset",
-            "security": [],
-            "parameters": [_TOKEN],
-            "responses": {
-                "200": {"description": "Public tracking view"},
-                "404": error("Unknown tracking token"),
-            },
-        }
-    },
-    "/v1/track/{token}/logo": {
-        "get": {
-            "summary": "The shipment's merchant's logo (the tracking page shows it)",
-            "security": [],
-            "parameters": [_TOKEN],
-            "responses": {
-                "200": {
-                    "description": "The image",
-                    "content": {
-                        kind: {"schema": {"type": "string", "format": "binary"}}
-                        for kind in ("image/png", "image/jpeg", "image/webp")
-                    },
-                },
-                "404": error("Unknown tracking token, or the merchant has no logo"),
-            },
-        }
-    },
     "/v1/live/tokens": {
         "post": {
             "summary": "A short-lived token for a merchant's browser to subscribe to /v1/live",
@@ -157,6 +106,7 @@ PATHS.update(SHIPMENT_PATHS)
 PATHS.update(WEBHOOK_PATHS)
 PATHS.update(STREAM_CREDENTIAL_PATHS)
 PATHS.update(BRAND_PATHS)
+PATHS.update(TRACKING_PATHS)
 for _path, _operations in MERCHANT_PATHS.items():
     PATHS.setdefault(_path, {}).update(_operations)
 
