@@ -240,3 +240,32 @@ async def test_the_courier_glides_between_positions_unless_motion_is_reduced(
             timeout=TIMEOUT_MS,
         )
         assert await page.evaluate("() => window.glided === true") is glides
+
+
+async def test_the_progress_bar_ends_at_delivered_and_says_when_a_shipment_was_cancelled(
+    hub: HubProcess, browser: Browser, client: httpx.AsyncClient
+) -> None:
+    delivered, cancelled = await tracked(client, hub), await tracked(client, hub)
+    async with opened(browser, f"{hub.url}/track/{delivered.token}") as page:
+        await expect(page.locator("#progress")).to_have_attribute("aria-valuenow", "3", timeout=TIMEOUT_MS)
+        await delivered.post(
+            client,
+            at_position(
+                35.7570, 51.4300, 59,
+                status="delivered",
+                picking_at="2017-09-12T18:52:00+04:30",
+                delivering_at="2017-09-12T18:55:00+04:30",
+                delivered_at="2017-09-12T18:59:00+04:30",
+            ),
+        )  # fmt: skip
+        await expect(page.locator("#progress")).to_have_attribute("aria-valuenow", "9", timeout=TIMEOUT_MS)
+        await expect(page.locator("#progress-text")).to_have_text("Step 9 of 9: Delivered")
+        await expect(page.locator("#eta-relative")).to_have_text("")  # no countdown once delivered
+    async with opened(browser, f"{hub.url}/track/{cancelled.token}?lang=hi") as page:
+        await cancelled.post(
+            client,
+            at_position(35.7561, 51.4171, 51, status="cancelled", stopped_at="2017-09-12T18:51:00+04:30"),
+        )
+        await expect(page.locator("#status")).to_have_text("रद्द हो गया", timeout=TIMEOUT_MS)
+        await expect(page.locator("#progress-text")).to_have_text("समाप्त: रद्द हो गया")
+        await expect(page.locator("#progress")).to_have_class(re.compile(r"\bended\b"))
