@@ -10,7 +10,9 @@ docs/recipient-page.md says what a recipient sees.
 
 from __future__ import annotations
 
+import functools
 import html
+import re
 from importlib import resources
 from typing import Any
 
@@ -32,6 +34,7 @@ from hub.web.state import services
 TRAIL_EVENTS = 500
 STATIC = resources.files("hub") / "static" / "track"
 LOGO_CACHE_S = 300
+_PLACEHOLDER = re.compile(r"\{\{(token|tile_url|lang|dir|state)\}\}")
 
 
 async def track_json(request: Request) -> Response:
@@ -47,15 +50,15 @@ async def track_page(request: Request) -> Response:
         found = False
     settings: Settings = services(request).settings
     lang = negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
-    page = (STATIC / "track.html").read_text()
-    for name, value in (
-        ("token", request.path_params["token"]),
-        ("tile_url", settings.live.tile_url),
-        ("lang", lang),
-        ("dir", LANGUAGES[lang]),
-        ("state", "" if found else "invalid"),
-    ):
-        page = page.replace(f"{{{{{name}}}}}", html.escape(value))
+    values = {
+        "token": request.path_params["token"],
+        "tile_url": settings.live.tile_url,
+        "lang": lang,
+        "dir": LANGUAGES[lang],
+        "state": "" if found else "invalid",
+    }
+    # One pass, so a value that looks like a placeholder (a token "{{lang}}") stays as it is.
+    page = _PLACEHOLDER.sub(lambda m: html.escape(values[m[1]]), _template())
     # Its CSP and referrer policy (the URL holds the token) come with every answer: security_headers.
     headers = {"Cache-Control": "no-store", "Vary": "Accept-Language"}
     return HTMLResponse(page, status_code=200 if found else 404, headers=headers)
@@ -70,6 +73,11 @@ async def track_logo(request: Request) -> Response:
     logo, data = found
     headers = {"Cache-Control": f"private, max-age={LOGO_CACHE_S}", "ETag": f'"{logo.sha256}"'}
     return Response(data, media_type=logo.content_type, headers=headers)
+
+
+@functools.cache
+def _template() -> str:
+    return (STATIC / "track.html").read_text(encoding="utf-8")
 
 
 async def tracking_view(request: Request, token: str) -> dict[str, Any]:

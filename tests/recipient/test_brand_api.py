@@ -152,6 +152,8 @@ HOSTILE_TOKENS = [
     "%FF%FE",
     "%00",
     "%F0%9F%98%80" * 50,
+    "%7B%7Blang%7D%7D",  # {{lang}}: a placeholder of the page's template
+    "%22%3E%3Cscript%3Ealert(1)%3C!--",  # "><script>alert(1)<!--
 ]
 
 
@@ -162,6 +164,9 @@ async def test_an_unknown_token_is_a_404_for_the_page_its_json_and_its_logo(
     page = await http.get(f"/track/{token}", headers={"Accept-Language": "fa"})
     assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
     assert 'data-state="invalid"' in page.text and 'dir="rtl"' in page.text  # said in the viewer's language
+    assert "<script>alert" not in page.text  # the token is escaped into the page ...
+    if token.startswith("%7B"):
+        assert 'data-token="{{lang}}"' in page.text  # ... and never read as one of its placeholders
     for path in (f"/v1/track/{token}", f"/v1/track/{token}/logo"):
         response = await http.get(path)
         assert response.status_code == 404 and error_of(response)["code"] == "not_found", path
