@@ -92,3 +92,42 @@ async def opened(
 def order_time_now() -> str:
     """Now as the order's naive times read: at the +04:30 offset its other times carry."""
     return datetime.now(ORDER_OFFSET).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# Every visible element with text of its own whose text/background contrast is under 4.5:1
+# (WCAG AA for normal text), the background composed through translucent ancestors.
+LOW_CONTRAST = """() => {
+  const parse = (c) => {
+    const m = c.match(/rgba?\\(([^)]+)\\)/);
+    if (!m) return null;
+    const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number);
+    return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+  };
+  const blend = (top, under) => ({
+    r: top.r * top.a + under.r * (1 - top.a), g: top.g * top.a + under.g * (1 - top.a),
+    b: top.b * top.a + under.b * (1 - top.a), a: 1,
+  });
+  const lum = ({ r, g, b }) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c.a > 0) { layers.push(c); if (c.a >= 1) break; }
+    }
+    return layers.reverse().reduce((under, layer) => blend(layer, under), { r: 255, g: 255, b: 255, a: 1 });
+  };
+  const low = [];
+  for (const el of document.querySelectorAll("body *")) {
+    if (!el.getClientRects().length || ["OPTION", "SCRIPT"].includes(el.tagName)) continue;
+    if (![...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    const bg = background(el);
+    const fg = blend(parse(getComputedStyle(el).color), bg);
+    const [light, dark] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+    const ratio = (light + 0.05) / (dark + 0.05);
+    if (ratio < 4.5) low.push(`${el.tagName}#${el.id}.${el.className} ${ratio.toFixed(2)}`);
+  }
+  return low;
+}"""

@@ -16,10 +16,17 @@ from hub.settings import Settings
 from hub.streams.delays import DelayChecker
 from tests.conftest import bearer
 from tests.live.conftest import HubProcess, at_position
-from tests.recipient.browser import ARTIFACTS, TIMEOUT_MS, opened, order_time_now, tracked
+from tests.recipient.browser import ARTIFACTS, LOW_CONTRAST, TIMEOUT_MS, opened, order_time_now, tracked
 from tests.recipient.images import png
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
+FAINT_TEXT = """() => {
+  const p = document.createElement("p");
+  p.id = "faint";
+  p.textContent = "faint";
+  p.style.color = "#bbbbbb";
+  document.querySelector("main").append(p);
+}"""
 PERSIAN_DIGIT = re.compile("[\u06f0-\u06f9]")  # Persian zero to nine
 
 
@@ -70,6 +77,7 @@ async def test_the_language_is_switched_on_the_page_and_remembered(
         await expect(page.locator("html")).to_have_attribute("dir", "rtl")
         await expect(page.locator("#status")).to_have_text("تم تعيين المندوب")
         await expect(page.locator("label[for=language]")).to_have_text("اللغة")
+        await expect(page.locator(".leaflet-control-zoom-in")).to_have_attribute("aria-label", "تكبير")
         assert "lang=ar" in page.url
         await page.goto(f"{hub.url}/track/{shipment.token}")  # no ?lang=: the choice was remembered
         await expect(page.locator("html")).to_have_attribute("lang", "ar", timeout=TIMEOUT_MS)
@@ -145,6 +153,9 @@ async def test_the_merchants_brand_and_the_providers_real_name_are_shown(
         await expect(image).to_be_visible()
         await expect(image).to_have_attribute("alt", "Gol Flowers logo")
         await page.wait_for_function("() => document.getElementById('brand-logo').naturalWidth === 24")
+        assert await page.evaluate(LOW_CONTRAST) == []  # every text readable on a light brand colour
+        await page.evaluate(FAINT_TEXT)  # ... by a check that does see faint text
+        assert [found.split()[0] for found in await page.evaluate(LOW_CONTRAST)] == ["P#faint."]
 
     hld = await client.post(
         f"{hub.url}/v1/shipments",
@@ -199,6 +210,7 @@ async def test_screenshots_at_phone_and_desktop_sizes_in_english_and_persian(
             async with opened(browser, url, viewport=size) as page:
                 await expect(page.locator("#brand-name")).to_have_text("Gol Flowers", timeout=TIMEOUT_MS)
                 assert await page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+                assert await page.evaluate(LOW_CONTRAST) == []  # and on a dark one
                 path = ARTIFACTS / f"recipient-{lang}-{name}.png"
                 assert await page.screenshot(path=str(path), full_page=True)
 

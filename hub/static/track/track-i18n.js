@@ -75,6 +75,9 @@
     document.title = i18n.t("title");
     for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = i18n.t(el.dataset.i18n);
     for (const el of document.querySelectorAll("[data-i18n-label]")) el.setAttribute("aria-label", i18n.t(el.dataset.i18nLabel));
+    for (const [selector, key] of [[".leaflet-control-zoom-in", "zoom_in"], [".leaflet-control-zoom-out", "zoom_out"]]) {
+      for (const el of document.querySelectorAll(selector)) { el.title = i18n.t(key); el.setAttribute("aria-label", i18n.t(key)); }
+    }
   }
 
   function remember(lang) {
