@@ -189,7 +189,7 @@ async def test_without_tiles_the_pickup_the_drop_off_and_the_courier_are_still_d
         await expect(page.locator("#stops li").first).to_contain_text("Pickup")
 
 
-async def test_screenshots_at_phone_and_desktop_sizes_in_english_and_persian(
+async def test_screenshots_at_phone_and_desktop_sizes_in_english_and_persian_and_phone_in_the_rest(
     hub: HubProcess, browser: Browser, client: httpx.AsyncClient
 ) -> None:
     body = at_position(35.7570, 51.4300, 55, status="delivering", delivering_at="2017-09-12T18:55:00+04:30")
@@ -201,11 +201,15 @@ async def test_screenshots_at_phone_and_desktop_sizes_in_english_and_persian(
         headers=bearer(shipment.merchant["api_key"]),
     )
     ARTIFACTS.mkdir(exist_ok=True)
-    for lang in ("en", "fa"):
-        for name, size in (
-            ("phone", {"width": 390, "height": 844}),
-            ("desktop", {"width": 1280, "height": 800}),
-        ):
+    phone, desktop = ("phone", {"width": 390, "height": 844}), ("desktop", {"width": 1280, "height": 800})
+    for lang, sizes in (
+        ("en", (phone, desktop)),
+        ("fa", (phone, desktop)),
+        ("ar", (phone,)),
+        ("th", (phone,)),
+        ("hi", (phone,)),
+    ):
+        for name, size in sizes:
             url = f"{hub.url}/track/{shipment.token}?lang={lang}"
             async with opened(browser, url, viewport=size) as page:
                 await expect(page.locator("#brand-name")).to_have_text("Gol Flowers", timeout=TIMEOUT_MS)
