@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from hub.api import health, merchants, metrics, openapi, shipments, stream_credentials, tracking, webhooks
+from hub.console import routes as console_routes
 from hub.errors import HubError
 from hub.infra import logs, runtime
 from hub.infra.lru import LRU
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, own_process: bool = False) -
         *metrics.routes,
         *live_routes.routes,
         *tracking.routes,
+        *console_routes.routes(settings),
     ]
     middleware = [Middleware(RequestId), Middleware(SecurityHeaders, tile_url=settings.live.tile_url)]
     return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan, middleware=middleware)
