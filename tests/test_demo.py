@@ -124,7 +124,7 @@ async def watch_fleet(signin_link: str) -> None:
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             await page.goto(signin_link)
-            await page.wait_for_url(signin_link.partition("/console")[0] + "/console", timeout=30_000)
+            await page.wait_for_url(signin_link.partition("/console")[0] + "/console/", timeout=30_000)
             await page.wait_for_function("() => window.hubFleet.connected()", timeout=30_000)
             await page.wait_for_function(
                 "() => Object.values(window.hubFleet.positions()).some((p) => p)", timeout=60_000

@@ -142,7 +142,7 @@
   }
 
   function signIn() {
-    window.location.assign(`/console/signin?next=${encodeURIComponent("/console")}`);
+    window.location.assign(`/console/signin?next=${encodeURIComponent("/console/")}`);
     return null;
   }
 
