@@ -61,7 +61,17 @@
     shipments.delete(id);
   }
 
-  function describe() {
+  let describing = false;
+  function describe() { // at most once a frame, however many events arrive
+    if (describing) return;
+    describing = true;
+    requestAnimationFrame(() => {
+      describing = false;
+      describeNow();
+    });
+  }
+
+  function describeNow() {
     let placed = 0;
     let late = 0;
     list.replaceChildren();
