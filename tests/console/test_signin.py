@@ -107,6 +107,9 @@ async def test_a_wrong_key_a_disabled_merchant_and_hostile_input_are_refused_as_
         assert answer.headers["content-type"].startswith("text/html")
     answer = await http.post("/console/signin", json={"api_key": merchant["api_key"]})
     assert answer.status_code == 415
+    for target in ["https://evil.example/", "//evil.example/console", "/console//evil.example", "/v1/keys"]:
+        form = await http.get("/console/signin", params={"next": target})
+        assert 'name="next" value="/console/"' in form.text  # after sign-in: only a console page
 
 
 async def test_csrf_a_post_without_or_with_a_wrong_token_is_403(
