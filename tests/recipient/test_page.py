@@ -106,6 +106,8 @@ async def test_the_eta_reads_in_minutes_and_counts_down_live(
         await shipment.post(client, at_position(35.7565, 51.4175, 53, eta_minimal=eta(1800)))
         await expect(relative).to_have_text(re.compile(r"^Arrives in 2[45] minutes$"), timeout=TIMEOUT_MS)
         await expect(page.locator("#eta")).to_contain_text("around")
+        await page.locator("#language").select_option("fa")  # the same countdown in Persian words and digits
+        await expect(relative).to_have_text(re.compile("^حدود [۲][۴۵] دقیقه بعد می‌رسد$"))
 
 
 async def test_a_late_shipment_is_said_plainly_after_shipment_delayed(
