@@ -99,6 +99,13 @@ OPENAPI_PATHS: dict[str, Any] = {
                 },
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
                 {"name": "cursor", "in": "query", "schema": {"type": "integer"}},
+                {
+                    "name": "include",
+                    "in": "query",
+                    "description": "attempts: each delivery with attempt_log, every attempt's "
+                    "status, latency_ms and a 512-byte excerpt of the answer",
+                    "schema": {"enum": ["attempts"]},
+                },
             ],
         )
     },
@@ -145,7 +152,8 @@ OPENAPI_PATHS: dict[str, Any] = {
     },
     "/v1/webhooks/deliveries/{delivery_id}": {
         "get": _op(
-            "A delivery with every attempt (time, status, latency, first 4 KiB of the response, error)",
+            "A delivery with every attempt (time, status, latency, first 4 KiB of the response, "
+            "its 512-byte excerpt, error)",
             {
                 "200": {"description": "Delivery with attempts"},
                 "404": error("No such delivery (or not yours)"),
