@@ -6,6 +6,7 @@ stream are never listed (the console's Operations page shows the same data).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -20,12 +21,13 @@ from hub.web.errors import ApiError
 from hub.web.state import services
 
 MAX_PAGE = 200
+_WHOLE = re.compile(r"[0-9]{1,4}")
 
 
 async def list_deadletters(request: Request) -> Response:
     merchant = await require_merchant(request)
     raw = request.query_params.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    if not _WHOLE.fullmatch(raw) or not 1 <= int(raw) <= MAX_PAGE:
         raise ApiError(422, f"limit must be a whole number between 1 and {MAX_PAGE}", field="limit")
     found = await deadletter.for_merchant(services(request).redis, merchant.id, int(raw))
     return JSONResponse({"data": [letter.summary() for letter in found]})
