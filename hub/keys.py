@@ -283,3 +283,14 @@ def live_sockets(kind: str, name: str) -> str:
     Every such set shares the hash tag ``{live}``: one script checks or renews several at once.
     """
     return f"{PREFIX}:{{live}}:sockets:{kind}:{name}"
+
+
+# The merchant console (hub/console).
+def console_session(session_hash: str) -> str:
+    """Hash with a TTL: a console session (merchant, API key id, CSRF token), by its cookie's SHA-256."""
+    return f"{PREFIX}:console:session:{session_hash}"
+
+
+def console_signin_ticket(ticket_hash: str) -> str:
+    """String with a TTL: ``merchant_id key_id`` behind a one-time sign-in link only `hub dev` mints."""
+    return f"{PREFIX}:console:signin-ticket:{ticket_hash}"

@@ -21,6 +21,7 @@ from hub.api import (
     tracking,
     webhooks,
 )
+from hub.console import routes as console_routes
 from hub.errors import HubError
 from hub.infra import logs, runtime
 from hub.infra.lru import LRU
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None, *, own_process: bool = False) -
         *metrics.routes,
         *live_routes.routes,
         *tracking.routes,
+        *console_routes.routes(settings),
     ]
     middleware = [Middleware(RequestId), Middleware(SecurityHeaders, tile_url=settings.live.tile_url)]
     return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan, middleware=middleware)
