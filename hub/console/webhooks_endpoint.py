@@ -14,8 +14,8 @@ from starlette.routing import BaseRoute, Route
 
 from hub.console import templating
 from hub.console.auth import Refused, SignedIn, page
-from hub.console.webhooks_forms import instant_ms, subscription_body
 from hub.console.display import utc
+from hub.console.webhooks_forms import instant_ms, subscription_body
 from hub.console.webhooks_log import done, log_rows, owned_endpoint
 from hub.errors import Conflict, NotFound
 from hub.web.state import services
@@ -74,7 +74,9 @@ async def save_filters(request: Request, who: SignedIn) -> Response:
     endpoint = await owned_endpoint(request, who)
     state = services(request)
     try:
-        changes = await subscription.changes(subscription_body(who.form, with_url=False), state.settings, True)
+        changes = await subscription.changes(
+            subscription_body(who.form, with_url=False), state.settings, True
+        )
     except InvalidSubscription as exc:
         return await endpoint_page(request, who, endpoint, errors={exc.field: str(exc)}, status_code=422)
     await endpoints.save(state.redis, endpoint, **changes)

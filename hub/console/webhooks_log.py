@@ -36,7 +36,9 @@ class LogRow:
 async def owned_endpoint(request: Request, who: SignedIn) -> Endpoint:
     """The path's endpoint if it is the signed-in merchant's; another's is as absent as a missing one."""
     try:
-        return await endpoints.get(services(request).redis, request.path_params["endpoint_id"], who.merchant.id)
+        return await endpoints.get(
+            services(request).redis, request.path_params["endpoint_id"], who.merchant.id
+        )
     except NotFound:
         raise Refused(404, "no such webhook endpoint (or not yours)") from None
 
