@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from hub.console import templating
+from hub.console import once, templating
 from hub.console.auth import Refused, SignedIn, page
 from hub.console.display import utc
 from hub.errors import Conflict, NotFound
@@ -29,6 +29,7 @@ PATH = "/console/operations"
 NOTES = {
     "key-revoked": "API key revoked: requests with it are refused from now on.",
     "credential-revoked": "Stream credential revoked: its connections are closed.",
+    "repeated": "That form was already sent: nothing new was made (a secret is shown only once).",
 }
 
 
@@ -56,6 +57,7 @@ async def operations_page(
         errors=errors or {},
         shown_once=shown_once or {},
         utc=utc,
+        once=once.nonce(),
     )
 
 
@@ -70,6 +72,8 @@ async def create_key(request: Request, who: SignedIn) -> Response:
     if not name or len(name) > MAX_KEY_NAME_CHARS:
         problem = f"a key's name is 1 to {MAX_KEY_NAME_CHARS} printable characters"
         return await operations_page(request, who, errors={"key": problem}, status_code=422)
+    if not await once.first_use(services(request).redis, who):
+        return RedirectResponse(f"{PATH}?done=repeated", status_code=303)
     try:
         made = await api_keys.create(services(request).redis, who.merchant.id, name)
     except Conflict as exc:
@@ -96,6 +100,8 @@ async def create_credential(request: Request, who: SignedIn) -> Response:
         problem = f"a description is at most {credentials.MAX_DESCRIPTION} characters"
         return await operations_page(request, who, errors={"credential": problem}, status_code=422)
     state = services(request)
+    if not await once.first_use(state.redis, who):
+        return RedirectResponse(f"{PATH}?done=repeated", status_code=303)
     try:
         made = await credentials.create(state.redis, state.settings, who.merchant.id, description)
     except credentials.TooManyCredentials as exc:

@@ -8,16 +8,18 @@ never a 5xx. A new endpoint's signing secret is shown once, on the page the POST
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from hub.console import templating
+from hub.console import once, templating
 from hub.console.auth import SignedIn, page
 from hub.console.webhooks_endpoint import endpoint_page
 from hub.console.webhooks_forms import subscription_body
 from hub.web.state import services
 from hub.webhooks import endpoints, manage, subscription
 from hub.webhooks.subscription import EVENT_TYPES, PROVIDER_NAMES, InvalidSubscription
+
+NOTES = {"repeated": "That form was already sent: nothing new was made (a secret is shown only once)."}
 
 
 async def listing_page(
@@ -39,6 +41,8 @@ async def listing_page(
         providers=PROVIDER_NAMES,
         errors=errors or {},
         values=values or {},
+        note=NOTES.get(request.query_params.get("done", ""), ""),
+        once=once.nonce(),
     )
 
 
@@ -54,6 +58,8 @@ async def create(request: Request, who: SignedIn) -> Response:
         fields = await subscription.changes(subscription_body(who.form, with_url=True), state.settings, False)
     except InvalidSubscription as exc:
         return await listing_page(request, who, {exc.field: str(exc)}, who.form, status_code=422)
+    if not await once.first_use(state.redis, who):
+        return RedirectResponse("/console/webhooks?done=repeated", status_code=303)
     endpoint, secret = await endpoints.create(
         state.redis, manage.secret_box(state.settings), who.merchant.id, **fields
     )

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from hub.console import templating
+from hub.console import once, templating
 from hub.console.auth import Refused, SignedIn, page
 from hub.console.display import utc
 from hub.console.webhooks_forms import instant_ms, subscription_body
@@ -31,6 +31,7 @@ NOTES = {
     "tested": "Test event queued: it shows in the log below.",
     "retried": "Delivery queued again: its next attempt shows in the log below.",
     "recovered": "Failed deliveries queued again.",
+    "repeated": "That form was already sent: nothing new was made (a secret is shown only once).",
 }
 
 
@@ -61,6 +62,7 @@ async def endpoint_page(
         event_types=EVENT_TYPES,
         providers=PROVIDER_NAMES,
         utc=utc,
+        once=once.nonce(),
     )
 
 
@@ -114,6 +116,8 @@ async def rotate(request: Request, who: SignedIn) -> Response:
     """A new secret; the previous one keeps signing for HUB_WEBHOOK_SECRET_OVERLAP_S."""
     endpoint = await owned_endpoint(request, who)
     state = services(request)
+    if not await once.first_use(state.redis, who):
+        return done(endpoint, "repeated")
     box, overlap_s = manage.secret_box(state.settings), state.settings.webhook.secret_overlap_s
     updated, secret = await endpoints.rotate(state.redis, box, endpoint, overlap_s)
     return await endpoint_page(request, who, updated, secret=secret)

@@ -177,6 +177,9 @@ async def test_an_endpoint_its_test_delivery_retry_recover_pause_resume_and_rota
     await page.click("#rotate")
     second_secret = await page.locator("#secret").inner_text()
     assert second_secret.startswith("whsec_") and second_secret != first_secret
+    await page.reload()  # posts the rotation again: refused as a repeat, the secret not shown again
+    await expect(page.locator("#note")).to_contain_text("already sent")
+    await expect(page.locator("#secret")).to_have_count(0)
 
     # The filters can be changed; the list shows the endpoint.
     await page.uncheck("input[name='type.shipment.status_changed']")
@@ -291,6 +294,11 @@ async def test_hostile_form_values_get_a_4xx_or_a_form_error_never_a_5xx(
         create, content=token + b"&url=%22%3E%3Cscript%3Ex%3C/script%3E", headers={**FORM, **jar(cookie)}
     )
     assert echoed.status_code == 422 and "<script>x</script>" not in echoed.text
+    # A valid form without its one-time nonce (or a replayed one) makes nothing.
+    no_nonce = await http.post(
+        create, content=token + b"&url=" + url.encode(), headers={**FORM, **jar(cookie)}
+    )
+    assert no_nonce.status_code == 400
     # Wrong content type, and GET of a POST-only route.
     wrong = await http.post(
         create, content=b"{}", headers={"content-type": "application/json", **jar(cookie)}
