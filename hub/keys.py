@@ -291,11 +291,6 @@ def console_session(session_hash: str) -> str:
     return f"{PREFIX}:console:session:{session_hash}"
 
 
-def console_form_used(session_hash: str, nonce: str) -> str:
-    """String with a TTL: a console form that makes a secret was submitted (a reload makes no second one)."""
-    return f"{PREFIX}:console:form-used:{session_hash}:{nonce}"
-
-
 def console_signin_ticket(ticket_hash: str) -> str:
     """String with a TTL: ``merchant_id key_id`` behind a one-time sign-in link only `hub dev` mints."""
     return f"{PREFIX}:console:signin-ticket:{ticket_hash}"
