@@ -41,12 +41,17 @@ async def test_sign_in_shows_the_console_and_keeps_no_key_in_the_browser(
     console_hub: Hub, http: httpx.AsyncClient, context: BrowserContext, page: Page
 ) -> None:
     merchant = await new_merchant(http, "Tehran Flowers")
-    await page.goto(f"{console_hub.url}/console")  # not signed in: to the sign-in page
+    await page.goto(
+        f"{console_hub.url}/console/shipments?status=pending"
+    )  # not signed in: to the sign-in page
     await expect(page.locator("h1")).to_have_text("Sign in to the console")
-    assert "/console/signin?next=%2Fconsole" in page.url
+    assert "/console/signin?next=%2Fconsole%2Fshipments%3Fstatus%3Dpending" in page.url
     await screenshots(page, "signin")
 
-    await sign_in(page, console_hub, merchant["api_key"])
+    await page.fill("#api_key", merchant["api_key"])
+    await page.click("form[action='/console/signin'] button[type=submit]")
+    await page.wait_for_url(f"{console_hub.url}/console/shipments?status=pending")  # where it was going
+    await page.click("nav[aria-label=Console] >> text=Fleet map")
     await expect(page.locator(".merchant")).to_have_text("Tehran Flowers")
     nav = page.locator("nav[aria-label=Console] a")
     assert await nav.all_inner_texts() == ["Fleet map", "Shipments", "Webhooks", "Operations"]
