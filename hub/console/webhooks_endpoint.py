@@ -142,7 +142,7 @@ async def retry_delivery(request: Request, who: SignedIn) -> Response:
 async def recover(request: Request, who: SignedIn) -> Response:
     endpoint = await owned_endpoint(request, who)
     try:
-        since_ms = instant_ms(who.form.get("since"), "since")
+        since_ms = instant_ms(who.form.get("since"), "since", who.form.get("since_offset_min"))
     except InvalidSubscription as exc:
         return await endpoint_page(request, who, endpoint, errors={"since": str(exc)}, status_code=422)
     state = services(request)

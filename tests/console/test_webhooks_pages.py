@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -161,7 +162,8 @@ async def test_an_endpoint_its_test_delivery_retry_recover_pause_resume_and_rota
 
     # Recover since a time: the failed delivery goes out again and succeeds.
     answering.status = 200
-    await page.fill("#since", before_failure.strftime("%Y-%m-%dT%H:%M:%S"))
+    local = before_failure.astimezone(ZoneInfo("Asia/Tehran"))  # the browser's zone (conftest)
+    await page.fill("#since", local.strftime("%Y-%m-%dT%H:%M:%S"))
     await page.click("#recover button[type=submit]")
     await expect(page.locator("#note")).to_have_text("1 failed deliveries queued again.")
     await expect(attempts(page)).to_have_count(failed_count + 1, timeout=TIMEOUT_MS)
@@ -280,6 +282,9 @@ async def test_hostile_form_values_get_a_4xx_or_a_form_error_never_a_5xx(
         (recover, token + b"&since=" + b"2" * 5000, 422),
         (recover, token, 422),  # missing
         (recover, token + b"&since[]=1", 422),  # a wrong type, PHP style
+        (recover, token + b"&since=2026-01-01T00:00&since_offset_min=99999", 422),
+        (recover, token + b"&since=2026-01-01T00:00&since_offset_min=1e3", 422),
+        (recover, token + b"&since=2026-01-01T00:00&since_offset_min=-1081", 422),
     ]
     for path, body, status in cases:
         answer = await http.post(path, content=body, headers={**FORM, **jar(cookie)})

@@ -1,4 +1,4 @@
-// The delivery log refreshes itself: every few seconds its rows are fetched again (server-rendered,
+// The endpoint page's script. The delivery log refreshes itself: every few seconds its rows are fetched again (server-rendered,
 // escaped by the server) and swapped in, so new attempts show without reloading the page.
 "use strict";
 (function () {
@@ -19,6 +19,7 @@
       const rows = holder.content.getElementById("log-rows");
       const current = document.getElementById("log-rows");
       if (rows && current) {
+        if (window.hubConsoleTimes) window.hubConsoleTimes(rows);
         current.replaceWith(rows);
         table.dataset.refreshed = String(Number(table.dataset.refreshed || 0) + 1);
       }
@@ -27,6 +28,17 @@
     } finally {
       busy = false;
     }
+  }
+
+  // "Recover since" is typed in the viewer's time: its UTC offset at that moment goes with it.
+  const recover = document.getElementById("recover");
+  if (recover) {
+    recover.addEventListener("submit", () => {
+      const since = new Date(document.getElementById("since").value);
+      if (!Number.isNaN(since.getTime())) {
+        document.getElementById("since-offset").value = String(since.getTimezoneOffset());
+      }
+    });
   }
 
   window.setInterval(refresh, REFRESH_MS);
