@@ -1,15 +1,22 @@
-// The endpoint page's script. The delivery log refreshes itself: every few seconds its rows are fetched again (server-rendered,
-// escaped by the server) and swapped in, so new attempts show without reloading the page.
+// The endpoint page's script. The delivery log refreshes itself: every few seconds its rows are
+// fetched again (rendered and escaped by the server) and swapped in, so new attempts show without a reload.
 "use strict";
 (function () {
   const REFRESH_MS = 3000;
+  // Polling renews the session's idle clock: a tab nobody has touched for this long stops polling,
+  // so an unattended console still signs itself out (HUB_CONSOLE_SESSION_IDLE_S).
+  const IDLE_STOP_MS = 5 * 60 * 1000;
+  let lastActivity = Date.now();
+  for (const kind of ["pointerdown", "keydown", "scroll", "focus"]) {
+    window.addEventListener(kind, () => { lastActivity = Date.now(); }, { passive: true });
+  }
   const table = document.getElementById("log");
   if (!table) return;
   const url = table.dataset.logUrl;
   let busy = false;
 
   async function refresh() {
-    if (busy || document.hidden) return;
+    if (busy || document.hidden || Date.now() - lastActivity > IDLE_STOP_MS) return;
     busy = true;
     try {
       const answer = await fetch(url, { credentials: "same-origin", headers: { accept: "text/html" } });
