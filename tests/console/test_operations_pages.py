@@ -115,6 +115,9 @@ async def test_another_merchants_data_and_ids_are_never_reached(
         f"/console/operations/keys/{owner_keys[0]['id']}/revoke",
         f"/console/operations/stream-credentials/{made.json()['user']}/revoke",
         "/console/operations/keys/key_missing/revoke",
+        "/console/operations/keys/%ED%A0%80/revoke",
+        "/console/operations/stream-credentials/%FF%00/revoke",
+        "/console/operations/stream-credentials/" + "u" * 6000 + "/revoke",
     ]:
         answer = await http.post(path, content=f"csrf={csrf}", headers={**FORM, **jar(cookie)})
         assert answer.status_code == 404, (path, answer.status_code)

@@ -219,8 +219,12 @@ async def test_another_merchants_endpoint_and_delivery_are_404(
         f"/console/webhooks/{endpoint_id}/deliveries/{delivery_id}/retry",
         f"/console/webhooks/{mine}/deliveries/{delivery_id}/retry",  # its own endpoint, another's delivery
         "/console/webhooks/ep_missing",
+        "/console/webhooks/%ED%A0%80",  # a lone surrogate, UTF-8 encoded
+        "/console/webhooks/%FF%FE/log",  # not UTF-8
+        "/console/webhooks/" + "e" * 6000,
+        f"/console/webhooks/{mine}/deliveries/%00%ED%A0%80/retry",
     ]:
-        method = "GET" if path.endswith("/log") or "missing" in path else "POST"
+        method = "POST" if path.endswith(("/pause", "/rotate", "/retry")) else "GET"
         answer = await http.request(method, path, content=f"csrf={csrf}", headers={**FORM, **jar(cookie)})
         assert answer.status_code == 404, (path, answer.status_code)
     listing = await http.get("/console/webhooks", headers=jar(cookie))
