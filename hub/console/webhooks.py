@@ -19,7 +19,10 @@ from hub.web.state import services
 from hub.webhooks import endpoints, manage, subscription
 from hub.webhooks.subscription import EVENT_TYPES, PROVIDER_NAMES, InvalidSubscription
 
-NOTES = {"repeated": "That form was already sent: nothing new was made (a secret is shown only once)."}
+NOTES = {
+    "repeated": "That form was already sent: nothing new was made (a secret is shown only once).",
+    "deleted": "Endpoint deleted: its pending deliveries are cancelled.",
+}
 
 
 async def listing_page(

@@ -9,7 +9,7 @@ the page that answers the POST, and never again.
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from hub.console import once, templating
@@ -124,6 +124,17 @@ async def rotate(request: Request, who: SignedIn) -> Response:
 
 
 @page
+async def delete(request: Request, who: SignedIn) -> Response:
+    """Gone with its secrets; its pending deliveries are cancelled (as ``DELETE`` in the API)."""
+    endpoint = await owned_endpoint(request, who)
+    if who.form.get("confirm") != "yes":
+        problem = "tick the box to confirm: the endpoint and its pending deliveries go"
+        return await endpoint_page(request, who, endpoint, errors={"delete": problem}, status_code=422)
+    await endpoints.delete(services(request).redis, endpoint)
+    return RedirectResponse("/console/webhooks?done=deleted", status_code=303)
+
+
+@page
 async def retry_delivery(request: Request, who: SignedIn) -> Response:
     endpoint = await owned_endpoint(request, who)
     state = services(request)
@@ -159,6 +170,7 @@ routes: list[BaseRoute] = [
     Route(f"{_EP}/resume", resume, methods=["POST"]),
     Route(f"{_EP}/test", send_test, methods=["POST"]),
     Route(f"{_EP}/rotate", rotate, methods=["POST"]),
+    Route(f"{_EP}/delete", delete, methods=["POST"]),
     Route(f"{_EP}/recover", recover, methods=["POST"]),
     Route(f"{_EP}/deliveries/{{delivery_id}}/retry", retry_delivery, methods=["POST"]),
 ]

@@ -193,6 +193,14 @@ async def test_an_endpoint_its_test_delivery_retry_recover_pause_resume_and_rota
     await expect(page.locator(f"tr[data-endpoint='{endpoint_id}']")).to_contain_text("every type")
     assert await csp_violations(page) == []
 
+    # Deleting takes a tick in the box; then the endpoint is gone from the list.
+    await page.click(f"tr[data-endpoint='{endpoint_id}'] a")
+    await page.check("#delete input[name=confirm]")
+    await page.click("#delete button[type=submit]")
+    await expect(page.locator("#note")).to_contain_text("Endpoint deleted")
+    await expect(page.locator(f"tr[data-endpoint='{endpoint_id}']")).to_have_count(0)
+    assert await csp_violations(page) == []
+
 
 async def test_another_merchants_endpoint_and_delivery_are_404(
     console_hub: Hub, http: httpx.AsyncClient, context: BrowserContext, page: Page,
@@ -281,6 +289,7 @@ async def test_hostile_form_values_get_a_4xx_or_a_form_error_never_a_5xx(
         (create, token + b"&url=" + url.encode() + b"&provider.%3Cb%3E=on", 422),
         (create, token + b"&url=" + url.encode() + b"&description=" + b"d" * 600, 422),
         (filters, token + b"&type.shipment.nothing=1", 422),
+        (f"/console/webhooks/{endpoint_id}/delete", token + b"&confirm=no", 422),
         (recover, token + b"&since=yesterday", 422),
         (recover, token + b"&since=99999-01-01T00:00", 422),
         (recover, token + b"&since=" + b"2" * 5000, 422),
