@@ -24,7 +24,8 @@ from hub.registry.merchants import Merchant
 from hub.web.state import services
 
 COOKIE = "hub_console"
-PATH = "/console"
+PATH = "/console"  # the cookie's path; every console route is under it (hub.console.routes)
+HOME = f"{PATH}/"  # the fleet map
 SIGNIN = f"{PATH}/signin"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
@@ -131,7 +132,7 @@ def safe_next(target: str | None) -> str:
     """Where to go after sign-in: a console path of this host, never another site."""
     if target and target.startswith(PATH) and "//" not in target and "\\" not in target:
         return target
-    return PATH
+    return HOME
 
 
 def remember(request: Request, response: Response, session: Session) -> None:

@@ -81,7 +81,7 @@ def _event(fields: dict[str, str]) -> dict[str, Any]:
 
 
 routes: list[BaseRoute] = [
-    Route("/console", fleet_page, methods=["GET"]),
-    Route("/console/fleet.json", fleet_json, methods=["GET"]),
-    Route("/console/live-token", live_token, methods=["POST"]),
+    Route("/", fleet_page, methods=["GET"]),
+    Route("/fleet.json", fleet_json, methods=["GET"]),
+    Route("/live-token", live_token, methods=["POST"]),
 ]

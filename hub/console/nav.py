@@ -17,7 +17,7 @@ class Entry:
 
 
 NAV: list[Entry] = [
-    Entry("fleet", "Fleet map", "/console"),
+    Entry("fleet", "Fleet map", "/console/"),
     Entry("shipments", "Shipments", "/console/shipments"),
     Entry("webhooks", "Webhooks", "/console/webhooks"),  # pages: hub/console/webhooks*.py (feat/console-ops)
     Entry("operations", "Operations", "/console/operations"),  # pages: hub/console/operations*.py (same)

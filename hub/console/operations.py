@@ -26,6 +26,7 @@ from hub.web.state import services
 DEAD_LETTERS_SHOWN = 50
 MAX_KEY_NAME_CHARS = 100
 PATH = "/console/operations"
+ROUTE = "/operations"  # under the console's Mount at /console
 NOTES = {
     "key-revoked": "API key revoked: requests with it are refused from now on.",
     "credential-revoked": "Stream credential revoked: its connections are closed.",
@@ -124,9 +125,9 @@ async def revoke_credential(request: Request, who: SignedIn) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route(PATH, show, methods=["GET"]),
-    Route(f"{PATH}/keys", create_key, methods=["POST"]),
-    Route(f"{PATH}/keys/{{key_id}}/revoke", revoke_key, methods=["POST"]),
-    Route(f"{PATH}/stream-credentials", create_credential, methods=["POST"]),
-    Route(f"{PATH}/stream-credentials/{{user}}/revoke", revoke_credential, methods=["POST"]),
+    Route(ROUTE, show, methods=["GET"]),
+    Route(f"{ROUTE}/keys", create_key, methods=["POST"]),
+    Route(f"{ROUTE}/keys/{{key_id}}/revoke", revoke_key, methods=["POST"]),
+    Route(f"{ROUTE}/stream-credentials", create_credential, methods=["POST"]),
+    Route(f"{ROUTE}/stream-credentials/{{user}}/revoke", revoke_credential, methods=["POST"]),
 ]

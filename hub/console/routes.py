@@ -1,7 +1,10 @@
 """Every console route, gathered for the app (``hub/api/app.py`` mounts :func:`routes`).
 
-A page module exposes ``routes`` (a list) or ``routes(settings)``; add it to :data:`PAGES`, and
-its section to :data:`hub.console.nav.NAV`. Handlers are wrapped with :func:`hub.console.auth.page`.
+A page module exposes ``routes``, a list of routes with paths relative to ``/console``
+(``Route("/webhooks", ...)`` answers ``/console/webhooks``); add it to :data:`PAGES`, and its
+section to :data:`hub.console.nav.NAV`. Handlers are wrapped with :func:`hub.console.auth.page`.
+The console is one ``Mount``: its HTML pages are not API routes (``/openapi.json`` covers those),
+and ``/console`` redirects to ``/console/``, the fleet map.
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ PAGES: list[list[BaseRoute]] = [
 
 
 def routes(settings: Settings) -> list[BaseRoute]:
+    pages = [*signin.routes(settings), *(route for page_routes in PAGES for route in page_routes)]
     return [
-        *signin.routes(settings),
-        *(route for page_routes in PAGES for route in page_routes),
+        Mount("/console", routes=pages, name="console"),
         Mount("/static/console", StaticFiles(directory=str(STATIC)), name="console-static"),
         Mount(
             "/static/markercluster",

@@ -117,6 +117,6 @@ async def detail_page(request: Request, who: SignedIn) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/console/shipments", list_page, methods=["GET"]),
-    Route("/console/shipments/{shipment_id}", detail_page, methods=["GET"]),
+    Route("/shipments", list_page, methods=["GET"]),
+    Route("/shipments/{shipment_id}", detail_page, methods=["GET"]),
 ]

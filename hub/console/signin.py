@@ -119,10 +119,10 @@ def _form(request: Request, status_code: int, message: str | None) -> Response:
 
 def routes(settings: Settings) -> list[BaseRoute]:
     found: list[BaseRoute] = [
-        Route(auth.SIGNIN, signin_page, methods=["GET"]),
-        Route(auth.SIGNIN, signin, methods=["POST"]),
-        Route(f"{auth.PATH}/signout", signout_route, methods=["POST"]),
+        Route("/signin", signin_page, methods=["GET"]),
+        Route("/signin", signin, methods=["POST"]),
+        Route("/signout", signout_route, methods=["POST"]),
     ]
     if settings.console.dev_signin_links:  # never in production: only `hub dev` sets it
-        found.append(Route(f"{auth.SIGNIN}/link", dev_link, methods=["GET"]))
+        found.append(Route("/signin/link", dev_link, methods=["GET"]))
     return found

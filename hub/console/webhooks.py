@@ -70,6 +70,6 @@ async def create(request: Request, who: SignedIn) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/console/webhooks", webhooks_page, methods=["GET"]),
-    Route("/console/webhooks", create, methods=["POST"]),
+    Route("/webhooks", webhooks_page, methods=["GET"]),
+    Route("/webhooks", create, methods=["POST"]),
 ]

@@ -162,7 +162,7 @@ async def recover(request: Request, who: SignedIn) -> Response:
     return done(endpoint, "recovered", count=len(recovered))
 
 
-_EP = "/console/webhooks/{endpoint_id}"
+_EP = "/webhooks/{endpoint_id}"  # under the console's Mount at /console
 routes: list[BaseRoute] = [
     Route(_EP, show, methods=["GET"]),
     Route(f"{_EP}/filters", save_filters, methods=["POST"]),

@@ -65,5 +65,5 @@ async def log_fragment(request: Request, who: SignedIn) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/console/webhooks/{endpoint_id}/log", log_fragment, methods=["GET"]),
+    Route("/webhooks/{endpoint_id}/log", log_fragment, methods=["GET"]),
 ]

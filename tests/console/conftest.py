@@ -128,7 +128,7 @@ async def sign_in(page: Page, hub: Hub, api_key: str) -> None:
     await page.goto(f"{hub.url}/console/signin")
     await page.fill("#api_key", api_key)
     await page.click("form[action='/console/signin'] button[type=submit]")
-    await page.wait_for_url(f"{hub.url}/console", timeout=TIMEOUT_MS)
+    await page.wait_for_url(f"{hub.url}/console/", timeout=TIMEOUT_MS)
 
 
 async def csp_violations(page: Page) -> list[str]:

@@ -20,7 +20,7 @@
   let connected = false;
   let retryMs = 1000;
 
-  const map = L.map(element, { zoomControl: true }).setView([35.7, 51.4], 11);
+  const map = L.map(element, { zoomControl: true, maxZoom: 19 }).setView([35.7, 51.4], 11); // clustering needs maxZoom, tiles or not
   if (element.dataset.tileUrl) {
     L.tileLayer(element.dataset.tileUrl, { maxZoom: 19, attribution: "© OpenStreetMap" }).addTo(map);
   }
@@ -142,7 +142,7 @@
   }
 
   function signIn() {
-    window.location.assign(`/console/signin?next=${encodeURIComponent("/console")}`);
+    window.location.assign(`/console/signin?next=${encodeURIComponent("/console/")}`);
     return null;
   }
 
@@ -199,6 +199,7 @@
   window.hubFleet = {
     connected: () => connected,
     count: () => shipments.size,
+    positions: () => Object.fromEntries([...shipments].map(([id, e]) => [id, e.data.location])),
     position: (id) => (shipments.get(id) || { data: {} }).data.location || null,
     markerClass: (id) => {
       const entry = shipments.get(id);

@@ -20,7 +20,7 @@
   if (!element || !window.L) return;
   const trail = JSON.parse(element.dataset.trail || "[]");
   const stops = JSON.parse(element.dataset.stops || "[]");
-  const map = L.map(element, { zoomControl: true, attributionControl: true });
+  const map = L.map(element, { zoomControl: true, attributionControl: true, maxZoom: 19 });
   if (element.dataset.tileUrl) {
     L.tileLayer(element.dataset.tileUrl, { maxZoom: 19, attribution: "© OpenStreetMap" }).addTo(map);
   }
