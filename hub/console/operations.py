@@ -68,6 +68,13 @@ async def show(request: Request, who: SignedIn) -> Response:
 
 
 @page
+async def consumers_fragment(request: Request, who: SignedIn) -> Response:
+    """The lag section alone, for ``refresh.js``."""
+    lag = await consumers.lag(services(request).redis, who.merchant.id)
+    return templating.render(request, "operations_lag.html", who, lag=lag)
+
+
+@page
 async def create_key(request: Request, who: SignedIn) -> Response:
     name = who.form.get("name", "").strip()
     if not name or len(name) > MAX_KEY_NAME_CHARS:
@@ -126,6 +133,7 @@ async def revoke_credential(request: Request, who: SignedIn) -> Response:
 
 routes: list[BaseRoute] = [
     Route(ROUTE, show, methods=["GET"]),
+    Route(f"{ROUTE}/consumers", consumers_fragment, methods=["GET"]),
     Route(f"{ROUTE}/keys", create_key, methods=["POST"]),
     Route(f"{ROUTE}/keys/{{key_id}}/revoke", revoke_key, methods=["POST"]),
     Route(f"{ROUTE}/stream-credentials", create_credential, methods=["POST"]),

@@ -57,6 +57,11 @@ async def test_dead_letters_keys_credentials_and_lag_of_the_merchant(
     group = page.locator("#consumer-groups tr[data-group='erp-sync']")
     await expect(group.locator(".lag")).to_have_text("3")
     await expect(group.locator(".pending")).to_have_text("1")
+    for n in range(2):  # more events: the lag shows them without a reload (refresh.js)
+        await store.xadd(stream, {"event": f"more {n}"})
+    await expect(page.locator("#consumer-groups tr[data-group='erp-sync'] .lag")).to_have_text(
+        "5", timeout=TIMEOUT_MS
+    )
     await screenshots(page, "operations")
 
     # An API key: shown once, it works on the API; revoked, it is refused.
@@ -85,7 +90,7 @@ async def test_dead_letters_keys_credentials_and_lag_of_the_merchant(
     redis_url = await page.locator("#new-redis-url").inner_text()
     consumer = Redis.from_url(redis_url, decode_responses=True)
     try:
-        assert await consumer.xlen(stream) == 4
+        assert await consumer.xlen(stream) == 6
         await expect(page.locator("#stream-credentials tbody tr")).to_have_count(1)
         await page.click("#stream-credentials button:has-text('Revoke')")
         await expect(page.locator("#note")).to_contain_text("Stream credential revoked")

@@ -6,6 +6,7 @@ CSRF, hostile form values) without a 5xx. A real delivery engine sends to a real
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -109,7 +110,7 @@ async def subscribe(page: Page, hub: Hub, url: str) -> str:
     await page.fill("#description", "orders")
     await page.click("#create-endpoint button[type=submit]")
     await expect(page.locator("#secret")).to_be_visible(timeout=TIMEOUT_MS)
-    endpoint_id = await page.locator("#log").get_attribute("data-log-url")
+    endpoint_id = await page.locator("#log-rows").get_attribute("data-refresh-url")
     assert endpoint_id is not None
     return endpoint_id.split("/")[3]
 
@@ -135,7 +136,7 @@ async def test_an_endpoint_its_test_delivery_retry_recover_pause_resume_and_rota
     assert first_secret.startswith("whsec_")
     await expect(page.locator("input[name='type.shipment.status_changed']")).to_be_checked()
 
-    # A test event: its delivery and its attempt show in the log without a reload (deliveries.js).
+    # A test event: its delivery and its attempt show in the log without a reload (refresh.js).
     await page.click("#send-test")
     await expect(page.locator("#note")).to_contain_text("Test event queued")
     await expect(page.locator("#secret")).to_have_count(0)  # the secret was shown once
@@ -143,6 +144,7 @@ async def test_an_endpoint_its_test_delivery_retry_recover_pause_resume_and_rota
     first = attempts(page).first
     await expect(first.locator(".attempt-status")).to_have_text("200")
     await expect(first.locator(".attempt-latency")).to_contain_text(" ms")
+    await expect(page.locator("#log-rows")).to_have_attribute("data-refreshed", re.compile(r"^[0-9]+$"))
     await expect(first.locator(".excerpt")).to_have_text(HOSTILE_ANSWER)  # shown as text, not run
     assert await page.evaluate(
         "window.pwned === undefined && document.querySelector('.excerpt img') === null"
