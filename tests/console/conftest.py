@@ -98,8 +98,13 @@ async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def page(context: BrowserContext) -> Page:
-    return await context.new_page()
+async def page(context: BrowserContext) -> AsyncIterator[Page]:
+    """A page whose scripts must not throw: an uncaught error fails the test at its end."""
+    made = await context.new_page()
+    errors: list[str] = []
+    made.on("pageerror", lambda error: errors.append(str(error)))
+    yield made
+    assert errors == [], errors
 
 
 @pytest_asyncio.fixture(loop_scope="module")

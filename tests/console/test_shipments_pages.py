@@ -108,6 +108,7 @@ async def test_filters_and_pages(console_hub: Hub, http: httpx.AsyncClient, page
     await page.select_option("#status", "delivered")
     await page.click("form.filters button[type=submit]")
     await expect(page.locator("#no-shipments")).to_be_visible()
+    assert await csp_violations(page) == []
 
 
 async def test_another_merchants_shipment_is_404_in_the_console(

@@ -175,6 +175,23 @@ async def test_revoking_the_key_ends_its_sessions(
     assert not await store.exists(keys.console_session(digest(cookie)))  # ended, not just refused
 
 
+async def test_disabling_the_merchant_ends_its_sessions(
+    console_hub: Hub, http: httpx.AsyncClient, context: BrowserContext, page: Page
+) -> None:
+    merchant = await new_merchant(http)
+    await sign_in(page, console_hub, merchant["api_key"])
+    cookie = await session_cookie(context)
+    disabled = await http.post(
+        f"/v1/merchants/{merchant['id']}/disable", json={"reason": "audit"}, headers=admin_headers()
+    )
+    assert disabled.status_code == 200, disabled.text
+    assert (await http.get("/console/shipments", headers=jar({"hub_console": cookie}))).status_code == 303
+    enabled = await http.post(f"/v1/merchants/{merchant['id']}/enable", headers=admin_headers())
+    assert enabled.status_code == 200, enabled.text
+    # Enabled again, the ended session stays ended: the merchant signs in anew.
+    assert (await http.get("/console/shipments", headers=jar({"hub_console": cookie}))).status_code == 303
+
+
 async def test_a_session_expires_after_its_idle_time(
     console_hub: Hub, http: httpx.AsyncClient, context: BrowserContext, page: Page, store: Redis
 ) -> None:
