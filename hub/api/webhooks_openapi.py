@@ -13,7 +13,12 @@ _DLV = {"name": "delivery_id", "in": "path", "required": True, "schema": {"type"
 
 _LIST = {"type": "array", "items": {"type": "string"}}
 _SUBSCRIPTION = {
-    "url": {"type": "string", "format": "uri", "description": "https (http only if HUB_WEBHOOK_ALLOW_HTTP)"},
+    "url": {
+        "type": "string",
+        "format": "uri",
+        "maxLength": 2000,
+        "description": "https (http only if HUB_WEBHOOK_ALLOW_HTTP)",
+    },
     "event_types": {**_LIST, "description": "empty: every type"},
     "providers": {**_LIST, "description": "empty: every provider"},
     "shipment_ids": {**_LIST, "description": "empty: every shipment"},
