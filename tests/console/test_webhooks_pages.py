@@ -129,7 +129,6 @@ async def test_an_endpoint_its_test_delivery_retry_recover_pause_resume_and_rota
     await sign_in(page, console_hub, merchant["api_key"])
     await page.goto(f"{console_hub.url}/console/webhooks")
     await expect(page.locator("#no-endpoints")).to_be_visible()
-    await screenshots(page, "webhooks")
 
     endpoint_id = await subscribe(page, console_hub, url)
     first_secret = await page.locator("#secret").inner_text()
@@ -193,6 +192,7 @@ async def test_an_endpoint_its_test_delivery_retry_recover_pause_resume_and_rota
     await expect(page.locator("input[name='provider.alopeyk']")).to_be_checked()
     await page.goto(f"{console_hub.url}/console/webhooks")
     await expect(page.locator(f"tr[data-endpoint='{endpoint_id}']")).to_contain_text("every type")
+    await screenshots(page, "webhooks")
     assert await csp_violations(page) == []
 
     # Deleting takes a tick in the box; then the endpoint is gone from the list.
