@@ -10,6 +10,7 @@ import pytest
 from playwright.async_api import BrowserContext, Page, Route, WebSocket, expect
 from redis.asyncio import Redis
 
+from hub import keys
 from hub.registry import shipments
 from hub.streams.delays import DelayChecker
 from tests.console.conftest import (
@@ -92,8 +93,20 @@ async def test_a_courier_moves_on_the_fleet_map_and_the_map_resumes_after_a_drop
     await post_webhook(http, store, merchant, at_position(910001, 35.7620, 51.4220, 55, status="delivering"))
     release.set()
     await wait_position(page, moving, 35.762, 51.422)
-    await page.unroute("**/console/live-token")
     assert any('"since"' in frame for frame in sent[1:])  # resumed by offset, not a fresh start
+    assert await page.evaluate("window.hubFleet.reloads") == 0  # replayed, no fresh state needed
+
+    # Dropped again, and what it missed is trimmed from the stream meanwhile: it loads a fresh state.
+    held.clear()
+    release.clear()
+    await page.evaluate("window.hubFleet.drop()")
+    await asyncio.wait_for(held.wait(), TIMEOUT_MS / 1000)
+    await post_webhook(http, store, merchant, at_position(910001, 35.7630, 51.4230, 56, status="delivering"))
+    await store.xtrim(keys.EVENTS, maxlen=0, approximate=False)  # emptied: nothing left to replay
+    release.set()
+    await wait_position(page, moving, 35.763, 51.423)
+    assert await page.evaluate("window.hubFleet.reloads") == 1
+    await page.unroute("**/console/live-token")
     await expect(page.locator(".fleet-marker.status-on-the-way")).to_have_count(1)
     assert await csp_violations(page) == []
     await screenshots(page, "fleet")

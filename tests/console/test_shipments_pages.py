@@ -121,6 +121,7 @@ async def test_another_merchants_shipment_is_404_in_the_console(
     assert answer is not None and answer.status == 404
     await expect(page.locator(".error")).to_have_text("no shipment of yours has this id")
     assert "SECRET-REF" not in await page.content()
+    await screenshots(page, "not-found")
     await page.goto(f"{console_hub.url}/console/shipments?q=SECRET-REF")
     await expect(page.locator("#no-shipments")).to_be_visible()
     await page.goto(f"{console_hub.url}/console/shipments?q=THEIRS-1")

@@ -226,3 +226,20 @@ async def test_a_production_hub_has_no_sign_in_link_route() -> None:
     [console] = [route for route in app.routes if isinstance(route, Mount) and route.path == "/console"]
     paths = {getattr(route, "path", "") for route in console.routes}
     assert "/signin" in paths and "/signin/link" not in paths
+
+
+async def test_the_session_cookie_is_secure_behind_https(http: httpx.AsyncClient) -> None:
+    merchant = await new_merchant(http)
+    https = {"x-forwarded-proto": "https"}  # as a TLS-terminating proxy on this host says
+    form = await http.get("/console/signin", headers=https)
+    assert "secure" in form.headers["set-cookie"].lower()
+    pre = form.cookies["hub_console_signin"]
+    body = f"csrf={pre}&api_key={merchant['api_key']}"
+    signed = await http.post(
+        "/console/signin", content=body, headers={**FORM, **https, **jar({"hub_console_signin": pre})}
+    )
+    assert signed.status_code == 303
+    [session] = [c for c in signed.headers.get_list("set-cookie") if c.startswith("hub_console=")]
+    attributes = {part.strip().lower() for part in session.split(";")[1:]}
+    assert {"httponly", "secure", "samesite=strict", "path=/console"} <= attributes
+    assert merchant["api_key"] not in " ".join(signed.headers.get_list("set-cookie"))

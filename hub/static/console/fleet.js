@@ -19,6 +19,8 @@
   let socket = null;
   let connected = false;
   let retryMs = 1000;
+  let loading = false; // while a fresh state loads, live events wait, then apply on top of it
+  let waiting = [];
 
   const map = L.map(element, { zoomControl: true, maxZoom: 19 }).setView([35.7, 51.4], 11); // clustering needs maxZoom, tiles or not
   if (element.dataset.tileUrl) {
@@ -59,7 +61,17 @@
     shipments.delete(id);
   }
 
-  function describe() {
+  let describing = false;
+  function describe() { // at most once a frame, however many events arrive
+    if (describing) return;
+    describing = true;
+    requestAnimationFrame(() => {
+      describing = false;
+      describeNow();
+    });
+  }
+
+  function describeNow() {
     let placed = 0;
     let late = 0;
     list.replaceChildren();
@@ -92,6 +104,10 @@
   }
 
   function apply(event) {
+    if (loading) {
+      waiting.push(event);
+      return;
+    }
     const data = event.data || {};
     const id = event.partitionkey || data.shipment_id;
     if (!id) return;
@@ -126,10 +142,18 @@
   }
 
   async function fetchState() {
-    const answer = await fetch("/console/fleet.json", { credentials: "same-origin", redirect: "manual" });
-    if (answer.type === "opaqueredirect" || answer.status === 401) return signIn();
-    if (!answer.ok) throw new Error(`fleet.json: ${answer.status}`);
-    load(await answer.json());
+    loading = true;
+    try {
+      const answer = await fetch("/console/fleet.json", { credentials: "same-origin", redirect: "manual" });
+      if (answer.type === "opaqueredirect" || answer.status === 401) return signIn();
+      if (!answer.ok) throw new Error(`fleet.json: ${answer.status}`);
+      load(await answer.json());
+    } finally {
+      loading = false;
+      const held = waiting;
+      waiting = [];
+      held.forEach(apply); // those the new state already holds are skipped by their sequence
+    }
   }
 
   async function mintToken() {
@@ -173,6 +197,7 @@
         retryMs = 1000;
         say("");
       } else if (frame.type === "snapshot") {
+        window.hubFleet.reloads += 1;
         fetchState().catch(() => {}); // too far behind to replay: start over from a fresh state
       } else if (frame.type === "event") {
         apply(frame.event);
@@ -198,6 +223,7 @@
 
   window.hubFleet = {
     connected: () => connected,
+    reloads: 0,
     count: () => shipments.size,
     positions: () => Object.fromEntries([...shipments].map(([id, e]) => [id, e.data.location])),
     position: (id) => (shipments.get(id) || { data: {} }).data.location || null,
