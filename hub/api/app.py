@@ -10,7 +10,17 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from hub.api import health, merchants, metrics, openapi, shipments, stream_credentials, tracking, webhooks
+from hub.api import (
+    health,
+    merchants,
+    metrics,
+    openapi,
+    operations,
+    shipments,
+    stream_credentials,
+    tracking,
+    webhooks,
+)
 from hub.console import routes as console_routes
 from hub.errors import HubError
 from hub.infra import logs, runtime
@@ -80,6 +90,7 @@ def create_app(settings: Settings | None = None, *, own_process: bool = False) -
         *pusher_webhook.routes,
         *webhooks.routes,
         *stream_credentials.routes,
+        *operations.routes,
         *openapi.routes,
         *metrics.routes,
         *live_routes.routes,
