@@ -88,6 +88,11 @@ def merchant_stream_users(merchant_id: str) -> str:
     return f"{PREFIX}:{{m:{merchant_id}}}:stream-users"
 
 
+def merchant_deadletters(merchant_id: str) -> str:
+    """List: ids of the dead letters in ``DEADLETTER`` carrying this merchant's id, newest first, capped."""
+    return f"{PREFIX}:merchant:{merchant_id}:deadletters"
+
+
 def merchant_shipments(merchant_id: str) -> str:
     """Sorted set: a merchant's shipment ids scored by registration time (ms)."""
     return f"{PREFIX}:merchant:{merchant_id}:shipments"

@@ -17,6 +17,7 @@ from hub.api.brand_openapi import SCHEMAS as BRAND_SCHEMAS
 from hub.api.merchants_openapi import OPENAPI_PATHS as MERCHANT_PATHS
 from hub.api.merchants_openapi import SCHEMAS as MERCHANT_SCHEMAS
 from hub.api.openapi_parts import answer, body, error
+from hub.api.operations import OPENAPI_PATHS as OPERATIONS_PATHS
 from hub.api.shipments_openapi import OPENAPI_PATHS as SHIPMENT_PATHS
 from hub.api.stream_credentials import OPENAPI_PATHS as STREAM_CREDENTIAL_PATHS
 from hub.api.tracking_openapi import OPENAPI_PATHS as TRACKING_PATHS
@@ -107,6 +108,7 @@ PATHS.update(WEBHOOK_PATHS)
 PATHS.update(STREAM_CREDENTIAL_PATHS)
 PATHS.update(BRAND_PATHS)
 PATHS.update(TRACKING_PATHS)
+PATHS.update(OPERATIONS_PATHS)
 for _path, _operations in MERCHANT_PATHS.items():
     PATHS.setdefault(_path, {}).update(_operations)
 

@@ -15,13 +15,20 @@ import xstatic.pkg.leaflet_markercluster
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from hub.console import fleet, shipments, signin
+from hub.console import fleet, operations, shipments, signin, webhooks, webhooks_endpoint, webhooks_log
 from hub.settings import Settings
 
 STATIC = resources.files("hub") / "static" / "console"
 
 # The console's page modules, in no particular order (the webhooks and operations pages join here).
-PAGES: list[list[BaseRoute]] = [fleet.routes, shipments.routes]
+PAGES: list[list[BaseRoute]] = [
+    fleet.routes,
+    shipments.routes,
+    webhooks.routes,
+    webhooks_endpoint.routes,
+    webhooks_log.routes,
+    operations.routes,
+]
 
 
 def routes(settings: Settings) -> list[BaseRoute]:
