@@ -71,8 +71,7 @@ def merchant(merchant_id: str) -> str:
     return f"{PREFIX}:merchant:{merchant_id}"
 
 
-def merchant_logo(merchant_id: str) -> str:
-    """String: a merchant's brand logo, base64 (its type and SHA-256 are in :func:`merchant`'s hash)."""
+def merchant_logo(merchant_id: str) -> str:  # string: the brand logo, base64 (type, SHA-256: merchant())
     return f"{PREFIX}:merchant:{merchant_id}:logo"
 
 
