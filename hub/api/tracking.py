@@ -27,7 +27,7 @@ from hub.api.track_languages import LANGUAGES, negotiate
 from hub.errors import NotFound
 from hub.live import history, views
 from hub.model.observation import EventType
-from hub.registry import brand, shipments
+from hub.registry import brand, journey, shipments
 from hub.settings import Settings
 from hub.web.state import services
 
@@ -94,18 +94,14 @@ async def tracking_view(request: Request, token: str) -> dict[str, Any]:
         "provider_name": providers.display_name(shipment.provider),
         "brand": _public_brand(await brand.get(redis, shipment.merchant_id), token),
         "offset": offset,
-        "trail": [
-            {**e["data"]["location"], "time": e["time"]}
-            for e in events
-            if e["type"] == EventType.LOCATION_UPDATED.value and e["data"].get("location")
-        ],
+        "trail": journey.trail(events),
         "timeline": [
             {"status": e["data"]["status"], "time": e["time"], "stale": e["data"].get("stale", False)}
             for e in events
             if e["type"] == EventType.STATUS_CHANGED.value
         ],
-        "stops": _stops(events),
-        "late_eta": _late_eta(shipment, events),
+        "stops": journey.stops(events),
+        "late_eta": journey.late_eta(shipment, events),
     }
 
 
@@ -125,23 +121,6 @@ async def _shipment(request: Request, token: str) -> shipments.Shipment:
     if services(request).gate.is_disabled(shipment.merchant_id):
         raise NotFound("no shipment has this tracking token")
     return shipment
-
-
-def _late_eta(shipment: shipments.Shipment, events: list[dict[str, Any]]) -> str | None:
-    """The ETA a ``shipment.delayed`` reported passed, while it is still the ETA and unfinished."""
-    eta = shipment.state.get("eta")
-    reported = {e["data"].get("eta") for e in events if e["type"] == EventType.DELAYED.value}
-    return eta if eta and eta in reported and not shipment.terminal else None
-
-
-def _stops(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The latest word on every stop, by index."""
-    latest: dict[int, dict[str, Any]] = {}
-    for event in events:
-        stop = event["data"].get("stop")
-        if stop:
-            latest[int(stop["index"])] = {**stop, "time": event["time"]}
-    return [latest[index] for index in sorted(latest)]
 
 
 routes = [

@@ -21,7 +21,7 @@ from hub.console import templating, views
 from hub.console.auth import SignedIn, page
 from hub.console.templating import HEADERS
 from hub.live import history, tokens
-from hub.registry import shipments
+from hub.registry import journey, shipments
 from hub.web.state import services
 
 SCAN_BATCH = 200
@@ -45,7 +45,7 @@ async def fleet_json(request: Request, who: SignedIn) -> Response:
     markers = []
     for shipment, entries in zip(active, recent, strict=True):
         events = [_event(fields) for _, fields in entries]
-        markers.append(views.marker(shipment, views.late_eta(shipment, events)))
+        markers.append(views.marker(shipment, journey.late_eta(shipment, events)))
     return JSONResponse({"offset": offset, "shipments": markers}, headers=HEADERS)
 
 

@@ -19,7 +19,7 @@ from hub.console.auth import Refused, SignedIn, page
 from hub.errors import NotFound
 from hub.model.status import Status
 from hub.providers import PROVIDERS
-from hub.registry import shipments
+from hub.registry import journey, shipments
 from hub.web import shipment_filters
 from hub.web.errors import ApiError
 from hub.web.state import services
@@ -98,7 +98,7 @@ async def detail_page(request: Request, who: SignedIn) -> Response:
     except NotFound:  # another merchant's shipment is as unknown as one that never existed
         return templating.error(request, 404, "no shipment of yours has this id", who)
     events = await shipments.history(redis, shipment.id, HISTORY_EVENTS)
-    late = views.late_eta(shipment, events)
+    late = journey.late_eta(shipment, events)
     public_url = services(request).settings.public_url
     return templating.render(
         request,
@@ -109,8 +109,8 @@ async def detail_page(request: Request, who: SignedIn) -> Response:
         marker=views.marker(shipment, late),
         late_eta=late,
         timeline=views.timeline(events),
-        stops=views.stops(events),
-        trail=views.trail(events),
+        stops=journey.stops(events),
+        trail=journey.trail(events),
         tracking_url=shipment.tracking_url(public_url),
         tile_url=services(request).settings.live.tile_url,
     )

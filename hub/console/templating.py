@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from hub import providers
 from hub.console.nav import NAV
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ templates = Jinja2Templates(
         undefined=jinja2.StrictUndefined,  # a misspelt variable fails the test, not the page silently
     )
 )
+templates.env.filters["provider_name"] = providers.display_name  # "AL Services HLD", not "hld"
 
 
 def render(

@@ -8,17 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.model.observation import EventType
 from hub.registry.shipments import Shipment
 
 LATE_LOOKBACK_EVENTS = 20  # the newest events read per shipment to know whether it is late
-
-
-def late_eta(shipment: Shipment, events: list[dict[str, Any]]) -> str | None:
-    """The ETA a ``shipment.delayed`` said had passed, while it is still the ETA and unfinished."""
-    eta = shipment.state.get("eta")
-    reported = {e["data"].get("eta") for e in events if e.get("type") == EventType.DELAYED.value}
-    return eta if eta and eta in reported and not shipment.terminal else None
 
 
 def marker(shipment: Shipment, late: str | None) -> dict[str, Any]:
@@ -60,23 +52,3 @@ def timeline(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def stops(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The latest word on every stop, by index."""
-    latest: dict[int, dict[str, Any]] = {}
-    for event in events:
-        stop = (event.get("data") or {}).get("stop")
-        if stop:
-            latest[int(stop["index"])] = {**stop, "time": event.get("time")}
-    return [latest[index] for index in sorted(latest)]
-
-
-def trail(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The courier's positions, oldest first."""
-    return [
-        {**data["location"], "time": event.get("time")}
-        for event in events
-        if event.get("type") == EventType.LOCATION_UPDATED.value
-        and (data := event.get("data") or {}).get("location")
-    ]
