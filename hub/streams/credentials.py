@@ -25,6 +25,7 @@ from redis.exceptions import NoPermissionError, ResponseError
 
 from hub import keys
 from hub.errors import HubError, NotFound
+from hub.infra.capped import hset_under_cap
 from hub.infra.redis_clients import is_cluster
 from hub.settings import Settings
 
@@ -108,18 +109,18 @@ def acl_rules(merchant_id: str, password_sha256: str, cluster: bool, database: i
 
 
 async def create(redis: Any, settings: Settings, merchant_id: str, description: str = "") -> NewCredential:
-    listed = await listing(redis, merchant_id)
-    if len(listed) >= MAX_PER_MERCHANT:
-        raise TooManyCredentials(
-            f"a merchant holds at most {MAX_PER_MERCHANT} stream credentials; revoke one first"
-        )
     user = f"{USER_PREFIX}{merchant_id}.{secrets.token_hex(6)}"
     password = secrets.token_hex(32)
     digest = hashlib.sha256(password.encode()).hexdigest()
     credential = Credential(user, int(time.time() * 1000), description)
     record = json.dumps({"created_ms": credential.created_ms, "description": description})
     # Recorded first: a user Redis holds is always one the merchant can see and revoke.
-    await redis.hset(keys.merchant_stream_users(merchant_id), user, record)
+    if not await hset_under_cap(
+        redis, keys.merchant_stream_users(merchant_id), user, record, MAX_PER_MERCHANT
+    ):
+        raise TooManyCredentials(
+            f"a merchant holds at most {MAX_PER_MERCHANT} stream credentials; revoke one first"
+        )
     rules = acl_rules(merchant_id, digest, is_cluster(redis), database(settings))
     await _on_every_node(redis, "ACL", "SETUSER", user, *rules)
     await _save(redis)
