@@ -19,6 +19,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from hub import keys
+from hub.errors import NotFound
 from hub.infra.redis_clients import is_cluster
 from hub.registry import merchants
 from hub.settings import Settings
@@ -42,16 +43,20 @@ async def run_ids(redis: Any) -> tuple[str, ...]:
 
 
 async def restore(redis: Any, settings: Settings) -> int:
-    """Set every recorded credential again; the number set."""
-    restored = 0
-    cursor: str | None = None
-    while True:
-        page, cursor = await merchants.page(redis, MERCHANTS_PAGE, cursor)
-        for found in page:
-            disabled = found.disabled_ms is not None
-            restored += await _restore_merchant(redis, settings, found.merchant.id, disabled)
-        if cursor is None:
-            return restored
+    """Set every recorded credential again; the number set.
+
+    Every merchant holding a credential is in the merchants' index (:func:`credentials.create`).
+    """
+    restored, start = 0, 0
+    while ids := await merchants.indexed_ids(redis, start, MERCHANTS_PAGE):
+        for merchant_id in ids:
+            try:
+                disabled = (await merchants.get(redis, merchant_id)).disabled
+            except NotFound:
+                continue
+            restored += await _restore_merchant(redis, settings, merchant_id, disabled)
+        start += len(ids)
+    return restored
 
 
 async def _restore_merchant(redis: Any, settings: Settings, merchant_id: str, disabled: bool) -> int:

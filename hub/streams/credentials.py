@@ -28,6 +28,7 @@ from hub import keys
 from hub.errors import HubError, NotFound
 from hub.infra.capped import hset_under_cap
 from hub.infra.redis_clients import is_cluster
+from hub.registry import merchants
 from hub.settings import Settings
 
 USER_PREFIX = "stream."  # ACL user names: stream.<merchant_id>.<12 hex>
@@ -116,6 +117,7 @@ async def create(redis: Any, settings: Settings, merchant_id: str, description: 
     credential = Credential(user, int(time.time() * 1000), description)
     # The digest lets a restarted server get the user back (hub.streams.acl_keeper); never the password.
     record = json.dumps({"created_ms": credential.created_ms, "description": description, "sha256": digest})
+    await merchants.keep_indexed(redis, merchant_id)  # where a restart's restore looks for its users
     # Recorded first: a user Redis holds is always one the merchant can see and revoke.
     if not await hset_under_cap(
         redis, keys.merchant_stream_users(merchant_id), user, record, MAX_PER_MERCHANT
