@@ -36,6 +36,8 @@ import asyncio
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -143,6 +145,14 @@ class Publisher:
             self.errors += 1
 
 
+def profile(pid: int, prefix: str, name: str) -> subprocess.Popen[bytes]:
+    """py-spy sampling the server while it is measured (``pip install py-spy``): collapsed stacks."""
+    out = f"{prefix}-{name.replace(' ', '-')}.txt"
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    command = [spy, "record", "-p", str(pid), "-f", "raw", "-o", out, "-r", "200", "--nonblocking"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+
+
 async def measure(
     name: str,
     pids: Any,
@@ -164,12 +174,16 @@ async def measure(
     await readers.clear()
     count = int(args.rate * args.seconds)
     publisher = Publisher(args.rate)
+    profiler = profile(pids()[0], args.profile, name) if args.profile else None
     cpu_before = sum(cpu_s(p) for p in pids())
     extra_before = {k: cpu_s(p) for k, p in (extra_cpu or {}).items()}
     await publisher.run(0, count, publish)
     received = await readers.collect(0, count, DRAIN_TIMEOUT_S)
     cpu = sum(cpu_s(p) for p in pids()) - cpu_before
     extra = {k: cpu_s(p) - extra_before[k] for k, p in (extra_cpu or {}).items()}
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
+        profiler.wait(timeout=60)
     await readers.close_sockets()
     lat = latency_summary(publisher.sent, received)
     return {
@@ -230,8 +244,6 @@ async def run_nchan(args: argparse.Namespace, readers: Readers) -> dict[str, Any
     with tempfile.TemporaryDirectory(prefix="bench-nchan-") as tmp:
         conf = Path(tmp) / "nginx.conf"
         conf.write_text(NGINX_CONF.format(module=NGINX_MODULE, tmp=tmp, port=port))
-        import subprocess
-
         process = subprocess.Popen(  # noqa: S603
             [binary, "-c", str(conf), "-p", tmp, "-e", f"{tmp}/error.log"],
             stdout=subprocess.DEVNULL,
@@ -279,8 +291,6 @@ async def run_hub(
     merchant_id: str,
     registered: list[tuple[str, str]],
 ) -> dict[str, Any]:
-    import subprocess
-
     redis = Redis.from_url(redis_server.url, decode_responses=True)
     settings = Settings.from_env().replace(redis_url=redis_server.url)
     port = free_port()
@@ -379,6 +389,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--readers", type=int, default=2, help="processes holding the sockets")
     parser.add_argument("--no-nchan", action="store_true", help="measure the hub only")
     parser.add_argument("--log", help="append hub serve's log here")
+    parser.add_argument("--profile", help="py-spy each server while measured: PREFIX-<server>.txt")
     parser.add_argument("--quick", action="store_true", help="200 sockets, 100 events/s, 3 s")
     parsed = parser.parse_args()
     if parsed.quick:

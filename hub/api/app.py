@@ -18,6 +18,7 @@ from hub.infra.redis_clients import connect
 from hub.ingest.inbox import Inbox
 from hub.ingest.pipeline import Ingestor
 from hub.live import routes as live_routes
+from hub.live import wire as live_wire
 from hub.live.listening_socket import listening_socket
 from hub.live.service import LiveService
 from hub.receive import alopeyk_webhook, pusher_webhook
@@ -38,7 +39,7 @@ def create_app(settings: Settings | None = None, *, own_process: bool = False) -
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         logs.configure(settings.log_level)
         redis = connect(settings)
         receiver_secrets: LRU[str, Any] = LRU(max_entries=10_000, ttl_s=RECEIVER_SECRET_CACHE_S)
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None, *, own_process: bool = False) -
         if own_process:
             runtime.settle_after_startup()
         try:
-            yield
+            yield {live_wire.STATE_KEY: state.live}  # the live sockets' protocol finds it here
         finally:
             await gate.stop()
             await state.live.stop()
@@ -111,5 +112,6 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
         access_log=False,  # hub.api.middleware logs each request, with its request id
         proxy_headers=True,
         ws_per_message_deflate=settings.live.compression,  # off: deflate costs CPU on every frame
+        ws=live_wire.LiveWebSocketProtocol,  # live sockets without the ASGI stack (hub/live/wire.py)
     )
     return 0

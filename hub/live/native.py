@@ -20,13 +20,14 @@ import contextlib
 import json
 from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketDisconnect
 
 from hub.live import access, frames, history, offsets, service, views
 from hub.live.access import Refused, Scope
 from hub.live.fanout import Published
 from hub.live.limits import TooManyConnections
 from hub.live.send_queue import Message, SendQueue
+from hub.live.wire import Conn
 from hub.model import safejson
 
 PROTOCOL = "native"
@@ -38,7 +39,7 @@ SHUT_MESSAGES = {
 }
 
 
-async def endpoint(websocket: WebSocket) -> None:
+async def endpoint(websocket: Conn) -> None:
     live = service.of(websocket)
     await websocket.accept()
     try:
@@ -66,7 +67,7 @@ async def endpoint(websocket: WebSocket) -> None:
         pass
 
 
-async def _subscribe_request(websocket: WebSocket, frame_limits: safejson.Limits) -> dict[str, Any]:
+async def _subscribe_request(websocket: Conn, frame_limits: safejson.Limits) -> dict[str, Any]:
     try:
         request = await asyncio.wait_for(frames.receive_json(websocket, frame_limits), SUBSCRIBE_TIMEOUT_S)
     except TimeoutError:
@@ -79,7 +80,7 @@ async def _subscribe_request(websocket: WebSocket, frame_limits: safejson.Limits
 
 
 class _Session:
-    def __init__(self, websocket: WebSocket, live: service.LiveService, scope: Scope) -> None:
+    def __init__(self, websocket: Conn, live: service.LiveService, scope: Scope) -> None:
         self.websocket = websocket
         self.live = live
         self.scope = scope
@@ -89,6 +90,7 @@ class _Session:
             self.send_queue.api_key_ids.add(scope.api_key_id)
         self.view = "native:public" if scope.public else "native:merchant"
         self.floor: tuple[int, int] | None = None  # after catch-up: live entries up to here were sent
+        self.write_now = getattr(websocket, "write_now", None)  # hub.live.wire.Socket's, not ASGI's
         self.skip: set[str] = set()
 
     async def run(self, since: str | None) -> None:
@@ -106,10 +108,14 @@ class _Session:
     def _deliver(self, entry: Published) -> None:
         if self.floor is not None and (entry.position <= self.floor or entry.event_id in self.skip):
             return  # the process's reader lags behind what the snapshot or replay already covered
+        text = entry.rendered(self.view, self._render)
+        if self.floor is not None and self.write_now is not None and self.send_queue.idle():
+            if self.write_now(text):  # no task switch: the socket's writer is not woken
+                self.send_queue.sent_directly()
+                self.live.sent(PROTOCOL, 1)
+                return
         key = entry.shipment_id if entry.location else None
-        self.send_queue.put(
-            Message(entry.offset, entry.event_id, entry.rendered(self.view, self._render), key)
-        )
+        self.send_queue.put(Message(entry.offset, entry.event_id, text, key))
 
     def _render(self, entry: Published) -> str:
         return json.dumps({"type": "event", "offset": entry.offset, "event": self._event_view(entry.event)})
@@ -161,8 +167,10 @@ class _Session:
                 return
             if not messages:
                 await _send(self.websocket, {"type": "ping"})
+            self.send_queue.busy = True
             for message in messages:
                 await self.websocket.send_text(message.text)
+            self.send_queue.busy = False
             self.live.sent(PROTOCOL, len(messages))
 
     async def _receive(self) -> None:
@@ -178,10 +186,10 @@ class _Session:
                 self.send_queue.put(Message(offsets.ZERO, "", json.dumps({"type": "pong"})))
 
 
-async def _send(websocket: WebSocket, frame: dict[str, Any]) -> None:
+async def _send(websocket: Conn, frame: dict[str, Any]) -> None:
     await websocket.send_text(json.dumps(frame))
 
 
-async def _close(websocket: WebSocket, code: int) -> None:
+async def _close(websocket: Conn, code: int) -> None:
     with contextlib.suppress(RuntimeError):  # already closed by the client
         await websocket.close(code)

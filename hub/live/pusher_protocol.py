@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketDisconnect
 
 from hub import keys
 from hub.live import access, frames, service, views
@@ -25,6 +25,7 @@ from hub.live.fanout import Published
 from hub.live.limits import TooManyConnections
 from hub.live.pusher_auth import MERCHANT_CHANNEL_PREFIX, SHIPMENT_CHANNEL_PREFIX, InvalidSignature, verify
 from hub.live.send_queue import Message, SendQueue
+from hub.live.wire import Conn
 
 PROTOCOL = "pusher"
 PUSHER_PROTOCOL = 7
@@ -38,7 +39,7 @@ OVER_CAPACITY = 4100  # clients reconnect after backing off
 UNAUTHORIZED = 4009  # a channel's merchant was disabled: pusher-js does not reconnect (4000-4099)
 
 
-async def endpoint(websocket: WebSocket) -> None:
+async def endpoint(websocket: Conn) -> None:
     live = service.of(websocket)
     await websocket.accept()
     if websocket.path_params["key"] != live.settings.live.pusher_key:
@@ -56,7 +57,7 @@ async def endpoint(websocket: WebSocket) -> None:
 
 
 class _Connection:
-    def __init__(self, websocket: WebSocket, live: service.LiveService) -> None:
+    def __init__(self, websocket: Conn, live: service.LiveService) -> None:
         self.websocket = websocket
         self.live = live
         self.socket_id = f"{secrets.randbelow(10**9)}.{secrets.randbelow(10**9)}"
@@ -150,8 +151,14 @@ class _Connection:
 
         view = f"pusher:{channel}"
 
+        write_now = getattr(self.websocket, "write_now", None)  # hub.live.wire.Socket's, not ASGI's
+
         def deliver(entry: Published) -> None:
             text = entry.rendered(view, render)
+            if write_now is not None and self.send_queue.idle() and write_now(text):
+                self.send_queue.sent_directly()  # no task switch: the socket's writer is not woken
+                self.live.sent(PROTOCOL, 1)
+                return
             key = f"{channel}:{entry.shipment_id}" if entry.location else None
             self.send_queue.put(Message(entry.offset, entry.event_id, text, key))
 
@@ -174,15 +181,17 @@ class _Connection:
                 return
             if not messages:
                 await self._send({"event": "pusher:ping", "data": "{}"})
+            self.send_queue.busy = True
             for message in messages:
                 await self.websocket.send_text(message.text)
+            self.send_queue.busy = False
             self.live.sent(PROTOCOL, len(messages))
 
     async def _send(self, frame: dict[str, Any]) -> None:
         await self.websocket.send_text(json.dumps(frame))
 
 
-async def _refuse(websocket: WebSocket, code: int, message: str) -> None:
+async def _refuse(websocket: Conn, code: int, message: str) -> None:
     with contextlib.suppress(RuntimeError, WebSocketDisconnect):
         await websocket.send_text(
             json.dumps({"event": "pusher:error", "data": {"message": message, "code": code}})

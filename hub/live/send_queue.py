@@ -41,6 +41,15 @@ class SendQueue:
         self.merchant_ids: set[str] = set()  # whose data this socket receives (closed if one is disabled)
         self.api_key_ids: set[str] = set()  # the API key it was opened with (closed if it is revoked)
         self.shut_reason: str | None = None
+        self.busy = False  # the writer holds taken messages it has not sent yet
+
+    def idle(self) -> bool:
+        """Nothing queued or being sent: a new message may go straight to the socket, in order."""
+        return not self._pending and not self.busy and not self.overflowed
+
+    def sent_directly(self) -> None:
+        """A message went straight to the socket (it counts as activity for the keep-alive sweep)."""
+        self.last_taken_s = time.monotonic()
 
     def __len__(self) -> int:
         return len(self._pending)

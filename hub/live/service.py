@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Coroutine, Iterator
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
-from starlette.websockets import WebSocket
+from starlette.requests import HTTPConnection
 
 from hub.infra import metrics
 from hub.live.access import MERCHANT_DISABLED
 from hub.live.fanout import Fanout
 from hub.live.limits import Limits
 from hub.live.send_queue import SendQueue, SendQueues
+from hub.live.wire import Conn
 from hub.registry import api_keys
 from hub.registry.gate import Gate
 from hub.settings import Settings
@@ -96,12 +97,15 @@ def _keys_of(send_queue: SendQueue) -> set[tuple[str, str]]:
     return {(m, k) for m in send_queue.merchant_ids for k in send_queue.api_key_ids}
 
 
-def of(websocket: WebSocket) -> LiveService:
-    live: LiveService = services(websocket).live
+def of(websocket: Conn) -> LiveService:
+    """The process's live service: a :class:`hub.live.wire.Socket` carries it, an ASGI socket's app holds it."""
+    live: LiveService | None = getattr(websocket, "live", None)
+    if live is None:
+        live = services(cast(HTTPConnection, websocket)).live
     return live
 
 
-def client_ip(websocket: WebSocket) -> str:
+def client_ip(websocket: Conn) -> str:
     return websocket.client.host if websocket.client else "unknown"
 
 
