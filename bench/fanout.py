@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import shutil
@@ -149,7 +150,7 @@ def profile(pid: int, prefix: str, name: str) -> subprocess.Popen[bytes]:
     """py-spy sampling the server while it is measured (``pip install py-spy``): collapsed stacks."""
     out = f"{prefix}-{name.replace(' ', '-')}.txt"
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    command = [spy, "record", "-p", str(pid), "-f", "raw", "-o", out, "-r", "200", "--nonblocking"]
+    command = [spy, "record", "-p", str(pid), "-f", "raw", "-o", out, "-r", "200", "--nonblocking", *os.environ.get("BENCH_PYSPY_ARGS", "").split()]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
 
 
@@ -177,8 +178,13 @@ async def measure(
     profiler = profile(pids()[0], args.profile, name) if args.profile else None
     cpu_before = sum(cpu_s(p) for p in pids())
     extra_before = {k: cpu_s(p) for k, p in (extra_cpu or {}).items()}
-    await publisher.run(0, count, publish)
-    received = await readers.collect(0, count, DRAIN_TIMEOUT_S)
+    gc.collect()
+    gc.disable()  # a collection pause in the publisher would count as server latency
+    try:
+        await publisher.run(0, count, publish)
+        received = await readers.collect(0, count, DRAIN_TIMEOUT_S)
+    finally:
+        gc.enable()
     cpu = sum(cpu_s(p) for p in pids()) - cpu_before
     extra = {k: cpu_s(p) - extra_before[k] for k, p in (extra_cpu or {}).items()}
     if profiler is not None:

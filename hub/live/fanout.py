@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from hub import keys
+from hub.infra.redis_clients import is_cluster
 from hub.live import offsets
 from hub.model.observation import EventType
 
@@ -76,6 +77,8 @@ class Fanout:
         self._topics: dict[str, set[Subscriber]] = {}
         self._task: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()  # set while the reader must follow the stream
+        self._connection: Any = None  # the reader's own connection (one server; see _read)
+        self._command = ("XREAD", "COUNT", READ_COUNT, "BLOCK", READ_BLOCK_MS, "STREAMS", keys.EVENTS)
 
     @property
     def subscriber_count(self) -> int:
@@ -106,6 +109,7 @@ class Fanout:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self._release(disconnect=True)  # it may be mid-read
 
     async def _run(self) -> None:
         while True:
@@ -113,26 +117,57 @@ class Fanout:
                 self._listening.clear()
             await self._listening.wait()
             try:
-                reply = await self.redis.xread(
-                    {keys.EVENTS: self.offset}, block=READ_BLOCK_MS, count=READ_COUNT
-                )
+                entries = await self._read()
             except (RedisError, OSError) as exc:
                 log.warning("live fan-out cannot read %s (%s); retrying", keys.EVENTS, exc)
                 await asyncio.sleep(RETRY_DELAY_S)
                 continue
-            for _, entries in reply:
-                for entry_id, fields in entries:
-                    self.offset = entry_id
-                    self._dispatch(entry_id, fields)
+            for entry_id, fields in entries:
+                self.offset = entry_id
+                self._dispatch(entry_id, fields)
+
+    async def _read(self) -> list[tuple[str, Any]]:
+        """The next entries after ``self.offset``, blocking up to ``READ_BLOCK_MS``.
+
+        On one server the reader keeps a connection of its own and sends ``XREAD`` on it
+        directly: redis-py's command path (pool, retry, response callbacks) was a sixth of the
+        fan-out's CPU per event (bench/fanout.py). A cluster's client routes the command itself.
+        """
+        if is_cluster(self.redis):
+            reply = await self.redis.xread({keys.EVENTS: self.offset}, block=READ_BLOCK_MS, count=READ_COUNT)
+            return [entry for _, entries in reply for entry in entries]
+        if self._connection is None:
+            self._connection = await self.redis.connection_pool.get_connection()
+        connection = self._connection
+        try:
+            await connection.send_command(*self._command, self.offset)
+            reply = await connection.read_response()
+        except BaseException:
+            await self._release(disconnect=True)
+            raise
+        if not reply:
+            return []
+        streams = reply.items() if isinstance(reply, dict) else reply  # RESP3 map, RESP2 array
+        return [(entry_id, fields) for _, entries in streams for entry_id, fields in entries]
+
+    async def _release(self, disconnect: bool = False) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            if disconnect:
+                await connection.disconnect()
+            await self.redis.connection_pool.release(connection)
 
     async def _stream_end(self) -> str:
         latest = await self.redis.xrevrange(keys.EVENTS, count=1)
         return str(latest[0][0]) if latest else offsets.ZERO
 
-    def _dispatch(self, entry_id: str, fields: dict[str, str]) -> None:
+    def _dispatch(self, entry_id: str, fields: Any) -> None:
+        """``fields``: a dict, or the flat ``[name, value, ...]`` list of a raw reply."""
         if not self._topics:  # the last socket left during the read: spare the parse
             return
         try:
+            if isinstance(fields, list):
+                fields = dict(zip(fields[::2], fields[1::2], strict=True))
             entry = Published(entry_id, json.loads(fields["event"]))
         except (KeyError, TypeError, ValueError) as exc:
             log.error("live fan-out skips malformed entry %s: %s", entry_id, exc)
