@@ -51,7 +51,6 @@ from redis.asyncio import Redis
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
 from fanout_load import (  # noqa: E402
     Readers,
