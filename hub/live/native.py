@@ -90,7 +90,7 @@ class _Session:
             self.send_queue.api_key_ids.add(scope.api_key_id)
         self.view = "native:public" if scope.public else "native:merchant"
         self.floor: tuple[int, int] | None = None  # after catch-up: live entries up to here were sent
-        self.write_now = getattr(websocket, "write_now", None)  # hub.live.wire.Socket's, not ASGI's
+        self.write_now = getattr(websocket, "write_now", None)  # hub.live.wire sockets have it, ASGI ones not
         self.skip: set[str] = set()
 
     async def run(self, since: str | None) -> None:
@@ -101,7 +101,9 @@ class _Session:
             async with self.live.subscribing:
                 await self._catch_up(since)
             with self.live.registered(self.send_queue):
-                await service.until_first_ends(self._receive(), self._send_live())
+                await service.serve_socket(
+                    self.send_queue, self._receive, self._write, direct=self.write_now is not None
+                )
         finally:
             fanout.unsubscribe(self.scope.topic, self._deliver)
 
@@ -149,29 +151,29 @@ class _Session:
         self.floor, self.skip = offsets.key(floor), skip
         self.send_queue.keep_only(lambda m: offsets.after(m.offset, floor) and m.event_id not in skip)
 
-    async def _send_live(self) -> None:
-        while True:
-            messages = await self.send_queue.take()
-            if messages is None and self.send_queue.shut_reason is not None:
-                reason = self.send_queue.shut_reason
-                why = SHUT_MESSAGES.get(reason, reason)
-                await _send(self.websocket, {"type": "error", "code": reason, "message": why})
-                await _close(self.websocket, access.FORBIDDEN)
-                return
-            if messages is None:
-                self.live.count("hub_live_too_slow_total")
-                await _send(
-                    self.websocket, {"type": "error", "code": "too_slow", "message": "client too slow"}
-                )
-                await _close(self.websocket, access.TOO_SLOW)
-                return
-            if not messages:
-                await _send(self.websocket, {"type": "ping"})
-            self.send_queue.busy = True
+    async def _write(self, messages: list[Message] | None) -> bool:
+        """Send what the send queue gave; ``False`` once the socket is closed (shut, too slow)."""
+        if messages is None and self.send_queue.shut_reason is not None:
+            reason = self.send_queue.shut_reason
+            why = SHUT_MESSAGES.get(reason, reason)
+            await _send(self.websocket, {"type": "error", "code": reason, "message": why})
+            await _close(self.websocket, access.FORBIDDEN)
+            return False
+        if messages is None:
+            self.live.count("hub_live_too_slow_total")
+            await _send(self.websocket, {"type": "error", "code": "too_slow", "message": "client too slow"})
+            await _close(self.websocket, access.TOO_SLOW)
+            return False
+        if not messages:
+            await _send(self.websocket, {"type": "ping"})
+        self.send_queue.busy = True
+        try:
             for message in messages:
                 await self.websocket.send_text(message.text)
+        finally:
             self.send_queue.busy = False
-            self.live.sent(PROTOCOL, len(messages))
+        self.live.sent(PROTOCOL, len(messages))
+        return True
 
     async def _receive(self) -> None:
         frame_limits = frames.limits(self.live.settings, MAX_FRAME_CHARS)

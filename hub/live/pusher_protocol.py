@@ -72,7 +72,8 @@ class _Connection:
         await self._send({"event": "pusher:connection_established", "data": json.dumps(data)})
         try:
             with self.live.registered(self.send_queue):
-                await service.until_first_ends(self._receive(), self._send_live())
+                direct = getattr(self.websocket, "write_now", None) is not None
+                await service.serve_socket(self.send_queue, self._receive, self._write, direct)
         finally:
             for topic, subscriber in self.channels.values():
                 self.live.fanout.unsubscribe(topic, subscriber)
@@ -151,7 +152,7 @@ class _Connection:
 
         view = f"pusher:{channel}"
 
-        write_now = getattr(self.websocket, "write_now", None)  # hub.live.wire.Socket's, not ASGI's
+        write_now = getattr(self.websocket, "write_now", None)  # hub.live.wire sockets have it, ASGI ones not
 
         def deliver(entry: Published) -> None:
             text = entry.rendered(view, render)
@@ -170,22 +171,25 @@ class _Connection:
     def _error(self, message: str, code: int | None) -> None:
         self._queue({"event": "pusher:error", "data": {"message": message, "code": code}})
 
-    async def _send_live(self) -> None:
-        while True:
-            messages = await self.send_queue.take()
-            if messages is None and self.send_queue.shut_reason is not None:
-                return await _refuse(self.websocket, UNAUTHORIZED, f"Closed: {self.send_queue.shut_reason}")
-            if messages is None:
-                self.live.count("hub_live_too_slow_total")
-                await _refuse(self.websocket, OVER_CAPACITY, "Client too slow")
-                return
-            if not messages:
-                await self._send({"event": "pusher:ping", "data": "{}"})
-            self.send_queue.busy = True
+    async def _write(self, messages: list[Message] | None) -> bool:
+        """Send what the send queue gave; ``False`` once the socket is closed (shut, too slow)."""
+        if messages is None and self.send_queue.shut_reason is not None:
+            await _refuse(self.websocket, UNAUTHORIZED, f"Closed: {self.send_queue.shut_reason}")
+            return False
+        if messages is None:
+            self.live.count("hub_live_too_slow_total")
+            await _refuse(self.websocket, OVER_CAPACITY, "Client too slow")
+            return False
+        if not messages:
+            await self._send({"event": "pusher:ping", "data": "{}"})
+        self.send_queue.busy = True
+        try:
             for message in messages:
                 await self.websocket.send_text(message.text)
+        finally:
             self.send_queue.busy = False
-            self.live.sent(PROTOCOL, len(messages))
+        self.live.sent(PROTOCOL, len(messages))
+        return True
 
     async def _send(self, frame: dict[str, Any]) -> None:
         await self.websocket.send_text(json.dumps(frame))

@@ -42,6 +42,8 @@ class SendQueue:
         self.api_key_ids: set[str] = set()  # the API key it was opened with (closed if it is revoked)
         self.shut_reason: str | None = None
         self.busy = False  # the writer holds taken messages it has not sent yet
+        self.poked = False  # a writer was asked to look (and send a ping if nothing is queued)
+        self.on_work: Callable[[], None] | None = None  # starts a writer on demand (hub.live.wire sockets)
 
     def idle(self) -> bool:
         """Nothing queued or being sent: a new message may go straight to the socket, in order."""
@@ -79,8 +81,28 @@ class SendQueue:
             if key is not None:
                 self._slots[key] = self._next_slot
             self._next_slot += 1
+        self._wake()
+
+    def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
+        elif self.on_work is not None:
+            self.on_work()
+
+    def has_work(self) -> bool:
+        """Whether a writer has something to do: messages, a ping, or a close."""
+        return bool(self._pending) or self.overflowed or self.poked
+
+    def take_now(self) -> list[Message] | None:
+        """:meth:`take` without waiting: ``[]`` when there is nothing (a ping, when poked)."""
+        self.poked = False
+        self.last_taken_s = time.monotonic()
+        if self.overflowed:
+            return None
+        messages = list(self._pending.values())
+        self._pending.clear()
+        self._slots.clear()
+        return messages
 
     def keep_only(self, keep: Callable[[Message], bool]) -> None:
         """Drop queued messages the socket has already been sent another way (snapshot, replay)."""
@@ -88,8 +110,8 @@ class SendQueue:
 
     def poke(self) -> None:
         """Wake a waiting writer even with nothing queued (its :meth:`take` returns ``[]``)."""
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        self.poked = True
+        self._wake()
 
     async def take(self) -> list[Message] | None:
         """Everything queued, oldest first; ``[]`` when poked; ``None`` once overflowed or shut."""
@@ -99,13 +121,7 @@ class SendQueue:
                 await self._waiter
             finally:
                 self._waiter = None
-        self.last_taken_s = time.monotonic()
-        if self.overflowed:
-            return None
-        messages = list(self._pending.values())
-        self._pending.clear()
-        self._slots.clear()
-        return messages
+        return self.take_now()
 
 
 class SendQueues:

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any, cast
 
 from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocketDisconnect
 
 from hub.infra import metrics
 from hub.live.access import MERCHANT_DISABLED
 from hub.live.fanout import Fanout
 from hub.live.limits import Limits
-from hub.live.send_queue import SendQueue, SendQueues
+from hub.live.send_queue import Message, SendQueue, SendQueues
 from hub.live.wire import Conn
 from hub.registry import api_keys
 from hub.registry.gate import Gate
@@ -107,6 +108,51 @@ def of(websocket: Conn) -> LiveService:
 
 def client_ip(websocket: Conn) -> str:
     return websocket.client.host if websocket.client else "unknown"
+
+
+async def serve_socket(
+    send_queue: SendQueue,
+    receive: Callable[[], Coroutine[Any, Any, None]],
+    write: Callable[[list[Message] | None], Awaitable[bool]],
+    direct: bool,
+) -> None:
+    """Run a socket's reader, and its writer: ``write`` gets what the send queue gives (``None``
+    once it overflowed or was shut) and says whether the socket stays open.
+
+    ``direct`` (a :mod:`hub.live.wire` socket, where frames mostly go out from the fan-out's own
+    turn): the writer is a task only while it has something to do, so an idle socket costs one
+    task, not three. Otherwise the writer waits on the queue for the socket's whole life.
+    """
+    if not direct:
+
+        async def writer() -> None:
+            while await write(await send_queue.take()):
+                pass
+
+        return await until_first_ends(receive(), writer())
+    task: asyncio.Task[None] | None = None
+
+    async def flush() -> None:
+        with contextlib.suppress(WebSocketDisconnect):  # the reader sees the disconnect too
+            while send_queue.has_work():
+                if not await write(send_queue.take_now()):
+                    return
+
+    def wake() -> None:
+        nonlocal task
+        if task is None or task.done():
+            task = asyncio.create_task(flush())
+
+    send_queue.on_work = wake
+    if send_queue.has_work():
+        wake()
+    try:
+        await receive()
+    finally:
+        send_queue.on_work = None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
 
 async def until_first_ends(*coroutines: Coroutine[Any, Any, None]) -> None:
