@@ -33,33 +33,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
+import multiprocessing
 import os
+import re
+import resource
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import uvloop
 from redis.asyncio import Redis
+from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-from fanout_load import (  # noqa: E402
-    Readers,
-    cpu_s,
-    latency_summary,
-    raise_fd_limit,
-    rss_kib,
-    wait_http,
-)
 
 from hub.dev.embedded import EmbeddedRedis, free_port  # noqa: E402
 from hub.live import views  # noqa: E402
@@ -74,6 +72,206 @@ SETTLE_S = 2.0
 DRAIN_TIMEOUT_S = 30.0
 NGINX_MODULE = Path("/usr/lib/nginx/modules/ngx_nchan_module.so")
 _RUN = f"{os.getpid()}_{time.time_ns()}"
+
+
+# ---- the load: socket-holding processes, servers' CPU and memory ---------------------------
+
+CONNECT_CONCURRENCY = 64
+# The courier's latitude: plain in native and Nchan frames, escaped inside Pusher's data string.
+_LAT = re.compile(r'"lat\\?": (-?[0-9.]+)')
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def raise_fd_limit(wanted: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(wanted, soft), hard), hard))
+
+
+async def wait_http(url: str, method: str = "GET", timeout_s: float = 30.0) -> None:
+    """Until the server at ``url`` answers (bounded by ``timeout_s``)."""
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.request(method, url) as response:
+                    if response.status < 500:
+                        return
+            await asyncio.sleep(0.1)  # polling a starting process, bounded by the deadline
+    raise RuntimeError(f"{url} did not answer within {timeout_s} s")
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def latency_summary(sent: dict[int, int], received: list[tuple[int, int]]) -> tuple[float, float, float]:
+    """p50, p99, max in ms of publish -> frame, for the frames matched to a publication."""
+    values = [(at - sent[n]) / 1e6 for n, at in received if n in sent]
+    if not values:
+        return (float("nan"),) * 3  # type: ignore[return-value]
+    return statistics.median(values), pct(values, 0.99), max(values)
+
+
+# ---- one reader process --------------------------------------------------------------------
+
+
+class _Sockets:
+    def __init__(self) -> None:
+        self.sockets: list[ClientConnection] = []
+        self.tasks: list[asyncio.Task[None]] = []
+        self.indexes: set[int] = set()
+        self.total = 0
+        self.received: list[tuple[int, int]] = []
+
+    async def open(self, urls: list[tuple[int, str, str]], total: int) -> str:
+        gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        self.total = total
+
+        async def one(index: int, url: str, how: str) -> None:
+            async with gate:
+                ws = await connect(url, open_timeout=60, ping_interval=None, max_size=2**20, compression=None)
+                kind, _, token = how.partition(":")
+                if kind == "native":
+                    await ws.send(json.dumps({"type": "subscribe", "tracking_token": token}))
+                    for _ in range(2):  # subscribed, snapshot
+                        await asyncio.wait_for(ws.recv(), 60)
+                elif kind == "pusher":
+                    await asyncio.wait_for(ws.recv(), 60)  # pusher:connection_established
+                    channel = f"shipment-{token}"
+                    await ws.send(json.dumps({"event": "pusher:subscribe", "data": {"channel": channel}}))
+                    reply = await asyncio.wait_for(ws.recv(), 60)
+                    if "subscription_succeeded" not in str(reply):
+                        raise RuntimeError(f"pusher subscribe refused: {reply!r}")
+            self.sockets.append(ws)
+            self.indexes.add(index)
+            self.tasks.append(asyncio.create_task(self.read(ws)))
+
+        results = await asyncio.gather(*(one(*u) for u in urls), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            return f"{len(errors)} sockets failed, e.g. {errors[0]!r}"
+        response = self.sockets[0].response if self.sockets else None
+        extensions = response.headers.get("Sec-WebSocket-Extensions") if response else None
+        return f"negotiated extensions: {extensions or 'none'}"
+
+    async def read(self, ws: ClientConnection) -> None:
+        with contextlib.suppress(Exception):
+            async for message in ws:
+                at = time.monotonic_ns()
+                found = _LAT.search(message if isinstance(message, str) else message.decode())
+                if found:
+                    self.received.append((round((float(found.group(1)) - LAT_BASE) / LAT_UNIT), at))
+
+    def expected(self, first: int, count: int) -> int:
+        return sum(1 for n in range(first, first + count) if n % self.total in self.indexes)
+
+    async def collect(self, first: int, count: int, timeout_s: float) -> list[tuple[int, int]]:
+        expected = self.expected(first, count)
+        deadline = time.monotonic() + timeout_s
+        while len(self.received) < expected and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)  # frames still in flight; bounded by the deadline
+        received, self.received = self.received, []
+        return received
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for ws in self.sockets:
+            ws.transport.abort()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.sockets, self.tasks, self.indexes, self.received = [], [], set(), []
+
+
+async def _loop(conn: Connection) -> None:
+    sockets = _Sockets()
+    loop = asyncio.get_running_loop()
+    while True:
+        command, argument = await loop.run_in_executor(None, conn.recv)
+        if command == "open":
+            conn.send(await sockets.open(*argument))
+        elif command == "clear":
+            sockets.received = []
+            gc.collect()
+            gc.disable()  # a collection pause here would count as server latency
+            conn.send(None)
+        elif command == "collect":
+            conn.send(await sockets.collect(*argument))
+            gc.enable()
+        elif command == "close_sockets":
+            await sockets.close()
+            conn.send(None)
+        else:
+            await sockets.close()
+            conn.send(None)
+            return
+
+
+def _process(conn: Connection) -> None:
+    raise_fd_limit(65536)
+    uvloop.run(_loop(conn))
+
+
+class Readers:
+    """The socket-holding processes, driven over pipes; socket ``i`` lives in process ``i % count``."""
+
+    def __init__(self, count: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.pipes: list[Connection] = []
+        self.processes = []
+        for _ in range(count):
+            parent, child = context.Pipe()
+            process = context.Process(target=_process, args=(child,), daemon=True)
+            process.start()
+            self.pipes.append(parent)
+            self.processes.append(process)
+
+    async def _ask(self, commands: list[tuple[str, Any]]) -> list[Any]:
+        loop = asyncio.get_running_loop()
+        for pipe, command in zip(self.pipes, commands, strict=True):
+            pipe.send(command)
+        return list(await asyncio.gather(*(loop.run_in_executor(None, p.recv) for p in self.pipes)))
+
+    async def open(self, urls: list[tuple[str, str]]) -> str:
+        count = len(self.pipes)
+        shares = [[(i, *u) for i, u in enumerate(urls) if i % count == p] for p in range(count)]
+        answers = await self._ask([("open", (share, len(urls))) for share in shares])
+        errors = [a for a in answers if "failed" in a]
+        if errors:
+            raise RuntimeError("; ".join(errors))
+        return str(answers[0])
+
+    async def clear(self) -> None:
+        await self._ask([("clear", None)] * len(self.pipes))
+
+    async def collect(self, first: int, count: int, timeout_s: float) -> list[tuple[int, int]]:
+        parts = await self._ask([("collect", (first, count, timeout_s))] * len(self.pipes))
+        return [pair for part in parts for pair in part]
+
+    async def close_sockets(self) -> None:
+        await self._ask([("close_sockets", None)] * len(self.pipes))
+
+    async def stop(self) -> None:
+        await self._ask([("stop", None)] * len(self.pipes))
+        for process in self.processes:
+            process.join(timeout=15)
+
+
+# ---- the benchmark ------------------------------------------------------------------------
 
 
 def event(shipment_id: str, merchant_id: str, n: int, run: str) -> dict[str, Any]:
@@ -139,7 +337,7 @@ class Publisher:
     async def _one(self, publish: Any, n: int) -> None:
         try:
             await publish(n)
-        except Exception as exc:  # noqa: BLE001 - counted and printed
+        except Exception as exc:  # counted, the first one printed
             if not self.errors:
                 print(f"publication {n} failed: {exc!r}", flush=True)
             self.errors += 1
@@ -149,8 +347,16 @@ def profile(pid: int, prefix: str, name: str) -> subprocess.Popen[bytes]:
     """py-spy sampling the server while it is measured (``pip install py-spy``): collapsed stacks."""
     out = f"{prefix}-{name.replace(' ', '-')}.txt"
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    command = [spy, "record", "-p", str(pid), "-f", "raw", "-o", out, "-r", "200", "--nonblocking", *os.environ.get("BENCH_PYSPY_ARGS", "").split()]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    command = [spy, "record", "-p", str(pid), "-f", "raw", "-o", out, "-r", "200", "--nonblocking"]
+    return start(command)
+
+
+def start(
+    command: list[str], env: dict[str, str] | None = None, log: str | None = None
+) -> subprocess.Popen[bytes]:
+    """A server or tool process, its output discarded (or its stderr appended to ``log``)."""
+    stderr = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - the child keeps it
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
 
 
 async def measure(
@@ -249,11 +455,7 @@ async def run_nchan(args: argparse.Namespace, readers: Readers) -> dict[str, Any
     with tempfile.TemporaryDirectory(prefix="bench-nchan-") as tmp:
         conf = Path(tmp) / "nginx.conf"
         conf.write_text(NGINX_CONF.format(module=NGINX_MODULE, tmp=tmp, port=port))
-        process = subprocess.Popen(  # noqa: S603
-            [binary, "-c", str(conf), "-p", tmp, "-e", f"{tmp}/error.log"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        process = start([binary, "-c", str(conf), "-p", tmp, "-e", f"{tmp}/error.log"])
         try:
             await wait_http(f"http://127.0.0.1:{port}/pub/warm", method="POST")
             pids = lambda: [process.pid, *children(process.pid)]  # noqa: E731
@@ -309,8 +511,7 @@ async def run_hub(
         "HUB_LOG_LEVEL": "warning",
     }
     command = [sys.executable, "-m", "hub", "serve", "--port", str(port)]
-    log = open(args.log, "ab") if args.log else subprocess.DEVNULL  # noqa: SIM115
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)  # noqa: S603
+    process = start(command, env, args.log)
     store = Store(redis, settings)
     try:
         await wait_http(f"http://127.0.0.1:{port}/healthz")
@@ -353,7 +554,8 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
         if r is nchan:
             continue
         print(
-            f"{r['name']} / Nchan: frames per CPU-second {r['frames_per_cpu_s'] / nchan['frames_per_cpu_s']:.0%}"
+            f"{r['name']} / Nchan: frames per CPU-second "
+            f"{r['frames_per_cpu_s'] / nchan['frames_per_cpu_s']:.0%}"
             f" (target >= 50%), memory per socket {r['kib_per_socket'] / nchan['kib_per_socket']:.2f} x"
             f" ({r['kib_per_socket']:.1f} KiB, target <= 16), p99 {r['latency_ms'][1]:.2f} ms (target <= 5)"
         )
@@ -386,7 +588,8 @@ async def main(args: argparse.Namespace) -> None:
 
 
 def parse() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--sockets", type=int, default=2000, help="sockets, each on its own channel")
     parser.add_argument("--rate", type=float, default=500, help="events per second")
     parser.add_argument("--seconds", type=float, default=10, help="measured seconds of publishing")

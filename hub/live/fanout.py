@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from hub import keys
 from hub.infra.redis_clients import is_cluster
 from hub.live import offsets
+from hub.live.conn import text_frame
 from hub.model.observation import EventType
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,16 @@ RETRY_DELAY_S = 1.0
 class Published:
     """One ``hub:events`` entry, with what every socket asks of it worked out once."""
 
-    __slots__ = ("_rendered", "event", "location", "merchant_id", "offset", "position", "shipment_id")
+    __slots__ = (
+        "_frames",
+        "_rendered",
+        "event",
+        "location",
+        "merchant_id",
+        "offset",
+        "position",
+        "shipment_id",
+    )
 
     def __init__(self, offset: str, event: dict[str, Any]) -> None:
         self.offset = offset
@@ -47,6 +57,7 @@ class Published:
         self.merchant_id: str = event["data"]["merchant_id"]
         self.location = event.get("type") == EventType.LOCATION_UPDATED.value  # coalesced when lagging
         self._rendered: dict[str, str] = {}
+        self._frames: dict[str, bytes] = {}
 
     @property
     def event_id(self) -> str:
@@ -57,6 +68,13 @@ class Published:
         if view not in self._rendered:
             self._rendered[view] = render(self)
         return self._rendered[view]
+
+    def frame(self, view: str, render: Callable[[Published], str]) -> bytes:
+        """The view's WebSocket frame, encoded once for all the sockets of the view."""
+        frame = self._frames.get(view)
+        if frame is None:
+            frame = self._frames[view] = text_frame(self.rendered(view, render))
+        return frame
 
 
 Subscriber = Callable[[Published], None]

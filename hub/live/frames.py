@@ -13,7 +13,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from hub.errors import HubError
 from hub.live import access
-from hub.live.wire import Conn
+from hub.live.conn import Conn
 from hub.model import safejson
 from hub.settings import Settings
 

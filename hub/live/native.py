@@ -24,10 +24,10 @@ from starlette.websockets import WebSocketDisconnect
 
 from hub.live import access, frames, history, offsets, service, views
 from hub.live.access import Refused, Scope
+from hub.live.conn import Conn
 from hub.live.fanout import Published
 from hub.live.limits import TooManyConnections
 from hub.live.send_queue import Message, SendQueue
-from hub.live.wire import Conn
 from hub.model import safejson
 
 PROTOCOL = "native"
@@ -90,7 +90,8 @@ class _Session:
             self.send_queue.api_key_ids.add(scope.api_key_id)
         self.view = "native:public" if scope.public else "native:merchant"
         self.floor: tuple[int, int] | None = None  # after catch-up: live entries up to here were sent
-        self.write_now = getattr(websocket, "write_now", None)  # hub.live.wire sockets have it, ASGI ones not
+        # hub.live.wire sockets have it, ASGI ones not
+        self.write_frame = getattr(websocket, "write_frame", None)
         self.skip: set[str] = set()
 
     async def run(self, since: str | None) -> None:
@@ -102,7 +103,7 @@ class _Session:
                 await self._catch_up(since)
             with self.live.registered(self.send_queue):
                 await service.serve_socket(
-                    self.send_queue, self._receive, self._write, direct=self.write_now is not None
+                    self.send_queue, self._receive, self._write, direct=self.write_frame is not None
                 )
         finally:
             fanout.unsubscribe(self.scope.topic, self._deliver)
@@ -111,11 +112,12 @@ class _Session:
         if self.floor is not None and (entry.position <= self.floor or entry.event_id in self.skip):
             return  # the process's reader lags behind what the snapshot or replay already covered
         text = entry.rendered(self.view, self._render)
-        if self.floor is not None and self.write_now is not None and self.send_queue.idle():
-            if self.write_now(text):  # no task switch: the socket's writer is not woken
-                self.send_queue.sent_directly()
-                self.live.sent(PROTOCOL, 1)
-                return
+        write_frame, caught_up = self.write_frame, self.floor is not None
+        direct = write_frame is not None and caught_up and self.send_queue.idle()
+        if direct and write_frame(entry.frame(self.view, self._render), text):  # type: ignore[misc]
+            self.send_queue.sent_directly()  # no task switch, no writer woken
+            self.live.sent(PROTOCOL, 1)
+            return
         key = entry.shipment_id if entry.location else None
         self.send_queue.put(Message(entry.offset, entry.event_id, text, key))
 

@@ -21,11 +21,11 @@ from starlette.websockets import WebSocketDisconnect
 from hub import keys
 from hub.live import access, frames, service, views
 from hub.live.access import Refused, Scope
+from hub.live.conn import Conn
 from hub.live.fanout import Published
 from hub.live.limits import TooManyConnections
 from hub.live.pusher_auth import MERCHANT_CHANNEL_PREFIX, SHIPMENT_CHANNEL_PREFIX, InvalidSignature, verify
 from hub.live.send_queue import Message, SendQueue
-from hub.live.wire import Conn
 
 PROTOCOL = "pusher"
 PUSHER_PROTOCOL = 7
@@ -72,7 +72,7 @@ class _Connection:
         await self._send({"event": "pusher:connection_established", "data": json.dumps(data)})
         try:
             with self.live.registered(self.send_queue):
-                direct = getattr(self.websocket, "write_now", None) is not None
+                direct = getattr(self.websocket, "write_frame", None) is not None
                 await service.serve_socket(self.send_queue, self._receive, self._write, direct)
         finally:
             for topic, subscriber in self.channels.values():
@@ -152,11 +152,15 @@ class _Connection:
 
         view = f"pusher:{channel}"
 
-        write_now = getattr(self.websocket, "write_now", None)  # hub.live.wire sockets have it, ASGI ones not
+        write_frame = getattr(self.websocket, "write_frame", None)  # hub.live.wire sockets only
 
         def deliver(entry: Published) -> None:
             text = entry.rendered(view, render)
-            if write_now is not None and self.send_queue.idle() and write_now(text):
+            if (
+                write_frame is not None
+                and self.send_queue.idle()
+                and write_frame(entry.frame(view, render), text)
+            ):
                 self.send_queue.sent_directly()  # no task switch: the socket's writer is not woken
                 self.live.sent(PROTOCOL, 1)
                 return

@@ -13,10 +13,10 @@ from starlette.websockets import WebSocketDisconnect
 
 from hub.infra import metrics
 from hub.live.access import MERCHANT_DISABLED
+from hub.live.conn import Conn
 from hub.live.fanout import Fanout
 from hub.live.limits import Limits
 from hub.live.send_queue import Message, SendQueue, SendQueues
-from hub.live.wire import Conn
 from hub.registry import api_keys
 from hub.registry.gate import Gate
 from hub.settings import Settings
@@ -99,7 +99,7 @@ def _keys_of(send_queue: SendQueue) -> set[tuple[str, str]]:
 
 
 def of(websocket: Conn) -> LiveService:
-    """The process's live service: a :class:`hub.live.wire.Socket` carries it, an ASGI socket's app holds it."""
+    """The process's live service: a :mod:`hub.live.wire` socket carries it, an ASGI one's app holds it."""
     live: LiveService | None = getattr(websocket, "live", None)
     if live is None:
         live = services(cast(HTTPConnection, websocket)).live
