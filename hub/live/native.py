@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 from typing import Any
 
@@ -55,8 +56,10 @@ async def endpoint(websocket: Conn) -> None:
             raise Refused(access.BAD_REQUEST, "bad_request", "since must be an offset like '1700000000000-0'")
         try:
             merchant_id = None if scope.public else scope.merchant_id
+            session = _Session(websocket, live, scope)
+            del scope  # the session drops the shipment once caught up; this frame must not keep it
             async with live.limits.hold(PROTOCOL, service.client_ip(websocket), merchant_id):
-                await _Session(websocket, live, scope).run(since)
+                await session.run(since)
         except TooManyConnections as exc:
             raise Refused(access.TOO_MANY_CONNECTIONS, "too_many_connections", str(exc)) from None
     except Refused as refused:
@@ -88,6 +91,7 @@ class _Session:
         self.send_queue.merchant_ids.add(scope.merchant_id)
         if scope.api_key_id is not None:
             self.send_queue.api_key_ids.add(scope.api_key_id)
+        self.public = scope.public
         self.view = "native:public" if scope.public else "native:merchant"
         self.floor: tuple[int, int] | None = None  # after catch-up: live entries up to here were sent
         # hub.live.wire sockets have it, ASGI ones not
@@ -101,6 +105,7 @@ class _Session:
         try:
             async with self.live.subscribing:
                 await self._catch_up(since)
+            self.scope = dataclasses.replace(self.scope, shipment=None)  # done with it: ~1.5 KiB a socket
             with self.live.registered(self.send_queue):
                 await service.serve_socket(
                     self.send_queue, self._receive, self._write, direct=self.write_frame is not None
@@ -125,7 +130,7 @@ class _Session:
         return json.dumps({"type": "event", "offset": entry.offset, "event": self._event_view(entry.event)})
 
     def _event_view(self, event: dict[str, Any]) -> dict[str, Any]:
-        if self.scope.public:
+        if self.public:
             return views.public_event(event, self.live.settings.live.show_phones)
         return event
 

@@ -145,9 +145,10 @@ class _Connection:
 
     def _subscriber(self, channel: str, scope: Scope) -> Callable[[Published], None]:
         show_phones = self.live.settings.live.show_phones
+        public = scope.public  # the closures keep this, not the scope's shipment (~1.5 KiB a socket)
 
         def render(entry: Published) -> str:
-            event = views.public_event(entry.event, show_phones) if scope.public else entry.event
+            event = views.public_event(entry.event, show_phones) if public else entry.event
             return json.dumps({"event": entry.event["type"], "channel": channel, "data": json.dumps(event)})
 
         view = f"pusher:{channel}"

@@ -15,7 +15,6 @@ sweep per process (:meth:`poke` wakes an idle writer with nothing to send).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
@@ -133,13 +132,11 @@ class SendQueues:
     def __len__(self) -> int:
         return len(self._all)
 
-    @contextlib.contextmanager
-    def registered(self, send_queue: SendQueue) -> Iterator[SendQueue]:
+    def add(self, send_queue: SendQueue) -> None:
         self._all.add(send_queue)
-        try:
-            yield send_queue
-        finally:
-            self._all.discard(send_queue)
+
+    def discard(self, send_queue: SendQueue) -> None:
+        self._all.discard(send_queue)
 
     def __iter__(self) -> Iterator[SendQueue]:
         return iter(tuple(self._all))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, cast
 
 from redis.asyncio import Redis
@@ -65,13 +65,9 @@ class LiveService:
             return MERCHANT_DISABLED
         return None
 
-    @contextlib.contextmanager
-    def registered(self, send_queue: SendQueue) -> Iterator[SendQueue]:
+    def registered(self, send_queue: SendQueue) -> _Registration:
         """Register the socket's send_queue, shut at once if the gate moved while it subscribed."""
-        with self.send_queues.registered(send_queue):
-            if (reason := self.refusal(send_queue)) is not None:
-                send_queue.shut(reason)
-            yield send_queue
+        return _Registration(self, send_queue)
 
     async def close_refused(self) -> None:
         """Shut the sockets of disabled merchants and of revoked API keys (the gate saw a change)."""
@@ -91,6 +87,24 @@ class LiveService:
     def sent(self, protocol: str, messages: int) -> None:
         if messages:
             self.counts.add("hub_live_messages_sent_total", messages, protocol=protocol)
+
+
+class _Registration:
+    """:meth:`LiveService.registered`'s context: a plain object, not a generator frame per socket."""
+
+    __slots__ = ("live", "send_queue")
+
+    def __init__(self, live: LiveService, send_queue: SendQueue) -> None:
+        self.live, self.send_queue = live, send_queue
+
+    def __enter__(self) -> SendQueue:
+        self.live.send_queues.add(self.send_queue)
+        if (reason := self.live.refusal(self.send_queue)) is not None:
+            self.send_queue.shut(reason)
+        return self.send_queue
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.send_queues.discard(self.send_queue)
 
 
 def _keys_of(send_queue: SendQueue) -> set[tuple[str, str]]:
