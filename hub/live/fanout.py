@@ -24,6 +24,7 @@ from hub import keys
 from hub.infra.redis_clients import is_cluster
 from hub.live import offsets
 from hub.live.conn import text_frame
+from hub.live.stream_tail import Tail, bulk, can_follow, pack
 from hub.model.observation import EventType
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,11 @@ class Fanout:
         self._listening = asyncio.Event()  # set while the reader must follow the stream
         self._connection: Any = None  # the reader's own connection (one server; see _read)
         self._command = ("XREAD", "COUNT", READ_COUNT, "BLOCK", READ_BLOCK_MS, "STREAMS", keys.EVENTS)
+        self._cluster = is_cluster(redis)
+        self._tail_ok = can_follow(redis)  # plain TCP: the reader's own raw connection (stream_tail)
+        self._tail: Tail | None = None
+        # The XREAD command but its last argument (the offset): 8 arguments announced, 7 written.
+        self._packed = pack(*self._command, "").removesuffix(bulk(""))
 
     @property
     def subscriber_count(self) -> int:
@@ -151,7 +157,17 @@ class Fanout:
         directly: redis-py's command path (pool, retry, response callbacks) was a sixth of the
         fan-out's CPU per event (bench/fanout.py). A cluster's client routes the command itself.
         """
-        if is_cluster(self.redis):
+        if self._tail_ok:
+            if self._tail is None:
+                self._tail = await Tail.open(self.redis)
+            try:
+                reply = await self._tail.send(self._packed + bulk(self.offset))
+            except BaseException:
+                self._tail.close()
+                self._tail = None
+                raise
+            return [(entry_id, fields) for _, entries in reply or () for entry_id, fields in entries]
+        if self._cluster:
             reply = await self.redis.xread({keys.EVENTS: self.offset}, block=READ_BLOCK_MS, count=READ_COUNT)
             return [entry for _, entries in reply for entry in entries]
         if self._connection is None:
@@ -169,6 +185,9 @@ class Fanout:
         return [(entry_id, fields) for _, entries in streams for entry_id, fields in entries]
 
     async def _release(self, disconnect: bool = False) -> None:
+        if self._tail is not None:
+            self._tail.close()
+            self._tail = None
         connection, self._connection = self._connection, None
         if connection is not None:
             if disconnect:
