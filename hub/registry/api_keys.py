@@ -75,17 +75,26 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+# Count and add in one step, so concurrent creates never pass the cap together.
+_ADD_UNDER_CAP = """
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+
+
 async def create(redis: Redis, merchant_id: str, name: str) -> NewKey:
-    if await redis.hlen(keys.merchant_api_keys(merchant_id)) >= MAX_KEYS:
-        raise Conflict(f"a merchant has at most {MAX_KEYS} API keys: revoke one first")
     secret = "hk_" + secrets.token_urlsafe(32)
     key_digest = digest(secret)
     key = ApiKey(key_id(key_digest), merchant_id, name, secret[:PREFIX_CHARS], now_ms())
     record = {"name": name, "prefix": key.prefix, "sha256": key_digest, "created_ms": key.created_ms}
-    pipe = redis.pipeline(transaction=False)  # two slots on a cluster
-    pipe.hset(keys.merchant_api_keys(merchant_id), key.id, json.dumps(record))
-    pipe.set(keys.api_key(key_digest), merchant_id)
-    await pipe.execute()
+    added = await redis.eval(
+        _ADD_UNDER_CAP, 1, keys.merchant_api_keys(merchant_id), key.id, json.dumps(record), MAX_KEYS
+    )
+    if not added:
+        raise Conflict(f"a merchant has at most {MAX_KEYS} API keys: revoke one first")
+    # Another slot on a cluster: a crash before this leaves a listed key no secret opens (revocable).
+    await redis.set(keys.api_key(key_digest), merchant_id)
     return NewKey(key, secret)
 
 
