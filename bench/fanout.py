@@ -27,6 +27,7 @@ the sockets with the ``websockets`` asyncio client) is not counted. Figures per 
     .venv/bin/python bench/fanout.py                         # 2,000 sockets, 500 events/s, both protocols
     .venv/bin/python bench/fanout.py --protocol native --seconds 10
     .venv/bin/python bench/fanout.py --quick                 # 200 sockets, 100 events/s
+    .venv/bin/python bench/fanout.py --no-nchan --profile /tmp/prof   # py-spy per server (pip install py-spy)
 """
 
 from __future__ import annotations
