@@ -36,6 +36,7 @@ from hub.live.service import LiveService
 from hub.receive import alopeyk_webhook, pusher_webhook
 from hub.registry.gate import Gate
 from hub.settings import Settings
+from hub.streams.acl_keeper import AclKeeper
 from hub.web.errors import HANDLERS
 from hub.web.middleware import RequestId
 from hub.web.security_headers import SecurityHeaders
@@ -73,11 +74,14 @@ def create_app(settings: Settings | None = None, *, own_process: bool = False) -
         await state.inbox.check_durability()
         await state.live.start()
         await gate.start()
+        acl_keeper = AclKeeper(redis, settings)  # stream credentials back after a Redis restart
+        acl_keeper.start()
         if own_process:
             runtime.settle_after_startup()
         try:
             yield {live_wire.STATE_KEY: state.live}  # the live sockets' protocol finds it here
         finally:
+            await acl_keeper.stop()
             await gate.stop()
             await state.live.stop()
             await state.ingestor.close()

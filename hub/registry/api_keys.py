@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 
 from hub import keys
 from hub.errors import Conflict, NotFound
+from hub.infra.capped import hset_under_cap
 from hub.infra.lru import LRU
 
 FIRST_KEY_NAME = "default"  # the key ``POST /v1/merchants`` returns
@@ -75,23 +76,14 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-# Count and add in one step, so concurrent creates never pass the cap together.
-_ADD_UNDER_CAP = """
-if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return 1
-"""
-
-
 async def create(redis: Redis, merchant_id: str, name: str) -> NewKey:
     secret = "hk_" + secrets.token_urlsafe(32)
     key_digest = digest(secret)
     key = ApiKey(key_id(key_digest), merchant_id, name, secret[:PREFIX_CHARS], now_ms())
     record = {"name": name, "prefix": key.prefix, "sha256": key_digest, "created_ms": key.created_ms}
-    added = await redis.eval(
-        _ADD_UNDER_CAP, 1, keys.merchant_api_keys(merchant_id), key.id, json.dumps(record), MAX_KEYS
-    )
-    if not added:
+    if not await hset_under_cap(
+        redis, keys.merchant_api_keys(merchant_id), key.id, json.dumps(record), MAX_KEYS
+    ):
         raise Conflict(f"a merchant has at most {MAX_KEYS} API keys: revoke one first")
     # Another slot on a cluster: a crash before this leaves a listed key no secret opens (revocable).
     await redis.set(keys.api_key(key_digest), merchant_id)
