@@ -348,7 +348,7 @@ def profile(pid: int, prefix: str, name: str) -> subprocess.Popen[bytes]:
     """py-spy sampling the server while it is measured (``pip install py-spy``): collapsed stacks."""
     out = f"{prefix}-{name.replace(' ', '-')}.txt"
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    command = [spy, "record", "-p", str(pid), "-f", "raw", "-o", out, "-r", "200", "--nonblocking"]
+    command = [spy, "record", "-p", str(pid), "-f", "raw", "-o", out, "-r", "200", *os.environ.get("PYSPY_EXTRA", "--nonblocking").split()]
     return start(command)
 
 

@@ -141,6 +141,9 @@ class Fanout:
                 self._listening.clear()
             await self._listening.wait()
             try:
+                if self._tail_ok:
+                    await self._follow()
+                    continue
                 entries = await self._read()
             except (RedisError, OSError) as exc:
                 log.warning("live fan-out cannot read %s (%s); retrying", keys.EVENTS, exc)
@@ -150,6 +153,32 @@ class Fanout:
                 self.offset = entry_id
                 self._dispatch(entry_id, fields)
 
+    async def _follow(self) -> None:
+        """Read on the reader's own raw connection (stream_tail) until no socket listens.
+
+        Each reply is dispatched in the turn of the loop that received it, and the next
+        ``XREAD`` written right there (:meth:`Tail.follow`).
+        """
+        if self._tail is None:
+            self._tail = await Tail.open(self.redis)
+        try:
+            await self._tail.follow(self._packed + bulk(self.offset), self._on_reply)
+        except BaseException:
+            self._tail.close()
+            self._tail = None
+            raise
+
+    def _on_reply(self, reply: Any) -> bytes | None:
+        """Dispatch one ``XREAD`` reply; the next ``XREAD``, or ``None`` once nobody listens."""
+        for _, entries in reply or ():
+            for entry_id, fields in entries:
+                self.offset = entry_id
+                self._dispatch(entry_id, fields)
+        if not self._topics:
+            self._listening.clear()  # before _run wakes: a subscriber meanwhile moves the offset
+            return None
+        return self._packed + bulk(self.offset)
+
     async def _read(self) -> list[tuple[str, Any]]:
         """The next entries after ``self.offset``, blocking up to ``READ_BLOCK_MS``.
 
@@ -157,16 +186,6 @@ class Fanout:
         directly: redis-py's command path (pool, retry, response callbacks) was a sixth of the
         fan-out's CPU per event (bench/fanout.py). A cluster's client routes the command itself.
         """
-        if self._tail_ok:
-            if self._tail is None:
-                self._tail = await Tail.open(self.redis)
-            try:
-                reply = await self._tail.send(self._packed + bulk(self.offset))
-            except BaseException:
-                self._tail.close()
-                self._tail = None
-                raise
-            return [(entry_id, fields) for _, entries in reply or () for entry_id, fields in entries]
         if self._cluster:
             reply = await self.redis.xread({keys.EVENTS: self.offset}, block=READ_BLOCK_MS, count=READ_COUNT)
             return [entry for _, entries in reply for entry in entries]

@@ -12,6 +12,7 @@ and clusters read through redis-py (:meth:`hub.live.fanout.Fanout._read`).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import hiredis
@@ -50,6 +51,12 @@ class Tail(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._reply: asyncio.Future[Any] | None = None
         self._lost = False
+        # While following (see follow): each reply goes to this callback, in data_received's turn.
+        self._on_reply: Callable[[Any], bytes | None] | None = None
+        self._followed: asyncio.Future[None] | None = None
+        self._replies = 0  # counted for the watchdog, instead of a timer armed per read
+        self._replies_seen = -1
+        self._watchdog: asyncio.TimerHandle | None = None
 
     @classmethod
     async def open(cls, redis: Redis) -> Tail:
@@ -84,9 +91,51 @@ class Tail(asyncio.Protocol):
             raise ResponseError(str(reply))
         return reply
 
+    async def follow(self, command: bytes, on_reply: Callable[[Any], bytes | None]) -> None:
+        """Send ``command``, then for each reply the command ``on_reply`` returns, until it returns ``None``.
+
+        The replies are handled in ``data_received``'s own turn of the loop and the next command
+        written there: no future resolved, no task woken, no timer armed per read (measured with
+        bench/fanout.py, the task switch and the extra loop turn per read were a tenth of the
+        fan-out's CPU per event). A connection with no reply for ``REPLY_TIMEOUT_S`` is closed.
+        """
+        if self._lost or self._transport is None:
+            raise RedisConnectionError("the live fan-out's connection is closed")
+        loop = asyncio.get_running_loop()
+        self._followed = loop.create_future()
+        self._on_reply = on_reply
+        self._replies_seen = -1
+        self._watchdog = loop.call_later(REPLY_TIMEOUT_S, self._watch)
+        self._transport.write(command)
+        try:
+            await self._followed
+        finally:
+            self._on_reply = None
+            self._followed = None
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+                self._watchdog = None
+
+    def _watch(self) -> None:
+        if self._replies == self._replies_seen:  # nothing since the last look: the read is stuck
+            self._timed_out()
+            return
+        self._replies_seen = self._replies
+        self._watchdog = asyncio.get_running_loop().call_later(REPLY_TIMEOUT_S, self._watch)
+
+    def _stop_following(self, exc: BaseException | None) -> None:
+        followed = self._followed
+        self._on_reply = None
+        if followed is not None and not followed.done():
+            if exc is None:
+                followed.set_result(None)
+            else:
+                followed.set_exception(exc)
+
     def _timed_out(self) -> None:
         if self._reply is not None and not self._reply.done():
             self._reply.set_exception(RedisConnectionError("no reply to the live fan-out's read"))
+        self._stop_following(RedisConnectionError("no reply to the live fan-out's read"))
         self.close()
 
     def close(self) -> None:
@@ -100,10 +149,28 @@ class Tail(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self._reader.feed(data)
         while (reply := self._reader.gets()) is not False:
-            if self._reply is not None and not self._reply.done():
+            self._replies += 1
+            if self._on_reply is not None:
+                self._follow(reply)
+            elif self._reply is not None and not self._reply.done():
                 self._reply.set_result(reply)
+
+    def _follow(self, reply: Any) -> None:
+        if isinstance(reply, hiredis.ReplyError):
+            self._stop_following(ResponseError(str(reply)))
+            return
+        try:
+            command = self._on_reply(reply)  # type: ignore[misc]
+        except BaseException as exc:  # the follower's bug ends the follow, not the loop
+            self._stop_following(exc)
+            return
+        if command is None:
+            self._stop_following(None)
+        elif self._transport is not None and not self._lost:
+            self._transport.write(command)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
+        self._stop_following(RedisConnectionError(f"the live fan-out's connection was lost: {exc}"))
         if self._reply is not None and not self._reply.done():
             self._reply.set_exception(RedisConnectionError(f"the live fan-out's connection was lost: {exc}"))
