@@ -61,7 +61,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hub.dev.embedded import EmbeddedRedis, free_port  # noqa: E402
-from hub.live import views  # noqa: E402
+from hub.live import fastjson, views  # noqa: E402
 from hub.registry import merchants, shipments  # noqa: E402
 from hub.settings import Settings  # noqa: E402
 from hub.streams.append import Store  # noqa: E402
@@ -79,7 +79,7 @@ _RUN = f"{os.getpid()}_{time.time_ns()}"
 
 CONNECT_CONCURRENCY = 64
 # The courier's latitude: plain in native and Nchan frames, escaped inside Pusher's data string.
-_LAT = re.compile(r'"lat\\?": (-?[0-9.]+)')
+_LAT = re.compile(r'"lat\\?": ?(-?[0-9.]+)')
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -311,7 +311,7 @@ def native_frame(n: int) -> bytes:
     sample = {**event("shp_000000000000aaaaaaaaaa", "mer_0000000000000000", n, "x"), "sequence": 12}
     sample["data"]["previous_status"] = "in_transit"
     body = {"type": "event", "offset": "1795432903083-12", "event": views.public_event(sample, False)}
-    return json.dumps(body).encode()
+    return fastjson.dumps(body).encode()
 
 
 class Publisher:
@@ -348,7 +348,8 @@ def profile(pid: int, prefix: str, name: str) -> subprocess.Popen[bytes]:
     """py-spy sampling the server while it is measured (``pip install py-spy``): collapsed stacks."""
     out = f"{prefix}-{name.replace(' ', '-')}.txt"
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    command = [spy, "record", "-p", str(pid), "-f", "raw", "-o", out, "-r", "200", *os.environ.get("PYSPY_EXTRA", "--nonblocking").split()]
+    extra = os.environ.get("PYSPY_EXTRA", "--nonblocking").split()  # e.g. "--native" (pauses the server)
+    command = [spy, "record", "-p", str(pid), "-f", "raw", "-o", out, "-r", "200", *extra]
     return start(command)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +21,7 @@ from redis.exceptions import RedisError
 
 from hub import keys
 from hub.infra.redis_clients import is_cluster
-from hub.live import offsets
+from hub.live import fastjson, offsets
 from hub.live.conn import text_frame
 from hub.live.stream_tail import Tail, bulk, can_follow, pack
 from hub.model.observation import EventType
@@ -224,7 +223,7 @@ class Fanout:
         try:
             if isinstance(fields, list):
                 fields = dict(zip(fields[::2], fields[1::2], strict=True))
-            entry = Published(entry_id, json.loads(fields["event"]))
+            entry = Published(entry_id, fastjson.loads(fields["event"]))
         except (KeyError, TypeError, ValueError) as exc:
             log.error("live fan-out skips malformed entry %s: %s", entry_id, exc)
             return

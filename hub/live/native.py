@@ -23,7 +23,7 @@ from typing import Any
 
 from starlette.websockets import WebSocketDisconnect
 
-from hub.live import access, frames, history, offsets, service, views
+from hub.live import access, fastjson, frames, history, offsets, service, views
 from hub.live.access import Refused, Scope
 from hub.live.conn import Conn
 from hub.live.fanout import Published
@@ -127,7 +127,8 @@ class _Session:
         self.send_queue.put(Message(entry.offset, entry.event_id, text, key))
 
     def _render(self, entry: Published) -> str:
-        return json.dumps({"type": "event", "offset": entry.offset, "event": self._event_view(entry.event)})
+        body = {"type": "event", "offset": entry.offset, "event": self._event_view(entry.event)}
+        return fastjson.dumps(body)
 
     def _event_view(self, event: dict[str, Any]) -> dict[str, Any]:
         if self.public:

@@ -19,7 +19,7 @@ from typing import Any
 from starlette.websockets import WebSocketDisconnect
 
 from hub import keys
-from hub.live import access, frames, service, views
+from hub.live import access, fastjson, frames, service, views
 from hub.live.access import Refused, Scope
 from hub.live.conn import Conn
 from hub.live.fanout import Published
@@ -149,7 +149,8 @@ class _Connection:
 
         def render(entry: Published) -> str:
             event = views.public_event(entry.event, show_phones) if public else entry.event
-            return json.dumps({"event": entry.event["type"], "channel": channel, "data": json.dumps(event)})
+            data = fastjson.dumps(event)
+            return fastjson.dumps({"event": entry.event["type"], "channel": channel, "data": data})
 
         view = f"pusher:{channel}"
 
