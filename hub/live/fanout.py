@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 READ_BLOCK_MS = 2000
 READ_COUNT = 1000
 RETRY_DELAY_S = 1.0
+_LOCATION_UPDATED = EventType.LOCATION_UPDATED.value  # an enum's value is a property: read it once
 
 
 class Published:
@@ -55,7 +56,7 @@ class Published:
         self.event = event
         self.shipment_id: str = event["data"]["shipment_id"]
         self.merchant_id: str = event["data"]["merchant_id"]
-        self.location = event.get("type") == EventType.LOCATION_UPDATED.value  # coalesced when lagging
+        self.location = event.get("type") == _LOCATION_UPDATED  # coalesced when lagging
         self._rendered: dict[str, str] = {}
         self._frames: dict[str, bytes] = {}
 
@@ -221,9 +222,13 @@ class Fanout:
         if not self._topics:  # the last socket left during the read: spare the parse
             return
         try:
-            if isinstance(fields, list):
-                fields = dict(zip(fields[::2], fields[1::2], strict=True))
-            entry = Published(entry_id, fastjson.loads(fields["event"]))
+            if isinstance(fields, list) and len(fields) == 2 and fields[0] == "event":
+                raw = fields[1]  # what the appender writes: no dict for it
+            else:
+                if isinstance(fields, list):
+                    fields = dict(zip(fields[::2], fields[1::2], strict=True))
+                raw = fields["event"]
+            entry = Published(entry_id, fastjson.loads(raw))
         except (KeyError, TypeError, ValueError) as exc:
             log.error("live fan-out skips malformed entry %s: %s", entry_id, exc)
             return

@@ -15,8 +15,9 @@ from typing import Any
 
 import orjson
 
-# A digit run this long may be an integer past 64 bits (orjson would read it as a float).
-_LONG_DIGITS = re.compile(r"\d{19}")
+# A number of 19 digits or more may be an integer past 64 bits (orjson would read it as a float);
+# a number starts after ``:``, ``[`` or ``,`` (a long digit run inside a string, e.g. an id, does not count).
+_LONG_DIGITS = re.compile(r"[:\[,]\s*-?\d{19}")
 
 
 def loads(text: str) -> Any:

@@ -30,6 +30,9 @@ SUBSCRIBING_AT_ONCE = 32
 KEY_REVOKED = "key_revoked"
 
 
+SENT_FLUSH_S = 0.5
+
+
 class LiveService:
     def __init__(self, redis: Redis, settings: Settings, gate: Gate | None = None) -> None:
         self.redis = redis
@@ -44,6 +47,9 @@ class LiveService:
         self.counts = metrics.Buffer(redis)  # no Redis round trip per socket or per message
         self.send_queues = SendQueues()
         self._chores: list[asyncio.Task[None]] = []
+        # Messages sent, by protocol, not yet handed to ``counts``: one add per half second, not per frame.
+        self._sent: dict[str, int] = {}
+        self._sent_flush: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
         await self.fanout.start()
@@ -57,6 +63,7 @@ class LiveService:
             chore.cancel()
         await asyncio.gather(*self._chores, return_exceptions=True)
         await self.fanout.stop()
+        self._flush_sent()
         await self.counts.close()
 
     def refusal(self, send_queue: SendQueue) -> str | None:
@@ -86,6 +93,16 @@ class LiveService:
 
     def sent(self, protocol: str, messages: int) -> None:
         if messages:
+            self._sent[protocol] = self._sent.get(protocol, 0) + messages
+            if self._sent_flush is None:
+                self._sent_flush = asyncio.get_running_loop().call_later(SENT_FLUSH_S, self._flush_sent)
+
+    def _flush_sent(self) -> None:
+        if self._sent_flush is not None:
+            self._sent_flush.cancel()
+            self._sent_flush = None
+        sent, self._sent = self._sent, {}
+        for protocol, messages in sent.items():
             self.counts.add("hub_live_messages_sent_total", messages, protocol=protocol)
 
 

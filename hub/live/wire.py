@@ -58,6 +58,7 @@ class LiveWebSocketProtocol(WireConnection):
         self.handshake_complete = True
         self.conn.send_response(response)
         self._flush()
+        self.plain_open = not self.conn.extensions and self.conn.state is State.OPEN
         self._schedule_ping()
 
     async def receive(self) -> dict[str, Any]:
@@ -78,6 +79,9 @@ class LiveWebSocketProtocol(WireConnection):
     def write_frame(self, frame: bytes, text: str) -> bool:
         """:meth:`write_now` for a frame already encoded by :func:`text_frame` (once per view, for
         every socket of the view); ``text`` is used instead when an extension (deflate) is on."""
+        if self.plain_open and not self.paused:  # the common case, without the checks below
+            self.transport.write(frame)
+            return True
         if not self.writable():
             return False
         if self.conn.extensions or self.conn.state is not State.OPEN:

@@ -58,6 +58,8 @@ class WireConnection(asyncio.Protocol):
         self._fragments: list[bytes] = []
         self._fragments_text = False
         self.paused = False
+        # Open, no extension: write_frame may write an encoded frame straight to the transport.
+        self.plain_open = False
         self.read_paused = False
         self.handshake_complete = False
         self.close_sent = False
@@ -71,6 +73,7 @@ class WireConnection(asyncio.Protocol):
 
     def abort(self, code: int, reason: str = "") -> None:
         """Start the closing handshake (a no-op once closing or closed)."""
+        self.plain_open = False
         if self.close_sent or self.disconnected or self.transport.is_closing():
             return
         self._put({"type": "websocket.disconnect", "code": code, "reason": reason})
@@ -94,6 +97,7 @@ class WireConnection(asyncio.Protocol):
             self.client = Client(str(peer[0]), int(peer[1]))
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.plain_open = False
         self.server_state.connections.discard(self)
         self._stop_ping()
         if self._close_timer is not None:
@@ -113,6 +117,7 @@ class WireConnection(asyncio.Protocol):
 
     def shutdown(self) -> None:
         """uvicorn's shutdown: tell an open socket the server goes away (1012), then close."""
+        self.plain_open = False
         self._stop_ping()
         if self.handshake_complete and not self.close_sent and not self.disconnected:
             self._put({"type": "websocket.disconnect", "code": GOING_AWAY})
@@ -159,6 +164,7 @@ class WireConnection(asyncio.Protocol):
             self.transport.pause_reading()
 
     def _closed_by_peer(self) -> None:
+        self.plain_open = False
         if self.close_sent:  # the peer answered our close
             if self._close_timer is not None:
                 self._close_timer.cancel()
@@ -173,6 +179,7 @@ class WireConnection(asyncio.Protocol):
         self.transport.close()
 
     def _fail(self) -> None:
+        self.plain_open = False
         sent = self.conn.close_sent
         self._put({"type": "websocket.disconnect", "code": sent.code if sent else 1006})
         self._flush()
