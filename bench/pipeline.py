@@ -160,14 +160,22 @@ async def _run(
     """One loaded run: CPU-ms per webhook of each process (and events, deliveries per webhook)."""
     count = int(args.rate * args.seconds)
     events_before, delivered_before = await redis.xlen(keys.EVENTS), received[0]
-    before = pipeline.cpu()
+    before, calls_before = pipeline.cpu(), await _calls(redis)
     await load.post_at_rate(first, count, args.rate, load.orders)
     events, delivered = await _settled(redis, received, events_before, delivered_before)
-    after = pipeline.cpu()
+    after, calls_after = pipeline.cpu(), await _calls(redis)
     figures = {name: (after[name] - before[name]) * 1000 / count for name in PROCESSES}
     figures["total"] = sum(figures[name] for name in PROCESSES)
     figures["events"], figures["delivered"] = events / count, delivered / count
+    for command, calls in calls_after.items():
+        figures[f"redis {command}"] = (calls - calls_before.get(command, 0)) / count
     return figures
+
+
+async def _calls(redis: Redis) -> dict[str, int]:
+    """Calls of each Redis command so far (``INFO commandstats``): round trips the pipeline makes."""
+    stats = await redis.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
 
 
 @contextlib.contextmanager
@@ -218,7 +226,17 @@ async def _started(tree: Path, args: argparse.Namespace) -> AsyncIterator[Callab
 def _row(figures: dict[str, float]) -> str:
     cpu = ", ".join(f"{name} {figures[name]:.3f}" for name in (*PROCESSES, "total"))
     each = f"{figures['events']:.2f} events, {figures['delivered']:.2f} deliveries each"
-    return f"CPU-ms per webhook: {cpu}; {each}"
+    commands = sorted(
+        (
+            (value, name.removeprefix("redis "))
+            for name, value in figures.items()
+            if name.startswith("redis ")
+        ),
+        reverse=True,
+    )
+    total = sum(value for value, _ in commands)
+    top = ", ".join(f"{name} {value:.2f}" for value, name in commands[: int(os.environ.get("BENCH_TOP_COMMANDS", "8"))] if value >= 0.01)
+    return f"CPU-ms per webhook: {cpu}; {each}; Redis commands per webhook {total:.1f} ({top})"
 
 
 def _median(runs: list[dict[str, float]], name: str) -> float:
