@@ -235,7 +235,11 @@ def _row(figures: dict[str, float]) -> str:
         reverse=True,
     )
     total = sum(value for value, _ in commands)
-    top = ", ".join(f"{name} {value:.2f}" for value, name in commands[: int(os.environ.get("BENCH_TOP_COMMANDS", "8"))] if value >= 0.01)
+    top = ", ".join(
+        f"{name} {value:.2f}"
+        for value, name in commands[: int(os.environ.get("BENCH_TOP_COMMANDS", "8"))]
+        if value >= 0.01
+    )
     return f"CPU-ms per webhook: {cpu}; {each}; Redis commands per webhook {total:.1f} ({top})"
 
 
