@@ -71,6 +71,10 @@ def merchant(merchant_id: str) -> str:
     return f"{PREFIX}:merchant:{merchant_id}"
 
 
+def merchant_logo(merchant_id: str) -> str:  # string: the brand logo, base64 (type, SHA-256: merchant())
+    return f"{PREFIX}:merchant:{merchant_id}:logo"
+
+
 # A merchant's own stream and what the hub knows of the ACL users that read it share the hash
 # tag {m:<merchant_id>}: a stream credential's key pattern names exactly one key, in one slot.
 def merchant_events(merchant_id: str) -> str:
@@ -81,6 +85,11 @@ def merchant_events(merchant_id: str) -> str:
 def merchant_stream_users(merchant_id: str) -> str:
     """Hash: ACL user name -> JSON of a merchant's stream credential (created time; never the password)."""
     return f"{PREFIX}:{{m:{merchant_id}}}:stream-users"
+
+
+def merchant_deadletters(merchant_id: str) -> str:
+    """List: ids of the dead letters in ``DEADLETTER`` carrying this merchant's id, newest first, capped."""
+    return f"{PREFIX}:merchant:{merchant_id}:deadletters"
 
 
 def merchant_shipments(merchant_id: str) -> str:
@@ -278,3 +287,14 @@ def live_sockets(kind: str, name: str) -> str:
     Every such set shares the hash tag ``{live}``: one script checks or renews several at once.
     """
     return f"{PREFIX}:{{live}}:sockets:{kind}:{name}"
+
+
+# The merchant console (hub/console).
+def console_session(session_hash: str) -> str:
+    """Hash with a TTL: a console session (merchant, API key id, CSRF token), by its cookie's SHA-256."""
+    return f"{PREFIX}:console:session:{session_hash}"
+
+
+def console_signin_ticket(ticket_hash: str) -> str:
+    """String with a TTL: ``merchant_id key_id`` behind a one-time sign-in link only `hub dev` mints."""
+    return f"{PREFIX}:console:signin-ticket:{ticket_hash}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from playwright.async_api import async_playwright
 
 from hub.dev.embedded import free_port
 from tests.conftest import ROOT
-from tests.live.test_map import ARGS, ARTIFACTS, CHROMIUM
+from tests.recipient.browser import ARGS, ARTIFACTS, CHROMIUM
 from tests.servers import wait_until
 
 PROVIDERS = {"alopeyk", "hld", "alclient", "alod", "all24"}
@@ -114,6 +115,34 @@ async def watch_map(url: str) -> None:
             await browser.close()
 
 
+async def watch_fleet(signin_link: str) -> None:
+    """The banner's one-click link signs the demo merchant in; its fleet map shows couriers moving."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 800})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            await page.goto(signin_link)
+            await page.wait_for_url(signin_link.partition("/console")[0] + "/console/", timeout=30_000)
+            await page.wait_for_function("() => window.hubFleet.connected()", timeout=30_000)
+            await page.wait_for_function(
+                "() => Object.values(window.hubFleet.positions()).some((p) => p)", timeout=60_000
+            )
+            first = await page.evaluate("JSON.stringify(window.hubFleet.positions())")
+            await page.wait_for_function(  # a courier moved (or a new one appeared) as events arrived
+                f"() => JSON.stringify(window.hubFleet.positions()) !== {json.dumps(first)}", timeout=60_000
+            )
+            assert errors == []
+            ARTIFACTS.mkdir(exist_ok=True)
+            assert await page.screenshot(path=str(ARTIFACTS / "demo-console-fleet.png"))
+            again = await browser.new_page()  # another browser profile
+            answer = await again.goto(signin_link)  # the link works once
+            assert answer is not None and answer.status == 401 and "used already" in await again.content()
+        finally:
+            await browser.close()
+
+
 def test_hub_dev_demo_runs_everything_and_keeps_its_data_across_a_restart(tmp_path: Path) -> None:
     port, redis_port = free_port(), free_port()
     with hub_dev(tmp_path, port, redis_port) as dev:
@@ -127,6 +156,9 @@ def test_hub_dev_demo_runs_everything_and_keeps_its_data_across_a_restart(tmp_pa
         assert subscribed["type"] == "subscribed" and snapshot["type"] == "snapshot"
         assert snapshot["history"], "the snapshot carries the shipment's events"
         asyncio.run(watch_map(f"{dev.url}/track/{hld['tracking_token']}"))
+        link = re.search(r"console, signed in as the demo merchant[^:]*: (http\S+)", dev.output())
+        assert link is not None, dev.output()[-3000:]
+        asyncio.run(watch_fleet(link.group(1)))
         wait_until(
             lambda: "demo receiver: verified" in dev.output(), 60, "the demo receiver to verify a webhook"
         )

@@ -94,7 +94,12 @@ async def test_the_tracking_page_has_no_inline_script_or_style(
     finder = _InlineFinder()
     finder.feed((await http.get(f"/track/{token}")).text)
     assert finder.blocked == []
-    assert finder.scripts == ["/static/leaflet/leaflet.js", "/static/live/track.js"]  # our own origin
+    assert finder.scripts == [  # our own origin
+        "/static/leaflet/leaflet.js",
+        "/static/live/track-i18n.js",
+        "/static/live/track-map.js",
+        "/static/live/track.js",
+    ]
 
 
 @pytest.mark.parametrize(

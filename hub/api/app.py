@@ -10,7 +10,19 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from hub.api import health, merchants, metrics, openapi, shipments, stream_credentials, tracking, webhooks
+from hub.api import (
+    brand,
+    health,
+    merchants,
+    metrics,
+    openapi,
+    operations,
+    shipments,
+    stream_credentials,
+    tracking,
+    webhooks,
+)
+from hub.console import routes as console_routes
 from hub.errors import HubError
 from hub.infra import logs, runtime
 from hub.infra.lru import LRU
@@ -75,14 +87,17 @@ def create_app(settings: Settings | None = None, *, own_process: bool = False) -
         *health.routes,
         *shipments.routes,
         *merchants.routes,
+        *brand.routes,
         *alopeyk_webhook.routes,
         *pusher_webhook.routes,
         *webhooks.routes,
         *stream_credentials.routes,
+        *operations.routes,
         *openapi.routes,
         *metrics.routes,
         *live_routes.routes,
         *tracking.routes,
+        *console_routes.routes(settings),
     ]
     middleware = [Middleware(RequestId), Middleware(SecurityHeaders, tile_url=settings.live.tile_url)]
     return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan, middleware=middleware)

@@ -12,16 +12,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.api.brand_openapi import OPENAPI_PATHS as BRAND_PATHS
+from hub.api.brand_openapi import SCHEMAS as BRAND_SCHEMAS
 from hub.api.merchants_openapi import OPENAPI_PATHS as MERCHANT_PATHS
 from hub.api.merchants_openapi import SCHEMAS as MERCHANT_SCHEMAS
 from hub.api.openapi_parts import answer, body, error
+from hub.api.operations import OPENAPI_PATHS as OPERATIONS_PATHS
 from hub.api.shipments_openapi import OPENAPI_PATHS as SHIPMENT_PATHS
 from hub.api.stream_credentials import OPENAPI_PATHS as STREAM_CREDENTIAL_PATHS
+from hub.api.tracking_openapi import OPENAPI_PATHS as TRACKING_PATHS
 from hub.api.webhooks_openapi import OPENAPI_PATHS as WEBHOOK_PATHS
 from hub.model.event import schema as event_schema
 
 _MERCHANT: list[dict[str, list[str]]] = [{"apiKey": []}]
-_TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
 
 PATHS: dict[str, Any] = {
     "/healthz": {"get": {"summary": "Liveness", "security": [], "responses": {"200": {"description": "Up"}}}},
@@ -92,25 +95,6 @@ PATHS: dict[str, Any] = {
             },
         }
     },
-    "/track/{token}": {
-        "get": {
-            "summary": "The recipient's live-tracking map (HTML)",
-            "security": [],
-            "parameters": [_TOKEN],
-            "responses": {"200": {"description": "HTML page"}, "404": error("Unknown tracking token")},
-        }
-    },
-    "/v1/track/{token}": {
-        "get": {
-            "summary": "The recipient's view: state, trail, timeline, stops, late_eta, live offset",
-            "security": [],
-            "parameters": [_TOKEN],
-            "responses": {
-                "200": {"description": "Public tracking view"},
-                "404": error("Unknown tracking token"),
-            },
-        }
-    },
     "/v1/live/tokens": {
         "post": {
             "summary": "A short-lived token for a merchant's browser to subscribe to /v1/live",
@@ -122,6 +106,9 @@ PATHS: dict[str, Any] = {
 PATHS.update(SHIPMENT_PATHS)
 PATHS.update(WEBHOOK_PATHS)
 PATHS.update(STREAM_CREDENTIAL_PATHS)
+PATHS.update(BRAND_PATHS)
+PATHS.update(TRACKING_PATHS)
+PATHS.update(OPERATIONS_PATHS)
 for _path, _operations in MERCHANT_PATHS.items():
     PATHS.setdefault(_path, {}).update(_operations)
 
@@ -229,7 +216,7 @@ def _with_refusals(paths: dict[str, Any]) -> dict[str, Any]:
 
 
 def document() -> dict[str, Any]:
-    schemas = {**COMPONENTS["schemas"], **MERCHANT_SCHEMAS, "Event": event_schema()}
+    schemas = {**COMPONENTS["schemas"], **MERCHANT_SCHEMAS, **BRAND_SCHEMAS, "Event": event_schema()}
     components = {**COMPONENTS, "schemas": schemas}
     return {
         "openapi": "3.1.0",

@@ -6,16 +6,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.model.status import Status
 from hub.providers import PROVIDERS
 from hub.registry import erasure, merchants, shipments
+from hub.web import shipment_filters
 from hub.web.auth import require_admin, require_merchant
 from hub.web.bodies import read_object, string_field
 from hub.web.errors import ApiError
 from hub.web.state import services
 
 MAX_PAGE = 200
-MAX_REF_CHARS = 256  # a merchant_ref or provider_ref looked up
 
 
 async def create_merchant(request: Request) -> Response:
@@ -65,11 +64,7 @@ async def get_shipment(request: Request) -> Response:
 async def list_shipments(request: Request) -> Response:
     merchant = await require_merchant(request)
     params = request.query_params
-    status, provider = params.get("status"), params.get("provider")
-    if status is not None and status not in Status.__members__.values():
-        raise ApiError(422, f"status must be one of {[s.value for s in Status]}", field="status")
-    if provider is not None and provider not in PROVIDERS:
-        raise ApiError(422, f"provider must be one of {sorted(PROVIDERS)}", field="provider")
+    filters = shipment_filters.read(params)
     try:
         limit = int(params.get("limit", "50"))
     except ValueError:
@@ -81,26 +76,11 @@ async def list_shipments(request: Request) -> Response:
         merchant.id,
         limit=limit,
         cursor=params.get("cursor"),
-        status=status,
-        provider=provider,
-        refs=_refs(request),
+        status=filters.status,
+        provider=filters.provider,
+        refs=filters.refs,
     )
     return JSONResponse({"data": [_view(request, s) for s in found], "next_cursor": cursor})
-
-
-def _refs(request: Request) -> dict[str, str]:
-    """The exact references asked for (``merchant_ref``, ``provider_ref``), each read from its index."""
-    refs = {}
-    for name in shipments.LOOKUPS:
-        values = request.query_params.getlist(name)
-        if not values:
-            continue
-        if len(values) > 1:
-            raise ApiError(422, f"{name} may be given once", field=name)
-        if not values[0] or len(values[0]) > MAX_REF_CHARS:
-            raise ApiError(422, f"{name} must be 1 to {MAX_REF_CHARS} characters", field=name)
-        refs[name] = values[0]
-    return refs
 
 
 async def delete_shipment(request: Request) -> Response:

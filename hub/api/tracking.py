@@ -1,15 +1,18 @@
 """The recipient's live-tracking page (``/track/{token}``) and its JSON (``/v1/track/{token}``).
 
-The page is static HTML/JS/CSS from ``hub/static`` plus Leaflet from the
-``xstatic-leaflet`` package, all served by the hub (no CDN, no build step). The JSON is
-the public view: what a recipient may see, phones masked (see :mod:`hub.live.views`).
-The registry keeps no addresses, so pickup and drop-off points are known only once
-stop events carrying them have arrived.
+The page is static HTML/JS/CSS and one JSON catalog per language from ``hub/static/track``,
+plus Leaflet from the ``xstatic-leaflet`` package, all served by the hub (no CDN, no build
+step). The JSON is the public view: what a recipient may see, phones masked (see
+:mod:`hub.live.views`), the merchant's brand and the provider's real name. The registry keeps
+no addresses, so pickup and drop-off points are known only once stop events carrying them arrived.
+docs/recipient-page.md says what a recipient sees.
 """
 
 from __future__ import annotations
 
+import functools
 import html
+import re
 from importlib import resources
 from typing import Any
 
@@ -19,15 +22,19 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from hub import providers
+from hub.api.track_languages import LANGUAGES, negotiate
 from hub.errors import NotFound
 from hub.live import history, views
 from hub.model.observation import EventType
-from hub.registry import shipments
+from hub.registry import brand, journey, shipments
 from hub.settings import Settings
 from hub.web.state import services
 
 TRAIL_EVENTS = 500
-STATIC = resources.files("hub") / "static"
+STATIC = resources.files("hub") / "static" / "track"
+LOGO_CACHE_S = 300
+_PLACEHOLDER = re.compile(r"\{\{(token|tile_url|lang|dir|state)\}\}")
 
 
 async def track_json(request: Request) -> Response:
@@ -35,13 +42,42 @@ async def track_json(request: Request) -> Response:
 
 
 async def track_page(request: Request) -> Response:
-    await _shipment(request, request.path_params["token"])  # 404 when unknown
+    """The page; for an unknown (or expired) token, the same page saying so in the viewer's language, 404."""
+    try:
+        await _shipment(request, request.path_params["token"])
+        found = True
+    except NotFound:
+        found = False
     settings: Settings = services(request).settings
-    page = (STATIC / "track.html").read_text()
-    page = page.replace("{{token}}", html.escape(request.path_params["token"]))
-    page = page.replace("{{tile_url}}", html.escape(settings.live.tile_url))
+    lang = negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
+    values = {
+        "token": request.path_params["token"],
+        "tile_url": settings.live.tile_url,
+        "lang": lang,
+        "dir": LANGUAGES[lang],
+        "state": "" if found else "invalid",
+    }
+    # One pass, so a value that looks like a placeholder (a token "{{lang}}") stays as it is.
+    page = _PLACEHOLDER.sub(lambda m: html.escape(values[m[1]]), _template())
     # Its CSP and referrer policy (the URL holds the token) come with every answer: security_headers.
-    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+    headers = {"Cache-Control": "no-store", "Vary": "Accept-Language"}
+    return HTMLResponse(page, status_code=200 if found else 404, headers=headers)
+
+
+async def track_logo(request: Request) -> Response:
+    """The merchant's logo, by the tracking token (a merchant id is never public)."""
+    shipment = await _shipment(request, request.path_params["token"])
+    found = await brand.logo_bytes(services(request).redis, shipment.merchant_id)
+    if found is None:
+        raise NotFound("this shipment's merchant has no logo")
+    logo, data = found
+    headers = {"Cache-Control": f"private, max-age={LOGO_CACHE_S}", "ETag": f'"{logo.sha256}"'}
+    return Response(data, media_type=logo.content_type, headers=headers)
+
+
+@functools.cache
+def _template() -> str:
+    return (STATIC / "track.html").read_text(encoding="utf-8")
 
 
 async def tracking_view(request: Request, token: str) -> dict[str, Any]:
@@ -55,19 +91,27 @@ async def tracking_view(request: Request, token: str) -> dict[str, Any]:
     ]
     return {
         **views.public_shipment(shipment, settings.live.show_phones),
+        "provider_name": providers.display_name(shipment.provider),
+        "brand": _public_brand(await brand.get(redis, shipment.merchant_id), token),
         "offset": offset,
-        "trail": [
-            {**e["data"]["location"], "time": e["time"]}
-            for e in events
-            if e["type"] == EventType.LOCATION_UPDATED.value and e["data"].get("location")
-        ],
+        "trail": journey.trail(events),
         "timeline": [
             {"status": e["data"]["status"], "time": e["time"], "stale": e["data"].get("stale", False)}
             for e in events
             if e["type"] == EventType.STATUS_CHANGED.value
         ],
-        "stops": _stops(events),
-        "late_eta": _late_eta(shipment, events),
+        "stops": journey.stops(events),
+        "late_eta": journey.late_eta(shipment, events),
+    }
+
+
+def _public_brand(found: brand.Brand, token: str) -> dict[str, Any]:
+    logo = found.logo
+    return {
+        "name": found.display_name,
+        "color": found.color,
+        "text_color": found.text_color,
+        "logo_url": f"/v1/track/{token}/logo?v={logo.sha256[:16]}" if logo else None,
     }
 
 
@@ -79,26 +123,10 @@ async def _shipment(request: Request, token: str) -> shipments.Shipment:
     return shipment
 
 
-def _late_eta(shipment: shipments.Shipment, events: list[dict[str, Any]]) -> str | None:
-    """The ETA a ``shipment.delayed`` reported passed, while it is still the ETA and unfinished."""
-    eta = shipment.state.get("eta")
-    reported = {e["data"].get("eta") for e in events if e["type"] == EventType.DELAYED.value}
-    return eta if eta and eta in reported and not shipment.terminal else None
-
-
-def _stops(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The latest word on every stop, by index."""
-    latest: dict[int, dict[str, Any]] = {}
-    for event in events:
-        stop = event["data"].get("stop")
-        if stop:
-            latest[int(stop["index"])] = {**stop, "time": event["time"]}
-    return [latest[index] for index in sorted(latest)]
-
-
 routes = [
     Route("/track/{token}", track_page, methods=["GET"]),
     Route("/v1/track/{token}", track_json, methods=["GET"]),
+    Route("/v1/track/{token}/logo", track_logo, methods=["GET"]),
     Mount("/static/live", StaticFiles(directory=str(STATIC)), name="live-static"),
     Mount("/static/leaflet", StaticFiles(directory=xstatic.pkg.leaflet.BASE_DIR), name="leaflet"),
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 from datetime import datetime
 from typing import Any
 
@@ -11,24 +10,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.model.observation import EventType
-from hub.providers import PROVIDERS
 from hub.registry import merchants
 from hub.web.auth import bearer, require_merchant
 from hub.web.bodies import read_object, string_field
 from hub.web.errors import ApiError
 from hub.web.state import services
-from hub.webhooks import endpoints, guard, notices, replay
+from hub.webhooks import attempt_log, endpoints, manage, replay, subscription
 from hub.webhooks.delivery import DeliveryStatus, now_ms
 from hub.webhooks.endpoints import Endpoint, State
-from hub.webhooks.outgoing import Outgoing
 from hub.webhooks.queue import Deliveries
 from hub.webhooks.signing import SecretBox
 
 MAX_PAGE = 200
-MAX_DESCRIPTION = 500
 _STREAM_ID = re.compile(r"[0-9]{1,19}-[0-9]{1,19}")
-EVENT_TYPES = sorted([t.value for t in EventType] + [notices.ENDPOINT_DISABLED])
 _ONCE_NOTE = "secret is shown only now; store it to verify signatures (Standard Webhooks)."
 
 
@@ -42,11 +36,11 @@ async def caller(request: Request) -> str | None:
 
 
 def _box(request: Request) -> SecretBox:
-    return SecretBox(tuple(key.reveal() for key in services(request).settings.webhook.master_keys))
+    return manage.secret_box(services(request).settings)
 
 
 def _deliveries(request: Request) -> Deliveries:
-    return Deliveries(services(request).redis, services(request).settings.webhook.retention_s)
+    return manage.delivery_queue(services(request).redis, services(request).settings)
 
 
 async def _endpoint(request: Request) -> Endpoint:
@@ -54,44 +48,11 @@ async def _endpoint(request: Request) -> Endpoint:
     return await endpoints.get(services(request).redis, request.path_params["endpoint_id"], merchant_id)
 
 
-async def _url(body: dict[str, Any], request: Request) -> str:
-    """The URL, refused now (not after a day of retries) when its host is internal."""
-    url = string_field(body, "url")
-    assert url is not None
-    settings = services(request).settings
-    try:
-        return await guard.check_destination(url, settings, guard.allowlist(settings))
-    except guard.InternalAddress as exc:
-        raise ApiError(422, str(exc), "unsafe_url", field="url") from None
-    except guard.UnsafeUrl as exc:
-        raise ApiError(422, str(exc), field="url") from None
-
-
-def _names(body: dict[str, Any], name: str, allowed: list[str] | None = None) -> tuple[str, ...]:
-    value = body.get(name) or []
-    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
-        raise ApiError(422, f"field {name!r} must be a list of strings", field=name)
-    if allowed is not None and (unknown := sorted(set(value) - set(allowed))):
-        raise ApiError(422, f"{name} {unknown} unknown; expected some of {allowed}", field=name)
-    return tuple(dict.fromkeys(value))
-
-
 async def _subscription(body: dict[str, Any], request: Request, partial: bool) -> dict[str, Any]:
-    changes: dict[str, Any] = {}
-    if not partial or "url" in body:
-        changes["url"] = await _url(body, request)
-    if not partial or "event_types" in body:
-        changes["event_types"] = _names(body, "event_types", EVENT_TYPES)
-    if not partial or "providers" in body:
-        changes["providers"] = _names(body, "providers", sorted(PROVIDERS))
-    if not partial or "shipment_ids" in body:
-        changes["shipment_ids"] = _names(body, "shipment_ids")
-    if not partial or "description" in body:
-        description = body.get("description") or ""
-        if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
-            raise ApiError(422, f"description must be text of at most {MAX_DESCRIPTION} characters")
-        changes["description"] = description
-    return changes
+    try:
+        return await subscription.changes(body, services(request).settings, partial)
+    except subscription.InvalidSubscription as exc:
+        raise ApiError(422, str(exc), exc.code, field=exc.field) from None
 
 
 async def create_endpoint(request: Request) -> Response:
@@ -133,25 +94,13 @@ async def delete_endpoint(request: Request) -> Response:
 
 
 async def pause_endpoint(request: Request) -> Response:
-    endpoint = await _endpoint(request)
-    if endpoint.state is State.DISABLED:
-        raise ApiError(409, "endpoint is disabled; resume it instead")
-    updated = await endpoints.save(services(request).redis, endpoint, state=State.PAUSED)
+    updated = await manage.pause(services(request).redis, await _endpoint(request))
     return JSONResponse(updated.to_json())
 
 
 async def resume_endpoint(request: Request) -> Response:
     """Active again (also after a disable); waiting deliveries are due at once."""
-    endpoint = await _endpoint(request)
-    updated = await endpoints.save(
-        services(request).redis,
-        endpoint,
-        state=State.ACTIVE,
-        disabled_reason=None,
-        disabled_ms=None,
-        failing_since_ms=None,
-    )
-    await _deliveries(request).wake_endpoint(endpoint.id)
+    updated = await manage.resume(services(request).redis, _deliveries(request), await _endpoint(request))
     return JSONResponse(updated.to_json())
 
 
@@ -162,7 +111,7 @@ async def rotate_secret(request: Request) -> Response:
     if (
         not isinstance(overlap_s, int | float)
         or isinstance(overlap_s, bool)
-        or not 0 <= overlap_s <= 7 * 86400
+        or not 0 <= overlap_s <= manage.MAX_OVERLAP_S
     ):
         raise ApiError(422, "overlap_s must be a number of seconds between 0 and 604800", field="overlap_s")
     updated, secret = await endpoints.rotate(services(request).redis, _box(request), endpoint, overlap_s)
@@ -170,11 +119,8 @@ async def rotate_secret(request: Request) -> Response:
 
 
 async def send_test(request: Request) -> Response:
-    endpoint = await _endpoint(request)
-    event = notices.test_event(endpoint, now_ms(), secrets.token_hex(8))
-    deliveries = _deliveries(request)
-    ident = await deliveries.create(endpoint.id, endpoint.merchant_id, Outgoing.of(event))
-    return JSONResponse((await deliveries.get(ident)).to_json(), status_code=202)
+    delivery = await manage.send_test(_deliveries(request), await _endpoint(request))
+    return JSONResponse(delivery.to_json(), status_code=202)
 
 
 async def list_deliveries(request: Request) -> Response:
@@ -187,25 +133,35 @@ async def list_deliveries(request: Request) -> Response:
     if not 1 <= limit <= MAX_PAGE:
         raise ApiError(422, f"limit must be between 1 and {MAX_PAGE}", field="limit")
     cursor = _int_param(params["cursor"], "cursor") if params.get("cursor") else None
+    include = params.get("include")
+    if include not in (None, "attempts"):
+        raise ApiError(422, "include must be 'attempts'", field="include")
     found, next_cursor = await _deliveries(request).page(
         endpoint.id, limit=limit, before_ms=cursor, status=status
     )
-    return JSONResponse({"data": [d.to_json() for d in found], "next_cursor": next_cursor})
+    data = [d.to_json() for d in found]
+    if include:
+        logs = await attempt_log.attempt_logs(services(request).redis, found)
+        for item, log in zip(data, logs, strict=True):
+            item["attempt_log"] = [attempt.to_json() for attempt in log]
+    return JSONResponse({"data": data, "next_cursor": next_cursor})
 
 
 async def get_delivery(request: Request) -> Response:
     merchant_id = await caller(request)
     deliveries = _deliveries(request)
     delivery = await deliveries.get(request.path_params["delivery_id"], merchant_id)
-    return JSONResponse({**delivery.to_json(), "attempts": await deliveries.attempts(delivery)})
+    records = await deliveries.attempts(delivery)
+    attempts = [
+        {**record, "excerpt": attempt_log.logged(record, i + 1).excerpt} for i, record in enumerate(records)
+    ]
+    return JSONResponse({**delivery.to_json(), "attempts": attempts})
 
 
 async def retry_delivery(request: Request) -> Response:
     merchant_id = await caller(request)
-    deliveries = _deliveries(request)
-    delivery = await deliveries.get(request.path_params["delivery_id"], merchant_id)
-    await deliveries.requeue(delivery)
-    return JSONResponse((await deliveries.get(delivery.id)).to_json(), status_code=202)
+    delivery = await manage.retry(_deliveries(request), request.path_params["delivery_id"], merchant_id)
+    return JSONResponse(delivery.to_json(), status_code=202)
 
 
 async def recover(request: Request) -> Response:
@@ -216,14 +172,7 @@ async def recover(request: Request) -> Response:
     until_ms = _instant_ms(body, "until") if body.get("until") else now_ms()
     if until_ms < since_ms:
         raise ApiError(422, "until must not be before since", field="until")
-    deliveries = _deliveries(request)
-    failed = [
-        d
-        for d in await deliveries.in_range(endpoint.id, since_ms, until_ms)
-        if d.status is DeliveryStatus.FAILED
-    ]
-    for delivery in sorted(failed, key=lambda d: (d.lane, d.sequence)):
-        await deliveries.requeue(delivery)
+    failed = await manage.recover_failed(_deliveries(request), endpoint, since_ms, until_ms)
     return JSONResponse({"requeued": len(failed), "delivery_ids": [d.id for d in failed]}, status_code=202)
 
 

@@ -13,7 +13,12 @@ _DLV = {"name": "delivery_id", "in": "path", "required": True, "schema": {"type"
 
 _LIST = {"type": "array", "items": {"type": "string"}}
 _SUBSCRIPTION = {
-    "url": {"type": "string", "format": "uri", "description": "https (http only if HUB_WEBHOOK_ALLOW_HTTP)"},
+    "url": {
+        "type": "string",
+        "format": "uri",
+        "maxLength": 2000,
+        "description": "https (http only if HUB_WEBHOOK_ALLOW_HTTP)",
+    },
     "event_types": {**_LIST, "description": "empty: every type"},
     "providers": {**_LIST, "description": "empty: every provider"},
     "shipment_ids": {**_LIST, "description": "empty: every shipment"},
@@ -99,6 +104,13 @@ OPENAPI_PATHS: dict[str, Any] = {
                 },
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
                 {"name": "cursor", "in": "query", "schema": {"type": "integer"}},
+                {
+                    "name": "include",
+                    "in": "query",
+                    "description": "attempts: each delivery with attempt_log, every attempt's "
+                    "status, latency_ms and a 512-byte excerpt of the answer",
+                    "schema": {"enum": ["attempts"]},
+                },
             ],
         )
     },
@@ -145,7 +157,8 @@ OPENAPI_PATHS: dict[str, Any] = {
     },
     "/v1/webhooks/deliveries/{delivery_id}": {
         "get": _op(
-            "A delivery with every attempt (time, status, latency, first 4 KiB of the response, error)",
+            "A delivery with every attempt (time, status, latency, first 4 KiB of the response, "
+            "its 512-byte excerpt, error)",
             {
                 "200": {"description": "Delivery with attempts"},
                 "404": error("No such delivery (or not yours)"),

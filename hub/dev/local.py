@@ -8,17 +8,21 @@ demo merchant with a webhook receiver, and a stream of simulated shipments (see
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import secrets
 import time
 from pathlib import Path
 
 import httpx
+from redis.asyncio import Redis
 
+from hub.console import sessions
 from hub.dev import demo
 from hub.dev.embedded import EmbeddedRedis
 from hub.dev.supervisor import Supervisor
 from hub.errors import HubError
+from hub.registry import api_keys
 from hub.settings import Settings
 
 READY_TIMEOUT_S = 60.0
@@ -44,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         "HUB_PUBLIC_URL": os.environ.get("HUB_PUBLIC_URL", api_url),
         "HUB_ADMIN_TOKEN": os.environ.get("HUB_ADMIN_TOKEN") or _admin_token(settings.data_dir),
         "PYTHONUNBUFFERED": "1",
+        "HUB_CONSOLE_DEV_SIGNIN_LINKS": "1",  # the banner's one-click sign-in link (never in `hub serve`)
     }
     for name, value in DEV_WEBHOOK_DEFAULTS.items():
         env.setdefault(name, value)
@@ -60,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
             supervisor.start("pusher", "pusher")
         if ports:
             driver = _start_demo(api_url, env, settings.data_dir, ports, supervisor)
-        _banner(api_url, env, redis_url, driver)
+        signin_url = _console_link(api_url, redis_url, driver.merchant) if driver else None
+        _banner(api_url, env, redis_url, driver, signin_url)
         dead = supervisor.wait()
         if dead is not None:
             raise HubError(f"`hub {' '.join(dead.args)}` exited; see its output above")
@@ -100,11 +106,32 @@ def _wait_ready(api_url: str, supervisor: Supervisor) -> None:
     raise HubError(f"the web process did not become ready at {api_url} within {READY_TIMEOUT_S:.0f} s")
 
 
-def _banner(api_url: str, env: dict[str, str], redis_url: str, driver: demo.Driver | None) -> None:
+def _console_link(api_url: str, redis_url: str, merchant: demo.DemoMerchant) -> str:
+    """A one-time link (ten minutes) that signs the demo merchant in to the console."""
+
+    async def mint() -> str:
+        redis = Redis.from_url(redis_url, decode_responses=True)
+        try:
+            key_id = api_keys.key_id(api_keys.digest(merchant.api_key))
+            return await sessions.mint_ticket(redis, merchant.merchant_id, key_id)
+        finally:
+            await redis.aclose()
+
+    return f"{api_url}/console/signin/link?ticket={asyncio.run(mint())}"
+
+
+def _banner(
+    api_url: str,
+    env: dict[str, str],
+    redis_url: str,
+    driver: demo.Driver | None,
+    signin_url: str | None = None,
+) -> None:
     lines = [
         "",
         "  tracking hub (dev) is running; Ctrl-C stops it",
         f"  API:            {api_url}   (OpenAPI: {api_url}/openapi.json)",
+        f"  console:        {api_url}/console   (sign in with an API key)",
         f"  admin token:    {env['HUB_ADMIN_TOKEN']}",
         f"  redis:          {redis_url}",
         f"  follow events:  HUB_REDIS_URL={redis_url} .venv/bin/hub tail",
@@ -114,6 +141,7 @@ def _banner(api_url: str, env: dict[str, str], redis_url: str, driver: demo.Driv
             f"  demo API key:   {driver.merchant.api_key}",
             f"  try:            curl -H 'Authorization: Bearer $KEY' {api_url}/v1/shipments",
             f"  live map:       {driver.tracking_url or '(the first demo shipment is on its way)'}",
+            f"  console, signed in as the demo merchant (one click, once, 10 min): {signin_url}",
             "  demo webhooks:  the demo receiver prints each signed webhook it verifies",
         ]
     print("\n".join([*lines, ""]), flush=True)

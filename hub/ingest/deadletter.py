@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from hub import keys
 from hub.errors import NotFound
@@ -21,6 +23,10 @@ from hub.infra import metrics
 
 REASON_CHARS_MAX = 2000  # a reason quoting a huge exception is cut, the body is kept whole
 FIELD_CHARS_MAX = 500
+MERCHANT_INDEX_MAX = 1000  # a merchant's newest dead letters it can list itself
+EXCERPT_BYTES = 512
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,20 @@ class DeadLetter:
             "replayed_as": self.replayed_as,
         }
 
+    def summary(self) -> dict[str, Any]:
+        """What a merchant's list shows: the reason and a bounded excerpt of the body."""
+        return {
+            "id": self.id,
+            "provider": self.provider,
+            "kind": self.kind,
+            "channel": self.channel,
+            "reason": self.reason,
+            "ref": self.ref,
+            "received_ms": self.received_ms,
+            "body_bytes": len(self.body),
+            "body_excerpt": body_excerpt(self.body),
+        }
+
 
 async def add(
     redis: Redis,
@@ -89,7 +109,41 @@ async def add(
     pipe.xadd(keys.DEADLETTER, fields)
     pipe.hincrbyfloat(keys.METRICS, metrics.series("hub_deadletters_total", labels), 1)
     entry, _ = await pipe.execute()
+    if merchant_id:
+        await _index(redis, str(fields["merchant_id"]), str(entry))
     return str(entry)
+
+
+async def _index(redis: Redis, merchant_id: str, entry_id: str) -> None:
+    """Listed for its merchant; the dead letter itself is kept already, so an outage here only
+    leaves it out of the merchant's list (the operator still sees it)."""
+    key = keys.merchant_deadletters(merchant_id)
+    pipe = redis.pipeline(transaction=True)
+    pipe.lpush(key, entry_id)
+    pipe.ltrim(key, 0, MERCHANT_INDEX_MAX - 1)
+    try:
+        await pipe.execute()
+    except RedisError as exc:
+        log.warning("dead letter %s not listed for merchant %s: %s", entry_id, merchant_id, exc)
+
+
+async def for_merchant(redis: Redis, merchant_id: str, count: int = 50) -> list[DeadLetter]:
+    """The merchant's own newest dead letters (never another merchant's), newest first."""
+    ids = await redis.lrange(keys.merchant_deadletters(merchant_id), 0, max(0, count - 1))
+    if not ids:
+        return []
+    pipe = redis.pipeline(transaction=False)
+    for entry_id in ids:
+        pipe.xrange(keys.DEADLETTER, entry_id, entry_id)
+    found = [_parse(*entries[0]) for entries in await pipe.execute() if entries]
+    return [letter for letter in found if letter.merchant_id == merchant_id]
+
+
+def body_excerpt(body: bytes, limit_bytes: int = EXCERPT_BYTES) -> str:
+    """The first bytes of a kept body as text anyone can read: invalid UTF-8 and controls replaced."""
+    text = body[:limit_bytes].decode("utf-8", "replace")
+    text = "".join(c if c.isprintable() or c in "\n\t" else "\ufffd" for c in text)
+    return text + ("\u2026" if len(body) > limit_bytes else "")
 
 
 def safe_text(value: object, chars_max: int) -> str:

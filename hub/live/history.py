@@ -45,8 +45,9 @@ async def stream_end(redis: Redis) -> tuple[str, str]:
     last = str(info.get("last-generated-id", offsets.ZERO))
     intact_after = str(info.get("max-deleted-entry-id", offsets.ZERO))
     first = info.get("first-entry")
-    if first and int(info.get("entries-added", 0)) > int(info.get("length", 0)):
-        before_first = _previous(str(first[0]))
+    if int(info.get("entries-added", 0)) > int(info.get("length", 0)):
+        # Trimmed: all before the first entry is gone; all of it when trimming emptied the stream.
+        before_first = _previous(str(first[0])) if first else last
         if offsets.after(before_first, intact_after):
             intact_after = before_first
     return last, intact_after

@@ -62,6 +62,12 @@ def get(name: str) -> Provider:
         raise NormalizationError(name, f"unknown provider; expected one of {sorted(PROVIDERS)}") from None
 
 
+def display_name(name: str) -> str:
+    """The provider's real name for people (the tracking page); the name itself when unknown."""
+    module = PROVIDERS.get(name)
+    return module.FACTS.display_name if module else name
+
+
 def flow(name: str) -> Flow | None:
     """The provider's documented status flow, when its module declares one."""
     declared: Flow | None = getattr(get(name), "FLOW", None)

@@ -51,6 +51,7 @@ from hub.providers.facts import PARCEL, ProviderFacts
 NAME = "alclient"
 KINDS = ("tracking",)
 FACTS = ProviderFacts(
+    display_name="AL Services Logistics",
     base_url="https://delivery.alfast.in/api/v1/client",
     timezone="Asia/Kolkata",
     credentials=("MOBILE", "PASSWORD"),

@@ -25,6 +25,7 @@ from hub.providers.facts import PARCEL, ProviderFacts
 NAME = "all24"
 KINDS = ("tracking",)
 FACTS = ProviderFacts(
+    display_name="all24",
     base_url="https://api.all24.com",
     timezone="Asia/Bangkok",
     credentials=("API_KEY",),

@@ -29,6 +29,7 @@ from hub.providers.facts import PARCEL, ProviderFacts
 NAME = "alod"
 KINDS = ("tracking",)
 FACTS = ProviderFacts(
+    display_name="ALOD",
     base_url="https://www.alod.net/mobile_api",
     timezone="Asia/Riyadh",
     credentials=("AUTHKEY", "USER_ID"),

@@ -23,6 +23,7 @@ from hub.providers.facts import HYPERLOCAL, ProviderFacts
 NAME = "alopeyk"
 KINDS = ("webhook", "order")
 FACTS = ProviderFacts(
+    display_name="Alopeyk",
     base_url="https://api.alopeyk.com",
     timezone="Asia/Tehran",
     credentials=("TOKEN",),

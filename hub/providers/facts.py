@@ -32,6 +32,7 @@ PARCEL = PollDefaults(interval_s=300, idle_interval_s=900, near_eta_interval_s=6
 
 @dataclass(frozen=True)
 class ProviderFacts:
+    display_name: str  # its real name, as a recipient knows it ("AL Services HLD", not ``hld``)
     base_url: str  # production; HUB_<PROVIDER>_BASE_URL points elsewhere (an emulator)
     timezone: str  # the zone of its naive times when the payload carries no offset
     credentials: tuple[str, ...]  # read from HUB_<PROVIDER>_<NAME>

@@ -36,6 +36,7 @@ from hub.providers.facts import HYPERLOCAL, ProviderFacts
 NAME = "hld"
 KINDS = ("tracking", "pusher:executive.location_updated", "pusher:hld.order.status_changed")
 FACTS = ProviderFacts(
+    display_name="AL Services HLD",
     base_url="https://delivery.alfast.in",
     timezone="Asia/Kolkata",
     credentials=("TOKEN", "PUSHER_KEY", "PUSHER_CLUSTER"),

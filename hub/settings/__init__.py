@@ -18,6 +18,7 @@ from typing import Any
 
 from hub.errors import ConfigError
 from hub.settings.features import (
+    ConsoleSettings,
     HldBulkSettings,
     LiveSettings,
     MerchantStreamSettings,
@@ -38,6 +39,7 @@ from hub.settings.reading import Secret, read_group, variable
 __all__ = [
     "PROVIDERS",
     "PUSH_PROVIDERS",
+    "ConsoleSettings",
     "HldBulkSettings",
     "LiveSettings",
     "MerchantStreamSettings",
@@ -63,6 +65,7 @@ GROUPS: dict[str, tuple[type[Any], str]] = {
     "pusher": (PusherSettings, "HUB_PUSHER_"),
     "live": (LiveSettings, "HUB_LIVE_"),
     "hld_bulk": (HldBulkSettings, "HUB_HLD_BULK_"),
+    "console": (ConsoleSettings, "HUB_CONSOLE_"),
 }
 
 
@@ -97,6 +100,7 @@ class Settings:
     pusher: PusherSettings = field(default_factory=PusherSettings)
     live: LiveSettings = field(default_factory=LiveSettings)
     hld_bulk: HldBulkSettings = field(default_factory=HldBulkSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     poll: PollSettings = field(default_factory=PollSettings)
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
 

@@ -90,6 +90,20 @@ class LiveSettings:
 
 
 @dataclass(frozen=True)
+class ConsoleSettings:
+    """``HUB_CONSOLE_*``: the merchant console's sessions and pages (hub/console, docs/console.md)."""
+
+    session_idle_s: int = 1800  # a console session unused this long ends
+    session_max_s: int = 43_200  # a session ends this long after sign-in, however much it is used
+    fleet_max: int = 500  # active shipments the fleet map shows (newest first)
+    fleet_scan_max: int = 5000  # shipments read, newest first, to find them
+    page_size: int = 25  # shipments per page of the list
+    max_form_bytes: int = 16_384  # largest console form body (sign-in, sign-out)
+    # Set by `hub dev` only: GET /console/signin/link signs in with a one-time ticket `hub dev` mints.
+    dev_signin_links: bool = False
+
+
+@dataclass(frozen=True)
 class HldBulkSettings:
     """``HUB_HLD_BULK_*``: HLD's order list read in pages instead of one tracking call per order."""
 

@@ -1,7 +1,7 @@
 """Security headers on every HTTP answer: pages and JSON alike.
 
-The only page is the recipient's tracking map; its scripts, styles and Leaflet are served by
-the hub itself, so the Content-Security-Policy allows our own origin plus the configured map
+The pages (the recipient's tracking map, the merchant console) take their scripts, styles and
+Leaflet from the hub itself, so the Content-Security-Policy allows our own origin plus the configured map
 tile host (for images) and nothing else: an injected script, style or beacon has nowhere to
 load from or talk to. ``Referrer-Policy: no-referrer`` rather than
 ``strict-origin-when-cross-origin``: the tracking page's URL *is* a bearer secret (the token),
@@ -40,7 +40,7 @@ def content_security_policy(tile_url: str) -> str:
         "img-src": " ".join(filter(None, ["'self'", "data:", tiles])),  # data: Leaflet's blank tile
         "connect-src": "'self'",  # the JSON view and the /v1/live WebSocket (same host)
         "base-uri": "'none'",
-        "form-action": "'none'",
+        "form-action": "'self'",  # the console's forms post to the hub itself, nowhere else
         "frame-ancestors": "'none'",
     }
     return "; ".join(f"{name} {value}" for name, value in directives.items())
