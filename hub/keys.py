@@ -83,7 +83,7 @@ def merchant_events(merchant_id: str) -> str:
 
 
 def merchant_stream_users(merchant_id: str) -> str:
-    """Hash: ACL user name -> JSON of a merchant's stream credential (created time; never the password)."""
+    """Hash: ACL user name -> JSON of a merchant's stream credential (created time, password SHA-256)."""
     return f"{PREFIX}:{{m:{merchant_id}}}:stream-users"
 
 

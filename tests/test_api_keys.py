@@ -171,6 +171,26 @@ async def test_a_merchant_has_at_most_the_allowed_number_of_keys(
     assert refused.status_code == 409 and str(api_keys.MAX_KEYS) in refused.json()["error"]["message"]
 
 
+async def test_concurrent_creates_never_pass_the_cap(
+    http: httpx.AsyncClient, redis: Redis, merchant: dict[str, Any]
+) -> None:
+    """Twenty requests at once, five places left: five keys made, fifteen refused, never more."""
+    for index in range(api_keys.MAX_KEYS - 6):
+        await api_keys.create(redis, merchant["id"], f"k{index}")
+    answers = await asyncio.gather(
+        *(
+            http.post("/v1/keys", json={"name": f"race {n}"}, headers=bearer(merchant["api_key"]))
+            for n in range(20)
+        )
+    )
+    assert sorted(a.status_code for a in answers) == [201] * 5 + [409] * 15
+    listed = (await http.get("/v1/keys", headers=bearer(merchant["api_key"]))).json()["data"]
+    assert len(listed) == api_keys.MAX_KEYS
+    made = [a.json()["key"] for a in answers if a.status_code == 201]
+    for secret in made:  # each key made in the race works
+        assert (await http.get("/v1/keys", headers=bearer(secret))).status_code == 200
+
+
 async def test_a_merchant_created_before_named_keys_keeps_its_key_as_default(
     http: httpx.AsyncClient, redis: Redis
 ) -> None:

@@ -156,6 +156,8 @@ def test_hub_dev_demo_runs_everything_and_keeps_its_data_across_a_restart(tmp_pa
         assert subscribed["type"] == "subscribed" and snapshot["type"] == "snapshot"
         assert snapshot["history"], "the snapshot carries the shipment's events"
         asyncio.run(watch_map(f"{dev.url}/track/{hld['tracking_token']}"))
+        page = httpx.get(f"{dev.url}/v1/track/{hld['tracking_token']}").json()
+        assert page["brand"]["name"] == "Demo shop", "the demo merchant's recipients see its brand"
         link = re.search(r"console, signed in as the demo merchant[^:]*: (http\S+)", dev.output())
         assert link is not None, dev.output()[-3000:]
         asyncio.run(watch_fleet(link.group(1)))

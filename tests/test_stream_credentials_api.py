@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -105,6 +106,23 @@ async def test_hostile_user_names_are_404_and_a_merchant_holds_at_most_twenty(
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "too_many_credentials"
     assert (await http.delete(f"{CREDENTIALS}/{made[0]['user']}", headers=auth)).status_code == 204
     assert (await http.post(CREDENTIALS, headers=auth)).status_code == 201
+
+
+async def test_concurrent_creates_never_pass_twenty(
+    http: httpx.AsyncClient, redis: Redis, merchant: dict[str, Any]
+) -> None:
+    """Eight requests at once, three places left: three credentials, five refusals, no ACL user beyond."""
+    auth = bearer(merchant["api_key"])
+    for _ in range(credentials.MAX_PER_MERCHANT - 3):
+        await new_credential(http, merchant)
+    answers = await asyncio.gather(*(http.post(CREDENTIALS, headers=auth) for _ in range(8)))
+    assert sorted(a.status_code for a in answers) == [201] * 3 + [409] * 5
+    listed = (await http.get(CREDENTIALS, headers=auth)).json()["data"]
+    assert len(listed) == credentials.MAX_PER_MERCHANT
+    users = {
+        u for u in await redis.acl_users() if u.startswith(f"{credentials.USER_PREFIX}{merchant['id']}.")
+    }
+    assert users == {c["user"] for c in listed}
 
 
 async def test_the_redis_url_names_the_configured_public_address(redis: Redis, settings: Settings) -> None:

@@ -30,11 +30,13 @@ from hub.infra.redis_clients import connect
 from hub.ingest.inbox import Inbox
 from hub.ingest.pipeline import Ingestor
 from hub.live import routes as live_routes
+from hub.live import wire as live_wire
 from hub.live.listening_socket import listening_socket
 from hub.live.service import LiveService
 from hub.receive import alopeyk_webhook, pusher_webhook
 from hub.registry.gate import Gate
 from hub.settings import Settings
+from hub.streams.acl_keeper import AclKeeper
 from hub.web.errors import HANDLERS
 from hub.web.middleware import RequestId
 from hub.web.security_headers import SecurityHeaders
@@ -50,7 +52,7 @@ def create_app(settings: Settings | None = None, *, own_process: bool = False) -
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         logs.configure(settings.log_level)
         redis = connect(settings)
         receiver_secrets: LRU[str, Any] = LRU(max_entries=10_000, ttl_s=RECEIVER_SECRET_CACHE_S)
@@ -72,11 +74,14 @@ def create_app(settings: Settings | None = None, *, own_process: bool = False) -
         await state.inbox.check_durability()
         await state.live.start()
         await gate.start()
+        acl_keeper = AclKeeper(redis, settings)  # stream credentials back after a Redis restart
+        acl_keeper.start()
         if own_process:
             runtime.settle_after_startup()
         try:
-            yield
+            yield {live_wire.STATE_KEY: state.live}  # the live sockets' protocol finds it here
         finally:
+            await acl_keeper.stop()
             await gate.stop()
             await state.live.stop()
             await state.ingestor.close()
@@ -126,5 +131,6 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
         access_log=False,  # hub.api.middleware logs each request, with its request id
         proxy_headers=True,
         ws_per_message_deflate=settings.live.compression,  # off: deflate costs CPU on every frame
+        ws=live_wire.LiveWebSocketProtocol,  # live sockets without the ASGI stack (hub/live/wire.py)
     )
     return 0

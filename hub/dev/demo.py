@@ -88,10 +88,10 @@ def emulator_commands(ports: Ports) -> list[tuple[str, list[str]]]:
 
 @dataclass
 class DemoMerchant:
-    api_key: str
+    api_key: str = field(repr=False)
     merchant_id: str
     receiver_url: str
-    webhook_secret: str
+    webhook_secret: str = field(repr=False)
 
     @classmethod
     def load_or_create(
@@ -105,14 +105,20 @@ class DemoMerchant:
             admin = {"Authorization": f"Bearer {admin_token}"}
             created = httpx.post(f"{api_url}/v1/merchants", json={"name": "Demo shop"}, headers=admin).json()
             merchant = cls(created["api_key"], created["id"], created["alopeyk_webhook_url"], "")
+            brand = {"display_name": "Demo shop", "color": "#0b6e4f"}  # its recipients' page shows it
+            httpx.put(f"{api_url}/v1/merchant/brand", json=brand, headers=merchant.headers).raise_for_status()
         merchant.subscribe(api_url, receiver_port)
         path.write_text(json.dumps(merchant.__dict__))
         path.chmod(0o600)
         return merchant
 
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
     def stop_previous_run(self, api_url: str) -> None:
         """The emulators forgot the last run's shipments: stop tracking those still in flight."""
-        headers = {"Authorization": f"Bearer {self.api_key}"}
+        headers = self.headers
         listed = httpx.get(f"{api_url}/v1/shipments", params={"limit": "200"}, headers=headers).json()
         for shipment in listed.get("data", []):
             if shipment["tracking"] and shipment.get("status") not in TERMINAL:
@@ -120,7 +126,7 @@ class DemoMerchant:
 
     def subscribe(self, api_url: str, receiver_port: int) -> None:
         """One endpoint: the demo receiver on this run's port (the previous run's is removed)."""
-        headers = {"Authorization": f"Bearer {self.api_key}"}
+        headers = self.headers
         listed = httpx.get(f"{api_url}/v1/webhooks/endpoints", headers=headers).json()
         for endpoint in listed.get("data", []):
             httpx.delete(f"{api_url}/v1/webhooks/endpoints/{endpoint['id']}", headers=headers)
@@ -168,7 +174,7 @@ class Driver(threading.Thread):
 
     def _register(self, http: httpx.Client, provider: str) -> dict[str, Any]:
         ref = _demo_ref(provider)
-        headers = {"Authorization": f"Bearer {self.merchant.api_key}"}
+        headers = self.merchant.headers
         body = {"provider": provider, "provider_ref": ref, "merchant_ref": f"DEMO-{ref[-6:]}"}
         shipment: dict[str, Any] = http.post(
             f"{self.api_url}/v1/shipments", json=body, headers=headers

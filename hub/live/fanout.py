@@ -21,7 +21,10 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from hub import keys
+from hub.infra.redis_clients import is_cluster
 from hub.live import offsets
+from hub.live.conn import text_frame
+from hub.live.stream_tail import Tail, bulk, can_follow, pack
 from hub.model.observation import EventType
 
 log = logging.getLogger(__name__)
@@ -36,7 +39,16 @@ RETRY_DELAY_S = 1.0
 class Published:
     """One ``hub:events`` entry, with what every socket asks of it worked out once."""
 
-    __slots__ = ("_rendered", "event", "location", "merchant_id", "offset", "position", "shipment_id")
+    __slots__ = (
+        "_frames",
+        "_rendered",
+        "event",
+        "location",
+        "merchant_id",
+        "offset",
+        "position",
+        "shipment_id",
+    )
 
     def __init__(self, offset: str, event: dict[str, Any]) -> None:
         self.offset = offset
@@ -46,6 +58,7 @@ class Published:
         self.merchant_id: str = event["data"]["merchant_id"]
         self.location = event.get("type") == EventType.LOCATION_UPDATED.value  # coalesced when lagging
         self._rendered: dict[str, str] = {}
+        self._frames: dict[str, bytes] = {}
 
     @property
     def event_id(self) -> str:
@@ -56,6 +69,13 @@ class Published:
         if view not in self._rendered:
             self._rendered[view] = render(self)
         return self._rendered[view]
+
+    def frame(self, view: str, render: Callable[[Published], str]) -> bytes:
+        """The view's WebSocket frame, encoded once for all the sockets of the view."""
+        frame = self._frames.get(view)
+        if frame is None:
+            frame = self._frames[view] = text_frame(self.rendered(view, render))
+        return frame
 
 
 Subscriber = Callable[[Published], None]
@@ -76,6 +96,13 @@ class Fanout:
         self._topics: dict[str, set[Subscriber]] = {}
         self._task: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()  # set while the reader must follow the stream
+        self._connection: Any = None  # the reader's own connection (one server; see _read)
+        self._command = ("XREAD", "COUNT", READ_COUNT, "BLOCK", READ_BLOCK_MS, "STREAMS", keys.EVENTS)
+        self._cluster = is_cluster(redis)
+        self._tail_ok = can_follow(redis)  # plain TCP: the reader's own raw connection (stream_tail)
+        self._tail: Tail | None = None
+        # The XREAD command but its last argument (the offset): 8 arguments announced, 7 written.
+        self._packed = pack(*self._command, "").removesuffix(bulk(""))
 
     @property
     def subscriber_count(self) -> int:
@@ -106,6 +133,7 @@ class Fanout:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self._release(disconnect=True)  # it may be mid-read
 
     async def _run(self) -> None:
         while True:
@@ -113,26 +141,70 @@ class Fanout:
                 self._listening.clear()
             await self._listening.wait()
             try:
-                reply = await self.redis.xread(
-                    {keys.EVENTS: self.offset}, block=READ_BLOCK_MS, count=READ_COUNT
-                )
+                entries = await self._read()
             except (RedisError, OSError) as exc:
                 log.warning("live fan-out cannot read %s (%s); retrying", keys.EVENTS, exc)
                 await asyncio.sleep(RETRY_DELAY_S)
                 continue
-            for _, entries in reply:
-                for entry_id, fields in entries:
-                    self.offset = entry_id
-                    self._dispatch(entry_id, fields)
+            for entry_id, fields in entries:
+                self.offset = entry_id
+                self._dispatch(entry_id, fields)
+
+    async def _read(self) -> list[tuple[str, Any]]:
+        """The next entries after ``self.offset``, blocking up to ``READ_BLOCK_MS``.
+
+        On one server the reader keeps a connection of its own and sends ``XREAD`` on it
+        directly: redis-py's command path (pool, retry, response callbacks) was a sixth of the
+        fan-out's CPU per event (bench/fanout.py). A cluster's client routes the command itself.
+        """
+        if self._tail_ok:
+            if self._tail is None:
+                self._tail = await Tail.open(self.redis)
+            try:
+                reply = await self._tail.send(self._packed + bulk(self.offset))
+            except BaseException:
+                self._tail.close()
+                self._tail = None
+                raise
+            return [(entry_id, fields) for _, entries in reply or () for entry_id, fields in entries]
+        if self._cluster:
+            reply = await self.redis.xread({keys.EVENTS: self.offset}, block=READ_BLOCK_MS, count=READ_COUNT)
+            return [entry for _, entries in reply for entry in entries]
+        if self._connection is None:
+            self._connection = await self.redis.connection_pool.get_connection()
+        connection = self._connection
+        try:
+            await connection.send_command(*self._command, self.offset)
+            reply = await connection.read_response()
+        except BaseException:
+            await self._release(disconnect=True)
+            raise
+        if not reply:
+            return []
+        streams = reply.items() if isinstance(reply, dict) else reply  # RESP3 map, RESP2 array
+        return [(entry_id, fields) for _, entries in streams for entry_id, fields in entries]
+
+    async def _release(self, disconnect: bool = False) -> None:
+        if self._tail is not None:
+            self._tail.close()
+            self._tail = None
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            if disconnect:
+                await connection.disconnect()
+            await self.redis.connection_pool.release(connection)
 
     async def _stream_end(self) -> str:
         latest = await self.redis.xrevrange(keys.EVENTS, count=1)
         return str(latest[0][0]) if latest else offsets.ZERO
 
-    def _dispatch(self, entry_id: str, fields: dict[str, str]) -> None:
+    def _dispatch(self, entry_id: str, fields: Any) -> None:
+        """``fields``: a dict, or the flat ``[name, value, ...]`` list of a raw reply."""
         if not self._topics:  # the last socket left during the read: spare the parse
             return
         try:
+            if isinstance(fields, list):
+                fields = dict(zip(fields[::2], fields[1::2], strict=True))
             entry = Published(entry_id, json.loads(fields["event"]))
         except (KeyError, TypeError, ValueError) as exc:
             log.error("live fan-out skips malformed entry %s: %s", entry_id, exc)

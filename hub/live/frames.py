@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketDisconnect
 
 from hub.errors import HubError
 from hub.live import access
+from hub.live.conn import Conn
 from hub.model import safejson
 from hub.settings import Settings
 
@@ -49,7 +50,7 @@ def limits(settings: Settings, max_chars: int) -> safejson.Limits:
     return safejson.Limits.of(settings, max_bytes=max_chars)
 
 
-async def receive_json(websocket: WebSocket, frame_limits: safejson.Limits) -> Any:
+async def receive_json(websocket: Conn, frame_limits: safejson.Limits) -> Any:
     """The next frame's JSON value (any type: the caller checks its shape)."""
     message = await websocket.receive()
     if message["type"] == "websocket.disconnect":

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketDisconnect
 
 from hub.live import access, frames, history, offsets, service, views
 from hub.live.access import Refused, Scope
+from hub.live.conn import Conn
 from hub.live.fanout import Published
 from hub.live.limits import TooManyConnections
 from hub.live.send_queue import Message, SendQueue
@@ -38,7 +40,7 @@ SHUT_MESSAGES = {
 }
 
 
-async def endpoint(websocket: WebSocket) -> None:
+async def endpoint(websocket: Conn) -> None:
     live = service.of(websocket)
     await websocket.accept()
     try:
@@ -54,8 +56,10 @@ async def endpoint(websocket: WebSocket) -> None:
             raise Refused(access.BAD_REQUEST, "bad_request", "since must be an offset like '1700000000000-0'")
         try:
             merchant_id = None if scope.public else scope.merchant_id
+            session = _Session(websocket, live, scope)
+            del scope  # the session drops the shipment once caught up; this frame must not keep it
             async with live.limits.hold(PROTOCOL, service.client_ip(websocket), merchant_id):
-                await _Session(websocket, live, scope).run(since)
+                await session.run(since)
         except TooManyConnections as exc:
             raise Refused(access.TOO_MANY_CONNECTIONS, "too_many_connections", str(exc)) from None
     except Refused as refused:
@@ -66,7 +70,7 @@ async def endpoint(websocket: WebSocket) -> None:
         pass
 
 
-async def _subscribe_request(websocket: WebSocket, frame_limits: safejson.Limits) -> dict[str, Any]:
+async def _subscribe_request(websocket: Conn, frame_limits: safejson.Limits) -> dict[str, Any]:
     try:
         request = await asyncio.wait_for(frames.receive_json(websocket, frame_limits), SUBSCRIBE_TIMEOUT_S)
     except TimeoutError:
@@ -79,7 +83,7 @@ async def _subscribe_request(websocket: WebSocket, frame_limits: safejson.Limits
 
 
 class _Session:
-    def __init__(self, websocket: WebSocket, live: service.LiveService, scope: Scope) -> None:
+    def __init__(self, websocket: Conn, live: service.LiveService, scope: Scope) -> None:
         self.websocket = websocket
         self.live = live
         self.scope = scope
@@ -87,8 +91,11 @@ class _Session:
         self.send_queue.merchant_ids.add(scope.merchant_id)
         if scope.api_key_id is not None:
             self.send_queue.api_key_ids.add(scope.api_key_id)
+        self.public = scope.public
         self.view = "native:public" if scope.public else "native:merchant"
         self.floor: tuple[int, int] | None = None  # after catch-up: live entries up to here were sent
+        # hub.live.wire sockets have it, ASGI ones not
+        self.write_frame = getattr(websocket, "write_frame", None)
         self.skip: set[str] = set()
 
     async def run(self, since: str | None) -> None:
@@ -98,24 +105,32 @@ class _Session:
         try:
             async with self.live.subscribing:
                 await self._catch_up(since)
+            self.scope = dataclasses.replace(self.scope, shipment=None)  # done with it: ~1.5 KiB a socket
             with self.live.registered(self.send_queue):
-                await service.until_first_ends(self._receive(), self._send_live())
+                await service.serve_socket(
+                    self.send_queue, self._receive, self._write, direct=self.write_frame is not None
+                )
         finally:
             fanout.unsubscribe(self.scope.topic, self._deliver)
 
     def _deliver(self, entry: Published) -> None:
         if self.floor is not None and (entry.position <= self.floor or entry.event_id in self.skip):
             return  # the process's reader lags behind what the snapshot or replay already covered
+        text = entry.rendered(self.view, self._render)
+        write_frame, caught_up = self.write_frame, self.floor is not None
+        direct = write_frame is not None and caught_up and self.send_queue.idle()
+        if direct and write_frame(entry.frame(self.view, self._render), text):  # type: ignore[misc]
+            self.send_queue.sent_directly()  # no task switch, no writer woken
+            self.live.sent(PROTOCOL, 1)
+            return
         key = entry.shipment_id if entry.location else None
-        self.send_queue.put(
-            Message(entry.offset, entry.event_id, entry.rendered(self.view, self._render), key)
-        )
+        self.send_queue.put(Message(entry.offset, entry.event_id, text, key))
 
     def _render(self, entry: Published) -> str:
         return json.dumps({"type": "event", "offset": entry.offset, "event": self._event_view(entry.event)})
 
     def _event_view(self, event: dict[str, Any]) -> dict[str, Any]:
-        if self.scope.public:
+        if self.public:
             return views.public_event(event, self.live.settings.live.show_phones)
         return event
 
@@ -143,27 +158,29 @@ class _Session:
         self.floor, self.skip = offsets.key(floor), skip
         self.send_queue.keep_only(lambda m: offsets.after(m.offset, floor) and m.event_id not in skip)
 
-    async def _send_live(self) -> None:
-        while True:
-            messages = await self.send_queue.take()
-            if messages is None and self.send_queue.shut_reason is not None:
-                reason = self.send_queue.shut_reason
-                why = SHUT_MESSAGES.get(reason, reason)
-                await _send(self.websocket, {"type": "error", "code": reason, "message": why})
-                await _close(self.websocket, access.FORBIDDEN)
-                return
-            if messages is None:
-                self.live.count("hub_live_too_slow_total")
-                await _send(
-                    self.websocket, {"type": "error", "code": "too_slow", "message": "client too slow"}
-                )
-                await _close(self.websocket, access.TOO_SLOW)
-                return
-            if not messages:
-                await _send(self.websocket, {"type": "ping"})
+    async def _write(self, messages: list[Message] | None) -> bool:
+        """Send what the send queue gave; ``False`` once the socket is closed (shut, too slow)."""
+        if messages is None and self.send_queue.shut_reason is not None:
+            reason = self.send_queue.shut_reason
+            why = SHUT_MESSAGES.get(reason, reason)
+            await _send(self.websocket, {"type": "error", "code": reason, "message": why})
+            await _close(self.websocket, access.FORBIDDEN)
+            return False
+        if messages is None:
+            self.live.count("hub_live_too_slow_total")
+            await _send(self.websocket, {"type": "error", "code": "too_slow", "message": "client too slow"})
+            await _close(self.websocket, access.TOO_SLOW)
+            return False
+        if not messages:
+            await _send(self.websocket, {"type": "ping"})
+        self.send_queue.busy = True
+        try:
             for message in messages:
                 await self.websocket.send_text(message.text)
-            self.live.sent(PROTOCOL, len(messages))
+        finally:
+            self.send_queue.busy = False
+        self.live.sent(PROTOCOL, len(messages))
+        return True
 
     async def _receive(self) -> None:
         frame_limits = frames.limits(self.live.settings, MAX_FRAME_CHARS)
@@ -178,10 +195,10 @@ class _Session:
                 self.send_queue.put(Message(offsets.ZERO, "", json.dumps({"type": "pong"})))
 
 
-async def _send(websocket: WebSocket, frame: dict[str, Any]) -> None:
+async def _send(websocket: Conn, frame: dict[str, Any]) -> None:
     await websocket.send_text(json.dumps(frame))
 
 
-async def _close(websocket: WebSocket, code: int) -> None:
+async def _close(websocket: Conn, code: int) -> None:
     with contextlib.suppress(RuntimeError):  # already closed by the client
         await websocket.close(code)

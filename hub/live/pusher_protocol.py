@@ -16,11 +16,12 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketDisconnect
 
 from hub import keys
 from hub.live import access, frames, service, views
 from hub.live.access import Refused, Scope
+from hub.live.conn import Conn
 from hub.live.fanout import Published
 from hub.live.limits import TooManyConnections
 from hub.live.pusher_auth import MERCHANT_CHANNEL_PREFIX, SHIPMENT_CHANNEL_PREFIX, InvalidSignature, verify
@@ -38,7 +39,7 @@ OVER_CAPACITY = 4100  # clients reconnect after backing off
 UNAUTHORIZED = 4009  # a channel's merchant was disabled: pusher-js does not reconnect (4000-4099)
 
 
-async def endpoint(websocket: WebSocket) -> None:
+async def endpoint(websocket: Conn) -> None:
     live = service.of(websocket)
     await websocket.accept()
     if websocket.path_params["key"] != live.settings.live.pusher_key:
@@ -56,7 +57,7 @@ async def endpoint(websocket: WebSocket) -> None:
 
 
 class _Connection:
-    def __init__(self, websocket: WebSocket, live: service.LiveService) -> None:
+    def __init__(self, websocket: Conn, live: service.LiveService) -> None:
         self.websocket = websocket
         self.live = live
         self.socket_id = f"{secrets.randbelow(10**9)}.{secrets.randbelow(10**9)}"
@@ -71,7 +72,8 @@ class _Connection:
         await self._send({"event": "pusher:connection_established", "data": json.dumps(data)})
         try:
             with self.live.registered(self.send_queue):
-                await service.until_first_ends(self._receive(), self._send_live())
+                direct = getattr(self.websocket, "write_frame", None) is not None
+                await service.serve_socket(self.send_queue, self._receive, self._write, direct)
         finally:
             for topic, subscriber in self.channels.values():
                 self.live.fanout.unsubscribe(topic, subscriber)
@@ -143,15 +145,26 @@ class _Connection:
 
     def _subscriber(self, channel: str, scope: Scope) -> Callable[[Published], None]:
         show_phones = self.live.settings.live.show_phones
+        public = scope.public  # the closures keep this, not the scope's shipment (~1.5 KiB a socket)
 
         def render(entry: Published) -> str:
-            event = views.public_event(entry.event, show_phones) if scope.public else entry.event
+            event = views.public_event(entry.event, show_phones) if public else entry.event
             return json.dumps({"event": entry.event["type"], "channel": channel, "data": json.dumps(event)})
 
         view = f"pusher:{channel}"
 
+        write_frame = getattr(self.websocket, "write_frame", None)  # hub.live.wire sockets only
+
         def deliver(entry: Published) -> None:
             text = entry.rendered(view, render)
+            if (
+                write_frame is not None
+                and self.send_queue.idle()
+                and write_frame(entry.frame(view, render), text)
+            ):
+                self.send_queue.sent_directly()  # no task switch: the socket's writer is not woken
+                self.live.sent(PROTOCOL, 1)
+                return
             key = f"{channel}:{entry.shipment_id}" if entry.location else None
             self.send_queue.put(Message(entry.offset, entry.event_id, text, key))
 
@@ -163,26 +176,31 @@ class _Connection:
     def _error(self, message: str, code: int | None) -> None:
         self._queue({"event": "pusher:error", "data": {"message": message, "code": code}})
 
-    async def _send_live(self) -> None:
-        while True:
-            messages = await self.send_queue.take()
-            if messages is None and self.send_queue.shut_reason is not None:
-                return await _refuse(self.websocket, UNAUTHORIZED, f"Closed: {self.send_queue.shut_reason}")
-            if messages is None:
-                self.live.count("hub_live_too_slow_total")
-                await _refuse(self.websocket, OVER_CAPACITY, "Client too slow")
-                return
-            if not messages:
-                await self._send({"event": "pusher:ping", "data": "{}"})
+    async def _write(self, messages: list[Message] | None) -> bool:
+        """Send what the send queue gave; ``False`` once the socket is closed (shut, too slow)."""
+        if messages is None and self.send_queue.shut_reason is not None:
+            await _refuse(self.websocket, UNAUTHORIZED, f"Closed: {self.send_queue.shut_reason}")
+            return False
+        if messages is None:
+            self.live.count("hub_live_too_slow_total")
+            await _refuse(self.websocket, OVER_CAPACITY, "Client too slow")
+            return False
+        if not messages:
+            await self._send({"event": "pusher:ping", "data": "{}"})
+        self.send_queue.busy = True
+        try:
             for message in messages:
                 await self.websocket.send_text(message.text)
-            self.live.sent(PROTOCOL, len(messages))
+        finally:
+            self.send_queue.busy = False
+        self.live.sent(PROTOCOL, len(messages))
+        return True
 
     async def _send(self, frame: dict[str, Any]) -> None:
         await self.websocket.send_text(json.dumps(frame))
 
 
-async def _refuse(websocket: WebSocket, code: int, message: str) -> None:
+async def _refuse(websocket: Conn, code: int, message: str) -> None:
     with contextlib.suppress(RuntimeError, WebSocketDisconnect):
         await websocket.send_text(
             json.dumps({"event": "pusher:error", "data": {"message": message, "code": code}})

@@ -15,7 +15,6 @@ sweep per process (:meth:`poke` wakes an idle writer with nothing to send).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
@@ -41,6 +40,17 @@ class SendQueue:
         self.merchant_ids: set[str] = set()  # whose data this socket receives (closed if one is disabled)
         self.api_key_ids: set[str] = set()  # the API key it was opened with (closed if it is revoked)
         self.shut_reason: str | None = None
+        self.busy = False  # the writer holds taken messages it has not sent yet
+        self.poked = False  # a writer was asked to look (and send a ping if nothing is queued)
+        self.on_work: Callable[[], None] | None = None  # starts a writer on demand (hub.live.wire sockets)
+
+    def idle(self) -> bool:
+        """Nothing queued or being sent: a new message may go straight to the socket, in order."""
+        return not self._pending and not self.busy and not self.overflowed
+
+    def sent_directly(self) -> None:
+        """A message went straight to the socket (it counts as activity for the keep-alive sweep)."""
+        self.last_taken_s = time.monotonic()
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -70,8 +80,28 @@ class SendQueue:
             if key is not None:
                 self._slots[key] = self._next_slot
             self._next_slot += 1
+        self._wake()
+
+    def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
+        elif self.on_work is not None:
+            self.on_work()
+
+    def has_work(self) -> bool:
+        """Whether a writer has something to do: messages, a ping, or a close."""
+        return bool(self._pending) or self.overflowed or self.poked
+
+    def take_now(self) -> list[Message] | None:
+        """:meth:`take` without waiting: ``[]`` when there is nothing (a ping, when poked)."""
+        self.poked = False
+        self.last_taken_s = time.monotonic()
+        if self.overflowed:
+            return None
+        messages = list(self._pending.values())
+        self._pending.clear()
+        self._slots.clear()
+        return messages
 
     def keep_only(self, keep: Callable[[Message], bool]) -> None:
         """Drop queued messages the socket has already been sent another way (snapshot, replay)."""
@@ -79,8 +109,8 @@ class SendQueue:
 
     def poke(self) -> None:
         """Wake a waiting writer even with nothing queued (its :meth:`take` returns ``[]``)."""
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        self.poked = True
+        self._wake()
 
     async def take(self) -> list[Message] | None:
         """Everything queued, oldest first; ``[]`` when poked; ``None`` once overflowed or shut."""
@@ -90,13 +120,7 @@ class SendQueue:
                 await self._waiter
             finally:
                 self._waiter = None
-        self.last_taken_s = time.monotonic()
-        if self.overflowed:
-            return None
-        messages = list(self._pending.values())
-        self._pending.clear()
-        self._slots.clear()
-        return messages
+        return self.take_now()
 
 
 class SendQueues:
@@ -108,13 +132,11 @@ class SendQueues:
     def __len__(self) -> int:
         return len(self._all)
 
-    @contextlib.contextmanager
-    def registered(self, send_queue: SendQueue) -> Iterator[SendQueue]:
+    def add(self, send_queue: SendQueue) -> None:
         self._all.add(send_queue)
-        try:
-            yield send_queue
-        finally:
-            self._all.discard(send_queue)
+
+    def discard(self, send_queue: SendQueue) -> None:
+        self._all.discard(send_queue)
 
     def __iter__(self) -> Iterator[SendQueue]:
         return iter(tuple(self._all))

@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 
 from hub import keys
 from hub.errors import Conflict, NotFound
+from hub.infra.capped import hset_under_cap
 from hub.infra.lru import LRU
 
 FIRST_KEY_NAME = "default"  # the key ``POST /v1/merchants`` returns
@@ -76,16 +77,16 @@ def now_ms() -> int:
 
 
 async def create(redis: Redis, merchant_id: str, name: str) -> NewKey:
-    if await redis.hlen(keys.merchant_api_keys(merchant_id)) >= MAX_KEYS:
-        raise Conflict(f"a merchant has at most {MAX_KEYS} API keys: revoke one first")
     secret = "hk_" + secrets.token_urlsafe(32)
     key_digest = digest(secret)
     key = ApiKey(key_id(key_digest), merchant_id, name, secret[:PREFIX_CHARS], now_ms())
     record = {"name": name, "prefix": key.prefix, "sha256": key_digest, "created_ms": key.created_ms}
-    pipe = redis.pipeline(transaction=False)  # two slots on a cluster
-    pipe.hset(keys.merchant_api_keys(merchant_id), key.id, json.dumps(record))
-    pipe.set(keys.api_key(key_digest), merchant_id)
-    await pipe.execute()
+    if not await hset_under_cap(
+        redis, keys.merchant_api_keys(merchant_id), key.id, json.dumps(record), MAX_KEYS
+    ):
+        raise Conflict(f"a merchant has at most {MAX_KEYS} API keys: revoke one first")
+    # Another slot on a cluster: a crash before this leaves a listed key no secret opens (revocable).
+    await redis.set(keys.api_key(key_digest), merchant_id)
     return NewKey(key, secret)
 
 

@@ -133,6 +133,17 @@ async def page(redis: Redis, limit: int, cursor: str | None) -> tuple[list[Detai
     return found, ids[limit - 1] if len(ids) > limit else None
 
 
+async def indexed_ids(redis: Redis, start: int, count: int) -> list[str]:
+    """Ids in the index, oldest first, without indexing the merchants from before it (see ``page``)."""
+    return list(await redis.zrange(keys.MERCHANTS, start, start + count - 1))
+
+
+async def keep_indexed(redis: Redis, merchant_id: str) -> None:
+    """Add a merchant from before the index to it (idempotent)."""
+    created = await redis.hget(keys.merchant(merchant_id), "created_ms")
+    await redis.zadd(keys.MERCHANTS, {merchant_id: int(created or 0)}, nx=True)
+
+
 async def _index_existing(redis: Redis) -> None:
     """Once: add the merchants created before the index existed (one SCAN, idempotent)."""
     found: dict[str, int] = {}

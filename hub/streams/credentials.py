@@ -4,7 +4,8 @@ Redis enforces the isolation itself: the user's only key pattern is the merchant
 (:func:`hub.keys.merchant_events`) and its only commands are those a consumer group needs,
 so a leaked credential reads that merchant's events and cannot write, read another key,
 or touch the server. The password is shown once; Redis gets only its SHA-256 (``#``),
-and the hub keeps only what listing needs (user name, creation time).
+and the hub keeps what listing needs (user name, creation time) and that digest, so a server
+restarted without its ACL gets the user back (:mod:`hub.streams.acl_keeper`).
 
 ACLs are per node: on a Redis Cluster every change is applied on every node
 (each node named). Revoking first switches the user off and drops its
@@ -25,7 +26,9 @@ from redis.exceptions import NoPermissionError, ResponseError
 
 from hub import keys
 from hub.errors import HubError, NotFound
+from hub.infra.capped import hset_under_cap
 from hub.infra.redis_clients import is_cluster
+from hub.registry import merchants
 from hub.settings import Settings
 
 USER_PREFIX = "stream."  # ACL user names: stream.<merchant_id>.<12 hex>
@@ -108,20 +111,22 @@ def acl_rules(merchant_id: str, password_sha256: str, cluster: bool, database: i
 
 
 async def create(redis: Any, settings: Settings, merchant_id: str, description: str = "") -> NewCredential:
-    listed = await listing(redis, merchant_id)
-    if len(listed) >= MAX_PER_MERCHANT:
-        raise TooManyCredentials(
-            f"a merchant holds at most {MAX_PER_MERCHANT} stream credentials; revoke one first"
-        )
     user = f"{USER_PREFIX}{merchant_id}.{secrets.token_hex(6)}"
     password = secrets.token_hex(32)
     digest = hashlib.sha256(password.encode()).hexdigest()
     credential = Credential(user, int(time.time() * 1000), description)
-    record = json.dumps({"created_ms": credential.created_ms, "description": description})
+    # The digest lets a restarted server get the user back (hub.streams.acl_keeper); never the password.
+    record = json.dumps({"created_ms": credential.created_ms, "description": description, "sha256": digest})
+    await merchants.keep_indexed(redis, merchant_id)  # where a restart's restore looks for its users
     # Recorded first: a user Redis holds is always one the merchant can see and revoke.
-    await redis.hset(keys.merchant_stream_users(merchant_id), user, record)
+    if not await hset_under_cap(
+        redis, keys.merchant_stream_users(merchant_id), user, record, MAX_PER_MERCHANT
+    ):
+        raise TooManyCredentials(
+            f"a merchant holds at most {MAX_PER_MERCHANT} stream credentials; revoke one first"
+        )
     rules = acl_rules(merchant_id, digest, is_cluster(redis), database(settings))
-    await _on_every_node(redis, "ACL", "SETUSER", user, *rules)
+    await on_every_node(redis, "ACL", "SETUSER", user, *rules)
     await _save(redis)
     return NewCredential(
         credential, password, public_url(settings, user, password), keys.merchant_events(merchant_id)
@@ -139,9 +144,13 @@ async def revoke(redis: Any, merchant_id: str, user: str) -> None:
     record = await redis.hget(keys.merchant_stream_users(merchant_id), user)
     if record is None:
         raise NotFound(f"stream credential {user!r} does not exist")
-    await _on_every_node(redis, "ACL", "SETUSER", user, "off", "resetpass", "-@all", "resetkeys")
+    # Marked first: a restore running meanwhile does not bring the user back (hub.streams.acl_keeper).
+    await redis.hset(
+        keys.merchant_stream_users(merchant_id), user, json.dumps({**json.loads(record), "revoking": True})
+    )
+    await on_every_node(redis, "ACL", "SETUSER", user, "off", "resetpass", "-@all", "resetkeys")
     await _kill(redis, user)
-    await _on_every_node(redis, "ACL", "DELUSER", user)
+    await on_every_node(redis, "ACL", "DELUSER", user)
     await _save(redis)
     await redis.hdel(keys.merchant_stream_users(merchant_id), user)
 
@@ -153,14 +162,14 @@ async def suspend(redis: Any, merchant_id: str) -> None:
     for the merchant's consumers but that they cannot connect until then.
     """
     for credential in await listing(redis, merchant_id):
-        await _on_every_node(redis, "ACL", "SETUSER", credential.user, "off")
+        await on_every_node(redis, "ACL", "SETUSER", credential.user, "off")
         await _kill(redis, credential.user)
     await _save(redis)
 
 
 async def resume(redis: Any, merchant_id: str) -> None:
     for credential in await listing(redis, merchant_id):
-        await _on_every_node(redis, "ACL", "SETUSER", credential.user, "on")
+        await on_every_node(redis, "ACL", "SETUSER", credential.user, "on")
     await _save(redis)
 
 
@@ -181,7 +190,7 @@ def database(settings: Settings) -> int:
     return int(path) if path.isdigit() else 0
 
 
-async def _on_every_node(redis: Any, *command: str) -> None:
+async def on_every_node(redis: Any, *command: str) -> None:
     """``command`` on the one server, or on every node of a cluster (ACLs are per node)."""
     try:
         await _run(redis, *command)
@@ -204,7 +213,7 @@ async def _run(redis: Any, *command: str) -> None:
 async def _kill(redis: Any, user: str) -> None:
     """Close every connection logged in as ``user``, on every node."""
     try:
-        await _on_every_node(redis, "CLIENT", "KILL", "USER", user)
+        await on_every_node(redis, "CLIENT", "KILL", "USER", user)
     except ResponseError as exc:  # a node that never had the user (added to the cluster since)
         if "No such user" not in str(exc):
             raise
@@ -213,7 +222,7 @@ async def _kill(redis: Any, user: str) -> None:
 async def _save(redis: Any) -> None:
     """Persist the ACL where the server keeps an ACL file (``aclfile``); without one, nothing to do."""
     try:
-        await _on_every_node(redis, "ACL", "SAVE")
+        await on_every_node(redis, "ACL", "SAVE")
     except ResponseError as exc:
         if "not configured to use an ACL file" not in str(exc):
             raise
