@@ -125,6 +125,7 @@ def _event(shipment_id: str, merchant_id: str, n: int) -> dict[str, Any]:
             "merchant_id": merchant_id,
             "provider": "all24",
             "status": "in_transit",
+            "provider_status": None,  # the store reads it (an event the hub builds always has it)
         },
     }
 

@@ -16,10 +16,12 @@ import logging
 import threading
 from collections.abc import Sequence
 
+import uvloop
 from redis import Redis as SyncRedis
 from rq import Queue
 
 from hub.errors import ConfigError
+from hub.infra import runtime
 from hub.settings import Settings
 from hub.webhooks.engine import DeliveryEngine, engine_redis
 from workers import rqloop
@@ -35,7 +37,9 @@ class EngineThread:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.loop = asyncio.new_event_loop()
+        # uvloop, as every other hub process: on asyncio's own loop the engine's sockets (HTTP and
+        # Redis) cost about a third more CPU per delivery (bench/pipeline.py, docs/benchmarks.md).
+        self.loop = uvloop.new_event_loop()
         self.thread = threading.Thread(target=self._run, name="delivery-engine", daemon=True)
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
@@ -88,6 +92,7 @@ def serve(
     connection = SyncRedis.from_url(settings.queue_redis_url)
     _resident = EngineThread(settings).start()
     resident = _resident
+    runtime.settle_after_startup()  # the collector as in every hub process: fewer, cheaper collections
 
     def healthy() -> None:
         if resident.failed:

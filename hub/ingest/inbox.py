@@ -53,9 +53,7 @@ class Inbox:
         self.fsync_timeout_ms = fsync_timeout_ms
         self.counts = metrics.Buffer(redis)
         # An unconfirmed fsync is no caller's fault: all its waiters answer 503, none is written again.
-        self._commit: GroupCommit[dict[str, Any], str] = GroupCommit(
-            self._write, shared=(*UNAVAILABLE, NotDurable)
-        )
+        self._commit: GroupCommit[str, str] = GroupCommit(self._write, shared=(*UNAVAILABLE, NotDurable))
 
     async def check_durability(self) -> None:
         """At startup, with fsync: a server without an append-only file is a configuration error."""
@@ -78,17 +76,17 @@ class Inbox:
 
     async def add(self, payload: Payload) -> str:
         """Append ``payload`` durably; returns the id of the entry that holds it."""
-        [entry] = await self._commit.submit([to_item(payload)])
+        [entry] = await self._commit.submit([item_json(payload)])
         return entry
 
-    async def _write(self, items: list[dict[str, Any]]) -> list[str]:
+    async def _write(self, items: list[str]) -> list[str]:
         chunks = [items[i : i + PAYLOADS_PER_ENTRY] for i in range(0, len(items), PAYLOADS_PER_ENTRY)]
         if len(chunks) == 1 and not self.fsync:  # redis-py's pipeline of one command costs 40% more CPU
-            replies = [await self.redis.xadd(keys.INBOX, {"payloads": json.dumps(items)})]
+            replies = [await self.redis.xadd(keys.INBOX, {"payloads": _list(items)})]
         else:
             pipe = self.redis.pipeline(transaction=False)
             for chunk in chunks:
-                pipe.xadd(keys.INBOX, {"payloads": json.dumps(chunk)})
+                pipe.xadd(keys.INBOX, {"payloads": _list(chunk)})
             if self.fsync:
                 pipe.execute_command("WAITAOF", 1, 0, self.fsync_timeout_ms)
             replies = await self._execute(pipe)
@@ -112,11 +110,23 @@ class Inbox:
 
 
 def to_item(payload: Payload) -> dict[str, Any]:
+    """A payload as the JSON object its entry's list holds."""
+    return {**_head(payload), "body": base64.b64encode(payload.body).decode("ascii")}
+
+
+def item_json(payload: Payload) -> str:
+    """:func:`to_item`'s JSON, made in the payload's request. The body, base64, needs no escaping, so
+    it is spliced in rather than scanned by ``json.dumps`` (which cost 11% of a receiver's CPU at
+    saturation, py-spy on bench/ingest.py)."""
+    body = base64.b64encode(payload.body).decode("ascii")
+    return f'{json.dumps(_head(payload))[:-1]}, "body": "{body}"}}'
+
+
+def _head(payload: Payload) -> dict[str, Any]:
     item: dict[str, Any] = {
         "provider": payload.provider,
         "kind": payload.kind,
         "channel": payload.channel.value,
-        "body": base64.b64encode(payload.body).decode(),
     }
     if payload.merchant_id:
         item["merchant_id"] = payload.merchant_id
@@ -125,6 +135,10 @@ def to_item(payload: Payload) -> dict[str, Any]:
     if payload.register:
         item["register"] = True
     return item
+
+
+def _list(items: list[str]) -> str:
+    return f"[{', '.join(items)}]"
 
 
 def from_entry(fields: dict[str, Any]) -> list[Payload]:

@@ -39,6 +39,8 @@ CLAIM_BATCH = 200
 PAUSED_RECHECK_MS = 5_000  # a paused endpoint's deliveries are looked at again this much later
 ERROR_BACKOFF_S = 1.0
 MIN_SLEEP_S = 0.005
+REDIS_CONNECTIONS = 64
+CLAIM_LINGER_S = 0.01  # woken, claim this much later: one claim per 10 ms, not one per finished delivery
 POISON_RETRY_S = 5.0  # a delivery that failed on its data is tried again after this, times its failures
 
 
@@ -47,9 +49,6 @@ def engine_redis(settings: Settings) -> Any:
     if not settings.redis_url:
         raise ConfigError("the delivery worker needs HUB_REDIS_URL")
     return waiting_client(settings, REDIS_CONNECTIONS)
-
-
-REDIS_CONNECTIONS = 64
 
 
 class DeliveryEngine:
@@ -64,6 +63,7 @@ class DeliveryEngine:
         self.clients = sender.Clients(settings, self.allowed)
         self._wake = asyncio.Event()
         self._next_due_ms: int | None = None
+        self._more = False  # the last claim was full: claim again at once
         self._tasks: set[asyncio.Task[None]] = set()
         self._sending: dict[str, asyncio.Task[None]] = {}  # member -> its task, while it runs
         self.metrics = metrics.Buffer(redis)  # counted in memory, written once a second
@@ -128,7 +128,8 @@ class DeliveryEngine:
             self._sending[member] = task
             task.add_done_callback(functools.partial(self._done, member=member))
         if len(claimed) == min(free, CLAIM_BATCH):
-            self._wake.set()  # there may be more due right now
+            self._more = True  # there may be more due right now: claim again at once
+            self._wake.set()
         return len(claimed)
 
     def _done(self, task: asyncio.Task[None], *, member: str) -> None:
@@ -143,20 +144,21 @@ class DeliveryEngine:
             self._wake.set()
 
     async def _sleep(self, stop: asyncio.Event) -> None:
-        if self._wake.is_set():
-            await asyncio.sleep(0)  # let tasks run, then claim again
-            return
-        timeout_s = POLL_INTERVAL_S
-        if len(self._tasks) < self.settings.webhook.worker_concurrency and self._next_due_ms is not None:
-            # As the last claim saw it; what others queue since comes with a wake-up or the poll.
-            timeout_s = min(timeout_s, max(MIN_SLEEP_S, (self._next_due_ms - now_ms()) / 1000))
-        stopper = asyncio.ensure_future(stop.wait())
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({stopper, waker}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopper.cancel()
-            waker.cancel()
+        if not self._wake.is_set():
+            timeout_s = POLL_INTERVAL_S
+            if len(self._tasks) < self.settings.webhook.worker_concurrency and self._next_due_ms is not None:
+                # As the last claim saw it; what others queue since comes with a wake-up or the poll.
+                timeout_s = min(timeout_s, max(MIN_SLEEP_S, (self._next_due_ms - now_ms()) / 1000))
+            stopper = asyncio.ensure_future(stop.wait())
+            waker = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait({stopper, waker}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopper.cancel()
+                waker.cancel()
+        if self._wake.is_set() and not stop.is_set():
+            more, self._more = self._more, False
+            await asyncio.sleep(0 if more else CLAIM_LINGER_S)  # let tasks run, then claim again
 
     async def _isolated(self, delivery: Delivery, endpoint: Endpoint | None) -> None:
         """One delivery, its errors kept to itself: a Redis outage leaves it leased (it comes back
