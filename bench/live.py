@@ -92,7 +92,8 @@ def position_webhook(order_id: int, number: int) -> bytes:
 
 
 # The courier's latitude is the first "lat" of an event frame (the location precedes stops).
-_LAT = re.compile(r'"lat": (-?[0-9.]+)')
+_EVENT_FRAME = ('{"type":"event"', '{"type": "event"')
+_LAT = re.compile(r'"lat": ?(-?[0-9.]+)')  # the hub's frames are compact JSON
 
 
 def number_of(event: dict[str, Any]) -> int | None:
@@ -184,7 +185,7 @@ class Reader:
     async def read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for message in ws:
             at = time.monotonic_ns()
-            if message.type is aiohttp.WSMsgType.TEXT and message.data.startswith('{"type": "event"'):
+            if message.type is aiohttp.WSMsgType.TEXT and message.data.startswith(_EVENT_FRAME):
                 found = _LAT.search(message.data)
                 if found:
                     self.received.append((round((float(found.group(1)) - LAT_BASE) / LAT_UNIT), at))
