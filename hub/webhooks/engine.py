@@ -199,7 +199,7 @@ class DeliveryEngine:
         reason = f"delivery {member} unreadable: {poison.describe(exc)}"
         body = poison.as_bytes(json.dumps(raw, ensure_ascii=False))
         await poison.give_up(self.redis, source="delivery-engine", kind="delivery", reason=reason, body=body)
-        await self.deliveries.forget(member)
+        await self.deliveries.forget(member, lane=raw.get("lane") or "")  # the lane moves on past it
 
     async def _deliver(self, delivery: Delivery, endpoint: Endpoint | None) -> None:
         if endpoint is None:

@@ -156,13 +156,7 @@ class Deliveries:
         trip (group commit), so a busy worker spends one round trip per batch, not each.
         """
         endpoint_id = delivery.endpoint_id
-        script_keys = [
-            keys.webhook_due(keys.webhook_partition(endpoint_id)),
-            keys.webhook_in_flight(endpoint_id),
-            keys.webhook_lane(endpoint_id, delivery.lane),
-            keys.webhook_delivery(endpoint_id, delivery.id),
-            keys.webhook_attempts(endpoint_id, delivery.id),
-        ]
+        script_keys = queue_scripts.finish_keys(endpoint_id, delivery.lane, delivery.id)
         script_args = [
             endpoint_id,
             delivery.id,
@@ -276,13 +270,12 @@ class Deliveries:
         )
         return await self.get_many([(endpoint_id, ident) for ident in idents])
 
-    async def forget(self, member: str) -> None:
-        """Drop a due entry whose delivery no longer exists (expired or its endpoint deleted)."""
+    async def forget(self, member: str, lane: str = "") -> None:
+        """Drop a due entry whose delivery is gone (expired, its endpoint deleted) or unreadable; given
+        the ``lane`` an unreadable record still names, that lane moves on past it instead of stalling."""
         endpoint_id, _, ident = member.partition("/")
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.zrem(keys.webhook_due(keys.webhook_partition(endpoint_id)), member)
-        pipe.zrem(keys.webhook_in_flight(endpoint_id), ident)
-        await pipe.execute()
+        args = [endpoint_id, ident, "done", 0, now_ms(), self.retention_s, ""]
+        await self._finish(keys=queue_scripts.finish_keys(endpoint_id, lane, ident), args=args)
 
     async def wake_endpoint(self, endpoint_id: str) -> None:
         """Make an endpoint's waiting deliveries due now (after a resume)."""

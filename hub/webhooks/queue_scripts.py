@@ -6,6 +6,8 @@ so it runs atomically on one server and on one Redis Cluster node alike.
 
 from __future__ import annotations
 
+from hub import keys
+
 CREATE = """
 local delivery, listing, lane, due = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id, member, sequence = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -88,6 +90,18 @@ local following = redis.call('ZRANGE', lane, 0, 0)[1]
 if following then redis.call('ZADD', due, 'NX', now_ms, endpoint .. '/' .. following) end
 return 1
 """
+
+
+def finish_keys(endpoint_id: str, lane: str, ident: str) -> list[str]:
+    """The keys :data:`FINISH` takes, in its order."""
+    return [
+        keys.webhook_due(keys.webhook_partition(endpoint_id)),
+        keys.webhook_in_flight(endpoint_id),
+        keys.webhook_lane(endpoint_id, lane),
+        keys.webhook_delivery(endpoint_id, ident),
+        keys.webhook_attempts(endpoint_id, ident),
+    ]
+
 
 # A delivery failed on its data once more (see hub.poison): how often so far, 0 when it is gone.
 COUNT_POISON = """

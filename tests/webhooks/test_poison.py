@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -14,7 +15,7 @@ from redis.asyncio import Redis
 from hub import keys
 from hub.ingest import deadletter
 from hub.settings import Settings
-from hub.webhooks import engine
+from hub.webhooks import engine, manage
 from hub.webhooks.delivery import delivery_id
 from hub.webhooks.queue import Deliveries
 from tests.conftest import ROOT
@@ -127,6 +128,34 @@ async def test_an_unreadable_delivery_record_is_dead_lettered_and_taken_off_the_
     assert await redis.zscore(due, f"{endpoint.id}/{ident}") is None
     later = await rig.emit("shp_4", count=1)
     await eventually(lambda: later[0]["id"] in receiver.accepted_ids(), 20, "later events still delivered")
+
+
+async def test_an_unreadable_record_at_the_head_of_a_lane_does_not_hold_the_lane_back(
+    rig: Hub, redis: Redis, receivers: Callable[..., tuple[Receiver, str]]
+) -> None:
+    """The shipment's later events still go out, in order, once the head is dead-lettered."""
+    receiver, url = receivers()
+    endpoint = await manage.pause(redis, await rig.endpoint(receiver, url))
+    emitted = await rig.emit("shp_5", count=3)
+    head = f"{endpoint.id}/{delivery_id(endpoint.id, emitted[0]['id'])}"
+    due = keys.webhook_due(keys.webhook_partition(endpoint.id))
+
+    async def parked() -> bool:  # the paused endpoint's head looked at and put off
+        return (await redis.zscore(due, head) or 0) > time.time() * 1000
+
+    await eventually(parked, 20, "the paused endpoint's lane head to be parked")
+    await redis.hset(keys.webhook_delivery(*head.split("/")), "sequence", "not a number")
+    await redis.zadd(due, {head: 0})
+    await eventually(lambda: letter_count(redis, "delivery", 1), 20, "the unreadable head dead-lettered")
+    await manage.resume(redis, manage.delivery_queue(redis, rig.settings), endpoint)
+
+    rest = [e["id"] for e in emitted[1:]]
+    await eventually(lambda: _accepted(receiver, rest), 20, "the rest of the lane delivered")
+    assert receiver.accepted_ids() == rest  # in order, and the unreadable one never sent
+
+
+async def _accepted(receiver: Receiver, wanted: list[str]) -> bool:
+    return set(wanted) <= set(receiver.accepted_ids())
 
 
 def _replay(redis_url: str, letter_id: str) -> subprocess.CompletedProcess[str]:
