@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -21,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from hub.api.app import create_app
 from hub.settings import Settings
 from hub.streams.append import Store
 from hub.webhooks import endpoints
@@ -234,6 +236,25 @@ async def hub(redis: Redis, wh_settings: Settings) -> AsyncIterator[Hub]:
     await running.start()
     yield running
     await running.close()
+
+
+@pytest.fixture
+def api_settings(wh_settings: Settings) -> Settings:
+    """The settings of :func:`api_server`'s app; a module overrides it to change them."""
+    return wh_settings
+
+
+@pytest.fixture
+def api_server(api_settings: Settings, redis: Redis) -> Iterator[ServerThread]:
+    """The HTTP API on the same Redis as the hub's webhook processes."""
+    with ServerThread(lambda url: create_app(api_settings.replace(public_url=url))) as server:
+        yield server
+
+
+@pytest.fixture
+async def api(api_server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=api_server.url, timeout=10) as client:
+        yield client
 
 
 def sequences(received: list[Received], shipment_id: str) -> list[int]:

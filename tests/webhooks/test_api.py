@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,18 +23,6 @@ MASTER_KEY = "hJ8n0cW6JtJ1rA3Vm2W2nqkz7eC2YlX0m3eL1Tq8D0Y="
 @pytest.fixture
 def api_settings(wh_settings: Settings) -> Settings:
     return wh_settings.replace(webhook_master_keys=(Secret(MASTER_KEY),))
-
-
-@pytest.fixture
-def api_server(api_settings: Settings, redis: Redis) -> Iterator[ServerThread]:
-    with ServerThread(lambda url: create_app(api_settings.replace(public_url=url))) as server:
-        yield server
-
-
-@pytest.fixture
-async def api(api_server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=api_server.url, timeout=10) as client:
-        yield client
 
 
 @pytest.fixture

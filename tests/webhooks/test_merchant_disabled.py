@@ -3,31 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 
 import httpx
-import pytest
-from redis.asyncio import Redis
 
-from hub.api.app import create_app
-from hub.settings import Settings
 from tests.conftest import admin_headers, create_merchant
-from tests.servers import ServerThread
 from tests.webhooks.conftest import Hub, Receiver, delivery_status, eventually
 
 QUIET_WINDOW_S = 2.0  # several engine polls: long enough for a wrong delivery to show up
-
-
-@pytest.fixture
-def api_server(wh_settings: Settings, redis: Redis) -> Iterator[ServerThread]:
-    with ServerThread(lambda url: create_app(wh_settings.replace(public_url=url))) as server:
-        yield server
-
-
-@pytest.fixture
-async def api(api_server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=api_server.url, timeout=10) as client:
-        yield client
 
 
 async def test_deliveries_pause_while_the_merchant_is_disabled_and_resume_in_order(

@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from redis.asyncio import Redis
 
 from hub import keys
-from hub.api.app import create_app
 from hub.settings import Settings
 from hub.webhooks import endpoints, replay
 from hub.webhooks.queue import Deliveries
 from tests.conftest import bearer, create_merchant
-from tests.servers import ServerThread
 from tests.webhooks.conftest import Hub, Receiver, eventually, sequences
-
-
-@pytest.fixture
-def api_server(wh_settings: Settings, redis: Redis) -> Iterator[ServerThread]:
-    with ServerThread(lambda url: create_app(wh_settings.replace(public_url=url))) as server:
-        yield server
-
-
-@pytest.fixture
-async def api(api_server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=api_server.url, timeout=10) as client:
-        yield client
 
 
 async def _subscribe(api: httpx.AsyncClient, key: str, url: str) -> dict[str, Any]:
