@@ -17,7 +17,10 @@ With ``--durability fsync`` the receiver answers only after Redis fsynced the in
 the bare endpoint, so their figures compare on equal terms.
 
     python bench/ingest.py [--runs 3] [--duration-s 10] [--connections 64] [--inline]
-                           [--durability written|fsync|both]
+                           [--durability written|fsync|both] [--profile PREFIX]
+
+With ``--profile PREFIX`` py-spy samples the receiver while wrk loads it (``pip install py-spy``)
+and writes collapsed stacks to ``PREFIX-receiver-<run>.txt``.
 
 Needs wrk (Debian: apt-get install wrk).
 """
@@ -29,6 +32,7 @@ import asyncio
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -83,6 +87,7 @@ def main() -> None:
         default="written",
         help="HUB_INGEST_DURABILITY of the receiver; both: each, alternately",
     )
+    parser.add_argument("--profile", metavar="PREFIX", help="py-spy the receiver: PREFIX-receiver-<run>.txt")
     args = parser.parse_args()
     if args.runs < 3:
         parser.error("--runs must be at least 3: the target holds for every run, not only the median")
@@ -113,14 +118,17 @@ def _measure_hub(redis_url: str, secret: str, durability: str, args: argparse.Na
     env = {"HUB_REDIS_URL": redis_url, "HUB_LOG_LEVEL": "warning", "HUB_INGEST_DURABILITY": durability}
     env["HUB_RECEIVE_INLINE"] = "true" if args.inline else "false"
     with _normalizer(env, run=not args.inline) as drained:
-        result = _measure(["--factory", "hub.api.app:create_app"], env, f"/ingest/alopeyk/{secret}", args)
+        app = ["--factory", "hub.api.app:create_served_app"]  # as `hub serve` runs it
+        result = _measure(app, env, f"/ingest/alopeyk/{secret}", args, profiled=True)
         result.drain_s = drained()
     accepted = result.requests_per_s * args.duration_s
     result.normalized_per_s = accepted / (args.duration_s + result.drain_s)
     return result
 
 
-def _measure(app: list[str], env: dict[str, str], path: str, args: argparse.Namespace) -> Result:
+def _measure(
+    app: list[str], env: dict[str, str], path: str, args: argparse.Namespace, profiled: bool = False
+) -> Result:
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", *app, "--host", "127.0.0.1", "--port", str(port)]
     command += ["--no-access-log", "--log-level", "warning"]
@@ -128,8 +136,10 @@ def _measure(app: list[str], env: dict[str, str], path: str, args: argparse.Name
     with subprocess.Popen(
         command, env=server_env, cwd=ROOT, preexec_fn=lambda: _pin(0, SERVER_CPU)
     ) as server:
+        spy = None
         try:
             _wait_listening(port)
+            spy = _profile(server.pid, args.profile) if profiled and args.profile else None
             load = ["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration_s}s", "--latency"]
             wrk = subprocess.run(
                 [*load, "-s", str(SCRIPT), f"http://127.0.0.1:{port}{path}"],
@@ -140,9 +150,19 @@ def _measure(app: list[str], env: dict[str, str], path: str, args: argparse.Name
                 preexec_fn=lambda: _pin(0, LOAD_CPU),
             )
         finally:
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
+                spy.wait(timeout=60)
             server.terminate()
             server.wait(timeout=30)
     return _parse(wrk.stdout)
+
+
+def _profile(pid: int, prefix: str) -> subprocess.Popen[bytes]:
+    out = f"{prefix}-receiver-{time.strftime('%H%M%S')}.txt"
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    command = [spy, "record", "-p", str(pid), "-f", "raw", "-o", out, "-r", "200", "--nonblocking"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 @contextmanager

@@ -89,12 +89,14 @@ def create_app(settings: Settings | None = None, *, own_process: bool = False) -
             await redis.aclose()
 
     routes = [
+        # Providers' webhooks first: the router tries routes in order, and these are the busiest
+        # (a tenth of the receiver's CPU went to matching the routes listed before them).
+        *alopeyk_webhook.routes,
+        *pusher_webhook.routes,
         *health.routes,
         *shipments.routes,
         *merchants.routes,
         *brand.routes,
-        *alopeyk_webhook.routes,
-        *pusher_webhook.routes,
         *webhooks.routes,
         *stream_credentials.routes,
         *operations.routes,

@@ -27,14 +27,15 @@ from hub.registry import merchants
 from hub.registry.merchants import Merchant, ReceiverMatch
 from hub.web.bodies import BodyTooLarge, read_capped, refusal
 from hub.web.errors import ApiError, error_response
-from hub.web.state import services
+from hub.web.state import Services, services
 
 
 async def alopeyk_webhook(request: Request) -> Response:
-    merchant = await _merchant_by_secret(request, request.path_params["secret"])
+    state = services(request)
+    merchant = await _merchant_by_secret(state, request.path_params["secret"])
     if merchant is None:
         raise ApiError(404, "no receiver at this URL")
-    settings = services(request).settings
+    settings = state.settings
     try:
         body = await read_capped(request, settings.max_body_bytes)
     except BodyTooLarge as too_large:
@@ -49,8 +50,8 @@ async def alopeyk_webhook(request: Request) -> Response:
     except NormalizationError as error:
         return await _refuse(request, payload, ApiError(422, error.reason, "not_normalizable"))
     if settings.receive_inline:
-        return await _ingest_inline(services(request).ingestor, payload)
-    entry = await services(request).inbox.add(payload)
+        return await _ingest_inline(state.ingestor, payload)
+    entry = await state.inbox.add(payload)
     # JSONResponse's bytes, without a JSON encoder per request: a stream entry id is digits and a dash.
     return Response(b'{"accepted":"%s"}' % entry.encode(), 202, media_type="application/json")
 
@@ -74,13 +75,12 @@ async def _ingest_inline(ingestor: Ingestor, payload: Payload) -> Response:
     )
 
 
-async def _merchant_by_secret(request: Request, secret: str) -> Merchant | None:
+async def _merchant_by_secret(state: Services, secret: str) -> Merchant | None:
     """Cached briefly per process (a receiver's merchant is looked up on every webhook).
 
     The cache is dropped whenever a secret is rotated or a merchant disabled or enabled
     (:mod:`hub.registry.gate`), and a rotated secret's entry ends with its overlap.
     """
-    state = services(request)
     cache: LRU[str, ReceiverMatch] = state.receiver_secrets
     key = merchants.digest(secret)
     match = cache.get(key)
