@@ -14,6 +14,10 @@ that ref (say ``main``, or the commit the work started from), so both sets of fi
 from the same machine at the same time; the ratio current / baseline is printed per process.
 
     .venv/bin/python bench/pipeline.py [--baseline-ref d0c7076] [--runs 3] [--rate 400] [--seconds 5]
+                                       [--profile PREFIX]
+
+With ``--profile PREFIX`` py-spy samples each process of this checkout through the measured runs
+(``pip install py-spy``) and writes collapsed stacks to ``PREFIX-<process>.txt``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -204,6 +210,7 @@ async def _started(tree: Path, args: argparse.Namespace) -> AsyncIterator[Callab
         pipeline = Pipeline(tree, embedded.url)
         redis = Redis.from_url(embedded.url, decode_responses=True)
         load: Load | None = None
+        spies: list[subprocess.Popen[bytes]] = []
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
                 await _ready(http, pipeline.url)
@@ -212,15 +219,27 @@ async def _started(tree: Path, args: argparse.Namespace) -> AsyncIterator[Callab
             # Warm-up, not counted: every shipment's first webhook (it carries the order's history).
             warmup = argparse.Namespace(**{**vars(args), "seconds": max(1.0, args.shipments / args.rate)})
             await _run(load, redis, pipeline, 0, warmup, received)
+            if args.profile and tree == ROOT:
+                spies = [_profile(p.pid, f"{args.profile}-{name}") for name, p in pipeline.processes.items()]
             yield lambda run: _run(load, redis, pipeline, run * RUN_EVENTS, args, received)
             if load.errors:
                 print(f"  {tree}: {load.errors} POSTs were not answered 2xx")
         finally:
+            for spy in spies:
+                spy.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
+                spy.wait(timeout=60)
             if load is not None:
                 load.close()
             await redis.aclose()
             pipeline.stop()
             sink.close()
+
+
+def _profile(pid: int, prefix: str) -> subprocess.Popen[bytes]:
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    command = [spy, "record", "-p", str(pid), "-f", "raw", "-o", f"{prefix}.txt", "-r", "200"]
+    command.append("--nonblocking")
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _row(figures: dict[str, float]) -> str:
@@ -286,4 +305,5 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=int, default=400, help="webhooks per second")
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--shipments", type=int, default=200)
+    parser.add_argument("--profile", metavar="PREFIX", help="py-spy each process: PREFIX-<process>.txt")
     uvloop.run(main(parser.parse_args()))

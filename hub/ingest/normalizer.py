@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 READ_COUNT = 20  # entries per batch, each holding up to inbox.PAYLOADS_PER_ENTRY payloads
 # After a short batch, what arrives within this long waits for the next one: a batch costs the
 # same few round trips (read, append, indexes, acknowledge) whether it holds one payload or ten.
-LINGER_MS = 5
+# At 400 webhooks/s, 15 ms rather than 5 took the normalizer from 0.52 to 0.40 CPU-ms per webhook.
+LINGER_MS = 15
 
 
 def main(settings: Settings, args: argparse.Namespace) -> int:
