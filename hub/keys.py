@@ -12,7 +12,7 @@ import zlib
 PREFIX = "hub"
 
 # Streams shared by everything.
-EVENTS = f"{PREFIX}:events"
+EVENTS = f"{PREFIX}:events"  # also the channel its new entries are published on (hub/live/pushes.py)
 DEADLETTER = f"{PREFIX}:deadletter"
 INBOX = f"{PREFIX}:inbox"  # payloads receivers accepted, until a normalizer has turned them into events
 INBOX_GROUP = "normalizers"  # consumer group of the normalizers on INBOX

@@ -23,6 +23,7 @@ from hub import keys
 from hub.infra.redis_clients import is_cluster
 from hub.live import fastjson, offsets
 from hub.live.conn import text_frame
+from hub.live.pushes import Pushes, Refused
 from hub.live.stream_tail import Tail, bulk, can_follow, pack
 from hub.model.observation import EventType
 
@@ -101,8 +102,12 @@ class Fanout:
         self._cluster = is_cluster(redis)
         self._tail_ok = can_follow(redis)  # plain TCP: the reader's own raw connection (stream_tail)
         self._tail: Tail | None = None
+        self._pushes: Pushes | None = Pushes(self)  # None once Redis refused the subscription
         # The XREAD command but its last argument (the offset): 8 arguments announced, 7 written.
         self._packed = pack(*self._command, "").removesuffix(bulk(""))
+
+    def listening(self) -> bool:
+        return bool(self._topics)
 
     @property
     def subscriber_count(self) -> int:
@@ -151,29 +156,38 @@ class Fanout:
                 continue
             for entry_id, fields in entries:
                 self.offset = entry_id
-                self._dispatch(entry_id, fields)
+                self.dispatch(entry_id, fields)
 
     async def _follow(self) -> None:
         """Read on the reader's own raw connection (stream_tail) until no socket listens.
 
-        Each reply is dispatched in the turn of the loop that received it, and the next
-        ``XREAD`` written right there (:meth:`Tail.follow`).
+        By the messages the append script publishes (:mod:`hub.live.pushes`), or where Redis
+        refuses the subscription by ``XREAD``: each reply dispatched in the turn of the loop
+        that received it, and the next ``XREAD`` written right there (:meth:`Tail.follow`).
         """
         if self._tail is None:
             self._tail = await Tail.open(self.redis)
         try:
-            await self._tail.follow(self._packed + bulk(self.offset), self._on_reply)
+            if self._pushes is None:
+                await self._tail.follow(self._packed + bulk(self.offset), self._on_reply)
+                return
+            await self._pushes.follow(self._tail)
+        except Refused as refused:
+            log.warning("live fan-out cannot subscribe to %s (%s): reads it by XREAD", keys.EVENTS, refused)
+            self._pushes = None
         except BaseException:
             self._tail.close()
             self._tail = None
             raise
+        self._tail.close()  # ends the subscription; the next subscriber's reader catches up
+        self._tail = None
 
     def _on_reply(self, reply: Any) -> bytes | None:
         """Dispatch one ``XREAD`` reply; the next ``XREAD``, or ``None`` once nobody listens."""
         for _, entries in reply or ():
             for entry_id, fields in entries:
                 self.offset = entry_id
-                self._dispatch(entry_id, fields)
+                self.dispatch(entry_id, fields)
         if not self._topics:
             self._listening.clear()  # before _run wakes: a subscriber meanwhile moves the offset
             return None
@@ -217,12 +231,15 @@ class Fanout:
         latest = await self.redis.xrevrange(keys.EVENTS, count=1)
         return str(latest[0][0]) if latest else offsets.ZERO
 
-    def _dispatch(self, entry_id: str, fields: Any) -> None:
-        """``fields``: a dict, or the flat ``[name, value, ...]`` list of a raw reply."""
+    def dispatch(self, entry_id: str, fields: Any) -> None:
+        """``fields``: the event's JSON (a pushed message), a dict, or the flat ``[name, value, ...]``
+        list of a raw reply."""
         if not self._topics:  # the last socket left during the read: spare the parse
             return
         try:
-            if isinstance(fields, list) and len(fields) == 2 and fields[0] == "event":
+            if type(fields) is str:
+                raw = fields
+            elif isinstance(fields, list) and len(fields) == 2 and fields[0] == "event":
                 raw = fields[1]  # what the appender writes: no dict for it
             else:
                 if isinstance(fields, list):

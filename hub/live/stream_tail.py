@@ -51,6 +51,9 @@ class Tail(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._reply: asyncio.Future[Any] | None = None
         self._lost = False
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # After subscribe: each message published on the channel, in data_received's turn.
+        self._on_message: Callable[[str], None] | None = None
         # While following (see follow): each reply goes to this callback, in data_received's turn.
         self._on_reply: Callable[[Any], bytes | None] | None = None
         self._followed: asyncio.Future[None] | None = None
@@ -74,6 +77,17 @@ class Tail(asyncio.Protocol):
 
     async def call(self, *args: object) -> Any:
         return await self.send(pack(*args))
+
+    async def subscribe(self, channel: str, on_message: Callable[[str], None]) -> None:
+        """``SUBSCRIBE``: every message published on ``channel`` from the confirmation on goes to
+        ``on_message``, in the turn of the loop that received it. The connection then takes only
+        ``PING`` (answered ``["pong", ""]``) and ``SUBSCRIBE``s; a refusal raises ``ResponseError``."""
+        self._on_message = on_message  # a message may follow the confirmation in the same read
+        try:
+            await self.call("SUBSCRIBE", channel)
+        except BaseException:
+            self._on_message = None
+            raise
 
     async def send(self, command: bytes) -> Any:
         if self._lost or self._transport is None:
@@ -142,6 +156,8 @@ class Tail(asyncio.Protocol):
         self._lost = True
         if self._transport is not None:
             self._transport.close()
+        if not self.closed.done():
+            self.closed.set_result(None)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
@@ -150,7 +166,9 @@ class Tail(asyncio.Protocol):
         self._reader.feed(data)
         while (reply := self._reader.gets()) is not False:
             self._replies += 1
-            if self._on_reply is not None:
+            if self._on_message is not None and type(reply) is list and reply[0] == "message":
+                self._on_message(reply[2])
+            elif self._on_reply is not None:
                 self._follow(reply)
             elif self._reply is not None and not self._reply.done():
                 self._reply.set_result(reply)
@@ -171,6 +189,8 @@ class Tail(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
+        if not self.closed.done():
+            self.closed.set_result(None)
         self._stop_following(RedisConnectionError(f"the live fan-out's connection was lost: {exc}"))
         if self._reply is not None and not self._reply.done():
             self._reply.set_exception(RedisConnectionError(f"the live fan-out's connection was lost: {exc}"))

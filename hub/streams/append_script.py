@@ -110,8 +110,13 @@ local function append(id, head, body, etype, time_ms, status, location, courier,
   redis.call('HSET', seen, id, entry)
   if applied then redis.call('HSET', shipment, 'status_entry', entry) end
   if events then  -- one server: publish in the same atomic step, to hub:events and the merchant's stream
-    redis.call('XADD', events, trim_kind, '~', trim_value, '*', 'event', event, 'shipment', shipment_id,
-      'type', etype, 'id', id, 'sequence', sequence, 'merchant', merchant_id, 'provider', provider)
+    local last = redis.call('XREVRANGE', events, '+', '-', 'COUNT', 1)[1]
+    local pushed = redis.call('XADD', events, trim_kind, '~', trim_value, '*', 'event', event,
+      'shipment', shipment_id, 'type', etype, 'id', id, 'sequence', sequence, 'merchant', merchant_id,
+      'provider', provider)
+    -- The live readers follow by this message (hub/live/pushes.py); it names the entry before, so a
+    -- reader sees an entry nobody published. Refused (no right to publish), they read the stream.
+    redis.pcall('PUBLISH', events, (last and last[1] or '0-0') .. '\\n' .. pushed .. '\\n' .. event)
     redis.call('XADD', merchant_events, merchant_trim_kind, '~', merchant_trim_value, '*', 'event', event,
       'shipment', shipment_id, 'type', etype, 'id', id, 'sequence', sequence, 'merchant', merchant_id,
       'provider', provider)

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -146,3 +147,34 @@ async def post_webhook(http: httpx.AsyncClient, hub: HubProcess, merchant: dict[
         await redis.aclose()
     assert found is not None
     return found.id
+
+
+def position(shipment: shipments.Shipment, n: int) -> dict[str, Any]:
+    """A courier position as the pipeline appends it: event ``n`` of ``shipment`` at latitude 35 + n/1000."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    return {
+        "specversion": "1.0",
+        "id": f"evt_restart_{shipment.id}_{n}",
+        "source": "/providers/alopeyk",
+        "type": "shipment.location_updated",
+        "subject": f"shipments/{shipment.id}",
+        "time": stamp,
+        "datacontenttype": "application/json",
+        "recordedtime": stamp,
+        "partitionkey": shipment.id,
+        "data": {
+            "shipment_id": shipment.id,
+            "merchant_id": shipment.merchant_id,
+            "merchant_ref": None,
+            "provider": "alopeyk",
+            "provider_ref": shipment.provider_ref,
+            "tracking_url": None,
+            "status": "in_transit",
+            "provider_status": None,
+            "location": {"lat": 35.0 + n / 1000, "lng": 51.4},
+            "courier": None,
+            "eta": None,
+            "stop": None,
+            "channel": "webhook",
+        },
+    }

@@ -16,39 +16,9 @@ from hub.dev.embedded import EmbeddedRedis
 from hub.registry import merchants, shipments
 from hub.settings import Settings
 from hub.streams.append import Store
-from tests.live.conftest import hub_process
+from tests.live.conftest import hub_process, position
 
 FRAME_TIMEOUT_S = 20.0
-
-
-def position(shipment: shipments.Shipment, n: int) -> dict[str, Any]:
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
-    return {
-        "specversion": "1.0",
-        "id": f"evt_restart_{shipment.id}_{n}",
-        "source": "/providers/alopeyk",
-        "type": "shipment.location_updated",
-        "subject": f"shipments/{shipment.id}",
-        "time": stamp,
-        "datacontenttype": "application/json",
-        "recordedtime": stamp,
-        "partitionkey": shipment.id,
-        "data": {
-            "shipment_id": shipment.id,
-            "merchant_id": shipment.merchant_id,
-            "merchant_ref": None,
-            "provider": "alopeyk",
-            "provider_ref": shipment.provider_ref,
-            "tracking_url": None,
-            "status": "in_transit",
-            "provider_status": None,
-            "location": {"lat": 35.0 + n / 1000, "lng": 51.4},
-            "courier": None,
-            "eta": None,
-            "stop": None,
-            "channel": "webhook",
-        },
-    }
 
 
 async def append_when_up(url: str, event: dict[str, Any]) -> None:
