@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -45,3 +46,9 @@ def test_each_process_kind_is_a_procfile_line_running_its_command() -> None:
     assert {name: command.split()[:2] for name, command in procfile.items()} == {
         kind.name: ["hub", kind.command] for kind in KINDS
     }
+
+
+@pytest.mark.parametrize("script", sorted(path.stem for path in (ROOT / "bench").glob("*.py")))
+def test_no_benchmark_script_shadows_an_importable_module(script: str) -> None:
+    """``python bench/x.py`` puts bench/ first on the path: a bench/pusher.py once hid the pusher library."""
+    assert importlib.util.find_spec(script) is None, f"bench/{script}.py shadows the module {script!r}"

@@ -11,7 +11,7 @@ library and measures, per run:
 and, as the baseline in the same run, events/s of ``Ingestor.ingest_raw`` called directly
 (the normalize + append cost with no Pusher in between). Figures are medians of the runs.
 
-    /work/main/.venv/bin/python bench/pusher.py [--shipments 5000] [--runs 3]
+    .venv/bin/python bench/hld_pusher.py [--shipments 5000] [--runs 3]
 """
 
 from __future__ import annotations
