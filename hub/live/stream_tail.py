@@ -1,12 +1,13 @@
-"""The fan-out reader's own Redis connection: ``XREAD`` written as bytes, replies parsed by hiredis.
+"""The fan-out reader's own Redis connections: commands written as bytes, replies parsed by hiredis.
 
-The live process reads ``hub:events`` once per event at the rates it serves (an ``XREAD`` returns
-as soon as one entry is there), so the read path is per-event cost. Through redis-py each read
-went through the pool, a health check, the retry wrapper, a timeout context and a task for the
-read, the reply callbacks; measured with ``bench/fanout.py``'s profile that was about a tenth of
-the live process's CPU. Here a read is one write of prepacked bytes and one future resolved in
-``data_received``. Only plain TCP connections (``redis://``) take this path; TLS, Unix sockets
-and clusters read through redis-py (:meth:`hub.live.fanout.Fanout._read`).
+The live process takes every ``hub:events`` entry at the rates it serves, so the read path is
+per-event cost. Through redis-py each read went through the pool, a health check, the retry
+wrapper, a timeout context and a task for the read, the reply callbacks; measured with
+``bench/fanout.py``'s profile that was about a tenth of the live process's CPU. Here a message
+on a subscribed connection (:meth:`Tail.subscribe`, :mod:`hub.live.pushes`) or an ``XREAD`` reply
+(:meth:`Tail.follow`) is handled in the ``data_received`` that parsed it. Only plain TCP
+connections (``redis://``) take this path; TLS, Unix sockets and clusters read through redis-py
+(:meth:`hub.live.fanout.Fanout._read`).
 """
 
 from __future__ import annotations
@@ -166,7 +167,7 @@ class Tail(asyncio.Protocol):
         self._reader.feed(data)
         while (reply := self._reader.gets()) is not False:
             self._replies += 1
-            if self._on_message is not None and type(reply) is list and reply[0] == "message":
+            if self._on_message is not None and type(reply) is list and reply and reply[0] == "message":
                 self._on_message(reply[2])
             elif self._on_reply is not None:
                 self._follow(reply)
