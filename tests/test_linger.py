@@ -9,6 +9,8 @@ from redis.asyncio import Redis
 
 from hub import keys
 from hub.infra.group_consumer import Entry, GroupConsumer
+from hub.ingest.normalizer import Normalizer
+from hub.settings import Settings
 from tests.servers import eventually
 
 GROUP = "linger-test"
@@ -70,3 +72,9 @@ async def test_a_consumer_without_linger_reads_again_at_once(redis: Redis) -> No
 
 async def _true(value: object) -> object:
     return value
+
+
+async def test_the_normalizer_lingers_as_configured(redis: Redis, settings: Settings) -> None:
+    """``HUB_NORMALIZER_LINGER_MS``: 15 ms by default (CPU per webhook), 0 for an operator who wants none."""
+    assert Normalizer(redis, settings).consumer.linger_s == 0.015
+    assert Normalizer(redis, settings.replace(normalizer_linger_ms=0)).consumer.linger_s == 0

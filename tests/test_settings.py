@@ -35,7 +35,12 @@ def test_an_empty_tile_url_means_no_tiles_while_other_empty_values_keep_the_defa
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("HUB_WEBHOOK_MAX_IN_FLIGHT", "many"), ("HUB_LIVE_SHOW_PHONES", "perhaps"), ("HUB_POLL_TICK_S", "1s")],
+    [
+        ("HUB_WEBHOOK_MAX_IN_FLIGHT", "many"),
+        ("HUB_LIVE_SHOW_PHONES", "perhaps"),
+        ("HUB_POLL_TICK_S", "1s"),
+        ("HUB_NORMALIZER_LINGER_MS", "-1"),
+    ],
 )
 def test_a_bad_value_is_refused_naming_its_variable(variable: str, value: str) -> None:
     with pytest.raises(ConfigError, match=variable):

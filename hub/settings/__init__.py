@@ -83,6 +83,8 @@ class Settings:
     max_json_number_digits: int = 100  # digits in one JSON number
     outbox_lease_ms: int = 30_000
     inbox_reclaim_idle_ms: int = 30_000  # normalizer: take over inbox entries pending this long
+    # normalizer: after a short batch, read again this much later, so a batch's round trips serve several
+    normalizer_linger_ms: int = 15
     # Handling attempts of one inbox entry, Pusher event, poll answer, dispatcher entry or webhook
     # delivery (failing on its data) before it is dead-lettered.
     poison_attempts_max: int = 5
@@ -133,6 +135,8 @@ class Settings:
             raise ConfigError(
                 f"HUB_RECEIVER_SECRET_OVERLAP_S must be 0 or more, got {self.receiver_secret_overlap_s}"
             )
+        if self.normalizer_linger_ms < 0:
+            raise ConfigError(f"HUB_NORMALIZER_LINGER_MS must be 0 or more, got {self.normalizer_linger_ms}")
         for name in ("poison_attempts_max", "ingest_fsync_timeout_ms"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"HUB_{name.upper()} must be at least 1, got {getattr(self, name)}")
