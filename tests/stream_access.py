@@ -24,9 +24,12 @@ def forbidden(own: str, other: str, cluster: bool = False) -> list[tuple[str, ..
     """Commands the server must refuse with NOPERM: other keys, writes, and the server itself.
 
     On a cluster, commands naming keys of two slots are refused by the client before any
-    server sees them, and databases other than 0 do not exist: those are left out.
+    server sees them, databases other than 0 do not exist, and the client sends no pub/sub
+    command through ``execute_command``: those are left out.
     """
     both: list[tuple[str, ...]] = [("RENAME", own, other), ("COPY", own, other), ("SWAPDB", "0", "1")]
+    # hub:events' channel carries every merchant's new entries to the live readers (hub/live/pushes.py).
+    both += [("SUBSCRIBE", keys.EVENTS), ("PSUBSCRIBE", "*"), ("SSUBSCRIBE", keys.EVENTS)]
     return [
         *([] if cluster else both),
         ("XRANGE", other, "-", "+"),
