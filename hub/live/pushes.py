@@ -7,8 +7,9 @@ The stream stays the truth. The reader subscribes first, then reads from the str
 after its offset (``XREAD`` without ``BLOCK``), so nothing appended in between is missed, and a
 message for an entry already read is skipped by its id. Each message names the entry before
 its own: when that one was never read (a writer without the right to ``PUBLISH``, say), the
-reader reads the stream from its offset before going on. An unpublished entry with none after it
-is found by a look at the stream's end every ``TICK_S``: late, never lost.
+reader reads the stream from its offset before going on (a message still ahead of the stream then,
+a stray publish, is dropped). An unpublished entry with none after it is found by a look at the
+stream's end every ``TICK_S``: late, never lost.
 """
 
 from __future__ import annotations
@@ -104,7 +105,10 @@ class Pushes:
         else:
             self._take(previous, entry_id, raw)
 
-    def _take(self, previous: str, entry_id: str, raw: str) -> None:
+    def _take(self, previous: str, entry_id: str, raw: str, caught_up: bool = False) -> None:
+        """``caught_up``: the stream was just read; a message still ahead of it names no real entry
+        (or one published meanwhile: the next catch-up or look brings it), so it is dropped rather
+        than read for again and again."""
         try:
             position, before = offsets.key(entry_id), offsets.key(previous)
         except ValueError:
@@ -112,6 +116,9 @@ class Pushes:
             return
         if position <= self._position:
             return  # read from the stream while catching up
+        if before > self._position and caught_up:
+            log.warning("live fan-out skips a message naming %.40r, which %s lacks", previous, keys.EVENTS)
+            return
         if before > self._position:  # entries before this one never reached us: read them first
             self._held = [(previous, entry_id, raw)]
             if self._woken is not None and not self._woken.done():
@@ -141,10 +148,7 @@ class Pushes:
         finally:
             self._held = None
         for message in held:
-            if self._held is not None:  # another gap: the next catch-up reads the rest
-                self._held.append(message)
-            else:
-                self._take(*message)
+            self._take(*message, caught_up=True)
 
     async def _stream_end(self) -> str:
         latest = await self._reads.call("XREVRANGE", keys.EVENTS, "+", "-", "COUNT", 1)

@@ -115,3 +115,27 @@ async def test_a_reader_refused_the_channel_reads_the_stream(
     finally:
         await refused.aclose()
         await redis.acl_deluser("no-subscribe")
+
+
+async def test_a_message_naming_an_entry_the_stream_lacks_is_dropped_after_one_read(
+    redis: Redis, settings: Settings, shipment: shipments.Shipment
+) -> None:
+    """A stray publish (another tool on the channel, say) costs one read of the stream, not a loop of them."""
+    seen, store = Seen(), Store(redis, settings)
+    events = [position(shipment, n) for n in (1, 2, 3)]
+    async with following(redis, shipment, seen):
+        await store.append([events[0]])  # type: ignore[list-item]
+        await seen.at_least(1)
+        await redis.publish(keys.EVENTS, f"9999999999999-0\n9999999999999-1\n{json.dumps(events[1])}")
+        await store.append([events[1]])  # type: ignore[list-item]
+        await seen.at_least(2)
+        reads_before = await xread_calls(redis)
+        await store.append([events[2]])  # type: ignore[list-item]
+
+        assert await seen.at_least(3) == [event["id"] for event in events]
+        assert await xread_calls(redis) - reads_before <= 1  # pushed: no read of the stream needed
+
+
+async def xread_calls(redis: Redis) -> int:
+    stats = await redis.info("commandstats")
+    return int(stats.get("cmdstat_xread", {}).get("calls", 0))
